@@ -1,0 +1,26 @@
+"""BNN Lab entry point: navigation only. Each chapter lives in its own file under pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="BNN Lab", page_icon="🧠", layout="wide")
+
+PAGES = {
+    "BNN Lab": [
+        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    ],
+    "Chapters": [
+        st.Page("pages/ch1_bayes.py", title="1 · Bayes' theorem", icon="🐞", url_path="bayes"),
+        st.Page("pages/ch2_bayesian_training.py", title="2 · The Bayesian view of training",
+                icon="🎲", url_path="bayesian-training"),
+        st.Page("pages/ch3_variational_inference.py", title="3 · Variational inference",
+                icon="📉", url_path="variational-inference"),
+        st.Page("pages/ch4_playground.py", title="4 · Variational Bayes in code",
+                icon="🧪", url_path="playground"),
+    ],
+    "More": [
+        st.Page("pages/jax_in_code.py", title="JAX in code", icon="⚡", url_path="jax"),
+        st.Page("pages/what_next.py", title="What next", icon="📚", url_path="what-next"),
+    ],
+}
+
+st.navigation(PAGES).run()
