@@ -1,0 +1,237 @@
+"""Toy 2-D binary classification data: a registry of generators, splitting, standardising and CSV
+loading with validation.
+
+Every generator has the signature `(rng: np.random.Generator, num_points, noise)` and returns
+`(x float32[n, 2], y int32[n])` with labels in {0, 1}; the registry drives both the widgets and
+the URL, as in TensorFlow Playground's `dataset.ts`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from bnnlab import config
+
+Generator = Callable[[np.random.Generator, int, float], tuple[np.ndarray, np.ndarray]]
+
+
+def _moons(rng: np.random.Generator, num_points: int, noise: float):
+    n_out = num_points // 2
+    n_in = num_points - n_out
+    t_out = rng.uniform(0.0, np.pi, n_out)
+    t_in = rng.uniform(0.0, np.pi, n_in)
+    outer = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
+    inner = np.stack([1.0 - np.cos(t_in), 0.5 - np.sin(t_in)], axis=1)
+    x = np.concatenate([outer, inner]) + noise * rng.normal(size=(num_points, 2))
+    y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
+    return x, y
+
+
+def _circles(rng: np.random.Generator, num_points: int, noise: float):
+    n_out = num_points // 2
+    n_in = num_points - n_out
+    t = rng.uniform(0.0, 2 * np.pi, num_points)
+    radius = np.concatenate([np.full(n_out, 1.0), np.full(n_in, 0.5)])
+    x = radius[:, None] * np.stack([np.cos(t), np.sin(t)], axis=1)
+    x = x + noise * rng.normal(size=(num_points, 2))
+    y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
+    return x, y
+
+
+def _xor(rng: np.random.Generator, num_points: int, noise: float):
+    x = rng.uniform(-1.0, 1.0, size=(num_points, 2))
+    # Keep points off the axes so the four quadrants are visible clusters.
+    x = x + 0.1 * np.sign(x)
+    y = (x[:, 0] * x[:, 1] < 0).astype(np.float64)
+    return x + noise * rng.normal(size=x.shape), y
+
+
+def _spiral(rng: np.random.Generator, num_points: int, noise: float):
+    n_a = num_points // 2
+    n_b = num_points - n_a
+    arms = []
+    for n, phase in ((n_a, 0.0), (n_b, np.pi)):
+        r = rng.uniform(0.05, 1.0, n)
+        t = 1.75 * r * 2 * np.pi + phase
+        arms.append(np.stack([r * np.sin(t), r * np.cos(t)], axis=1))
+    x = np.concatenate(arms) + noise * rng.normal(size=(num_points, 2))
+    y = np.concatenate([np.zeros(n_a), np.ones(n_b)])
+    return x, y
+
+
+def _gaussians(rng: np.random.Generator, num_points: int, noise: float):
+    n_a = num_points // 2
+    n_b = num_points - n_a
+    scale = 0.3 + noise
+    a = rng.normal(loc=(-1.0, -1.0), scale=scale, size=(n_a, 2))
+    b = rng.normal(loc=(1.0, 1.0), scale=scale, size=(n_b, 2))
+    return np.concatenate([a, b]), np.concatenate([np.zeros(n_a), np.ones(n_b)])
+
+
+REGISTRY: dict[str, Generator] = {
+    "moons": _moons,
+    "circles": _circles,
+    "xor": _xor,
+    "spiral": _spiral,
+    "gaussians": _gaussians,
+}
+
+
+class DataError(ValueError):
+    """Input data rejected; the message names the problem (and the line, for CSV)."""
+
+
+def make(name: str, num_points: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a registered toy set: `(x float32[n, 2], y int32[n])`, shuffled, reproducible."""
+    if name not in REGISTRY:
+        raise DataError(f"unknown dataset {name!r}; choose from {', '.join(REGISTRY)}")
+    if not 2 <= num_points <= config.MAX_POINTS:
+        raise DataError(f"num_points must be between 2 and {config.MAX_POINTS}, got {num_points}")
+    if not (math.isfinite(noise) and 0.0 <= noise <= config.MAX_NOISE):
+        raise DataError(f"noise must be between 0 and {config.MAX_NOISE}, got {noise}")
+    rng = np.random.default_rng(seed)
+    x, y = REGISTRY[name](rng, int(num_points), float(noise))
+    order = rng.permutation(num_points)
+    return x[order].astype(np.float32), y[order].astype(np.int32)
+
+
+class Dataset(NamedTuple):
+    """A train/test split in standardised coordinates, with the transform that made them."""
+
+    x_train: np.ndarray  # float32[n_train, 2], standardised
+    y_train: np.ndarray  # int32[n_train]
+    x_test: np.ndarray  # float32[n_test, 2], standardised
+    y_test: np.ndarray  # int32[n_test]
+    mean: np.ndarray  # float32[2]: raw = standardised * scale + mean
+    scale: np.ndarray  # float32[2]
+
+
+def split(
+    x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Random split: `(x_train, y_train, x_test, y_test)`; at least one point in each part
+    when there are two or more points and `test_fraction > 0`."""
+    n = len(x)
+    num_test = int(round(test_fraction * n))
+    if test_fraction > 0 and n >= 2:
+        num_test = min(max(num_test, 1), n - 1)
+    order = np.random.default_rng(seed + 1).permutation(n)
+    test, train = order[:num_test], order[num_test:]
+    return x[train], y[train], x[test], y[test]
+
+
+def standardize(
+    x_train: np.ndarray, *others: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Zero-mean, unit-variance per axis using the training set's statistics.
+
+    Returns `(mean float32[2], scale float32[2], [standardised x_train, *others])`.
+    """
+    mean = x_train.mean(axis=0).astype(np.float32)
+    scale = x_train.std(axis=0).astype(np.float32)
+    scale = np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
+    return mean, scale, [((a - mean) / scale).astype(np.float32) for a in (x_train, *others)]
+
+
+def prepare(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> Dataset:
+    """Split, then standardise both parts with the training statistics."""
+    x_tr, y_tr, x_te, y_te = split(x, y, test_fraction, seed)
+    mean, scale, (x_tr, x_te) = standardize(x_tr, x_te)
+    return Dataset(x_tr, y_tr.astype(np.int32), x_te, y_te.astype(np.int32), mean, scale)
+
+
+def load_csv(data: bytes | str, max_rows: int = config.MAX_POINTS,
+             max_bytes: int = config.MAX_UPLOAD_BYTES) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a CSV of `x1,x2,label` rows (an optional header line) into `(x, y)`.
+
+    Labels may be any two distinct values (e.g. 0/1, -1/1, a/b); the one sorted first becomes 0.
+    Raises `DataError` naming the problem and the line for: too large, not UTF-8, wrong number
+    of columns, non-numeric or non-finite coordinates, formula-like cells, no rows, too many
+    rows, not exactly two classes.
+    """
+    if isinstance(data, bytes):
+        if len(data) > max_bytes:
+            raise DataError(f"file is {len(data) / 1e6:.1f} MB; the limit is "
+                            f"{max_bytes / 1e6:.0f} MB")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise DataError(f"file is not UTF-8 text (bad byte at offset {err.start})") from None
+    else:
+        text = data
+        if len(text.encode("utf-8")) > max_bytes:
+            raise DataError(f"file is larger than {max_bytes / 1e6:.0f} MB")
+    coords: list[tuple[float, float]] = []
+    labels: list[str] = []
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for row in reader:
+            line = reader.line_num
+            cells = [c.strip() for c in row]
+            if not any(cells):
+                continue
+            if len(cells) != 3:
+                raise DataError(f"line {line}: expected 3 columns (x1,x2,label), "
+                                f"found {len(cells)}")
+            if any(c[:1] in ("=", "+", "@") or c.startswith("-=") for c in cells):
+                if not _is_number(cells[0]) or not _is_number(cells[1]):
+                    raise DataError(f"line {line}: a cell looks like a spreadsheet formula; "
+                                    "only numbers are allowed")
+            if not coords and not labels and not _is_number(cells[0]) and not _is_number(cells[1]):
+                continue  # a header line such as "x1,x2,label"
+            try:
+                x1, x2 = float(cells[0]), float(cells[1])
+            except ValueError:
+                bad = cells[0] if not _is_number(cells[0]) else cells[1]
+                raise DataError(f"line {line}: {bad[:40]!r} is not a number") from None
+            if not (math.isfinite(x1) and math.isfinite(x2)):
+                raise DataError(f"line {line}: coordinates must be finite (no NaN or inf)")
+            if cells[2] == "" or cells[2][:1] in ("=", "+", "@"):
+                raise DataError(f"line {line}: the label must be a plain value")
+            coords.append((x1, x2))
+            labels.append(_canonical_label(cells[2]))
+            if len(coords) > max_rows:
+                raise DataError(f"more than {max_rows} rows (the limit); line {line} is one too "
+                                "many")
+    except csv.Error as err:
+        raise DataError(f"line {reader.line_num}: not valid CSV ({err})") from None
+    if not coords:
+        raise DataError("no data rows: expected lines of x1,x2,label")
+    classes = sorted(set(labels), key=_label_sort_key)
+    if len(classes) != 2:
+        found = ", ".join(repr(c) for c in classes[:5])
+        raise DataError(f"expected exactly two classes in the label column, found "
+                        f"{len(classes)} ({found}{', …' if len(classes) > 5 else ''})")
+    y = np.array([classes.index(lab) for lab in labels], np.int32)
+    return np.array(coords, np.float32), y
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _canonical_label(cell: str) -> str:
+    """'1', '1.0' and '1e0' are the same label."""
+    if _is_number(cell) and math.isfinite(float(cell)):
+        return repr(float(cell))
+    return cell
+
+
+def _label_sort_key(label: str):
+    return (0, float(label), "") if _is_number(label) else (1, 0.0, label)
+
+
+def to_csv(x: np.ndarray, y: np.ndarray) -> str:
+    """The inverse of `load_csv` for 0/1 labels."""
+    lines = ["x1,x2,label"] + [f"{a:.6g},{b:.6g},{int(c)}" for (a, b), c in zip(x, y, strict=True)]
+    return "\n".join(lines) + "\n"
