@@ -1,0 +1,286 @@
+"""The training engine: jitted chunks of K steps fused with `lax.scan`, cached per static config.
+
+What is static (compiled in) and what is an argument:
+
+* `StaticConfig` — architecture, method, MC sample count, chunk length K and the data-size
+  bucket — selects a compiled `Engine`, built once per process (`compiled`, an LRU cache).
+* Data values, the number of real points inside the bucket (a mask), learning rate, kl_weight,
+  prior_std and init_std are traced arguments: changing them never recompiles. `TRACE_COUNTS`
+  counts traces so tests can prove it.
+
+An engine can also run B independent runs at once (`init_batched`, `run_chunk_batched`: `vmap`
+over seeds and per-run hyperparameters), the basis for ensembles, sweeps and comparisons.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from bnnlab import map_estimate, models, vi
+from bnnlab.config import TrainConfig
+
+# (function name, StaticConfig) -> number of times JAX traced it. Diagnostics only.
+TRACE_COUNTS: collections.Counter = collections.Counter()
+
+MIN_BUCKET = 64
+
+
+def data_bucket(num_points: int) -> int:
+    """Padded data size: the next power of two ≥ num_points (at least 64), so adding a point
+    or changing the dataset size rarely recompiles."""
+    return max(MIN_BUCKET, 1 << max(0, math.ceil(math.log2(max(num_points, 1)))))
+
+
+@dataclasses.dataclass(frozen=True)
+class StaticConfig:
+    """The part of a configuration that is compiled in."""
+
+    hidden: tuple[int, ...] = (32, 32)
+    activation: str = "tanh"
+    method: str = "vi"
+    num_samples: int = 8
+    steps_per_chunk: int = 50
+    data_bucket: int = 512
+
+    @classmethod
+    def from_config(cls, cfg: TrainConfig, num_train: int) -> StaticConfig:
+        return cls(cfg.hidden, cfg.activation, cfg.method, cfg.num_samples,
+                   cfg.steps_per_chunk, data_bucket(num_train))
+
+
+class Batch(NamedTuple):
+    """Training data padded to the bucket size; padded rows have mask 0."""
+
+    x: jax.Array  # float32[m, 2]
+    y: jax.Array  # float32[m], labels in {0, 1}
+    mask: jax.Array  # float32[m]
+
+
+def make_batch(x: np.ndarray, y: np.ndarray, bucket: int | None = None) -> Batch:
+    """Pad `x: float32[n, 2]`, `y: int[n]` to `bucket` rows (default `data_bucket(n)`)."""
+    n = len(x)
+    bucket = bucket or data_bucket(n)
+    if n > bucket:
+        raise ValueError(f"{n} points do not fit a bucket of {bucket}")
+    xb = np.zeros((bucket, 2), np.float32)
+    yb = np.zeros(bucket, np.float32)
+    mb = np.zeros(bucket, np.float32)
+    xb[:n], yb[:n], mb[:n] = x, y, 1.0
+    return Batch(jnp.asarray(xb), jnp.asarray(yb), jnp.asarray(mb))
+
+
+class Hyper(NamedTuple):
+    """Per-run hyperparameters, traced (float32[] each, or float32[B] batched)."""
+
+    learning_rate: jax.Array
+    kl_weight: jax.Array
+    prior_std: jax.Array
+
+
+def make_hyper(cfg: TrainConfig) -> Hyper:
+    return Hyper(jnp.float32(cfg.lr), jnp.float32(cfg.kl_weight), jnp.float32(cfg.prior_std))
+
+
+class TrainState(NamedTuple):
+    """Everything the next chunk needs. `method_state` is a `vi.VIState` or a
+    `map_estimate.MAPState`."""
+
+    method_state: vi.VIState | map_estimate.MAPState
+    rng_key: jax.Array  # PRNG key
+    step: jax.Array  # int32[]: steps taken
+    diverged: jax.Array  # bool[]: a step produced NaN/inf; the state is the last finite one
+
+
+class ChunkInfo(NamedTuple):
+    """Per-step diagnostics of one chunk: float32[K] each (NaN for steps not taken)."""
+
+    elbo: jax.Array
+    expected_log_likelihood: jax.Array
+    kl: jax.Array
+
+
+def bernoulli_log_likelihood(logits: jax.Array, batch: Batch) -> jax.Array:
+    """Σ_i mask_i · log Bernoulli(y_i | sigmoid(logit_i)): float32[]."""
+    per_point = batch.y * jax.nn.log_sigmoid(logits) + (1.0 - batch.y) * jax.nn.log_sigmoid(-logits)
+    return jnp.sum(batch.mask * per_point)
+
+
+def direction_transform() -> optax.GradientTransformation:
+    """Adam's direction; the engine scales it by the (traced) learning rate."""
+    return optax.scale_by_adam()
+
+
+class Engine(NamedTuple):
+    """Jitted functions for one `StaticConfig`. Shapes: d = number of parameters."""
+
+    static: StaticConfig
+    num_params: int
+    logits_fn: models.LogitsFn
+    # (rng_key, init_std float32[]) -> TrainState
+    init: Callable[..., TrainState]
+    # (state, batch, hyper, num_steps int32[] ≤ K) -> (state, ChunkInfo[K])
+    run_chunk: Callable[..., tuple[TrainState, ChunkInfo]]
+    # vmapped over rng keys / init stds: (rng_keys[B], init_stds[B]) -> TrainState[B]
+    init_batched: Callable[..., TrainState]
+    # vmapped over states and hypers, batch shared: -> (TrainState[B], ChunkInfo[B, K])
+    run_chunk_batched: Callable[..., tuple[TrainState, ChunkInfo]]
+    # (rng_key, state, x float32[n, 2], num_samples static) -> probs float32[S, n]
+    sample_probs: Callable[..., jax.Array]
+    # (rng_key, state, num_samples static) -> theta float32[S, d]
+    sample_params: Callable[..., jax.Array]
+
+
+def _tree_select(pred: jax.Array, on_true, on_false):
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+def make_engine(static: StaticConfig) -> Engine:
+    """Build (trace lazily, compile on first call) the engine for `static`."""
+    model = models.make_mlp(static.hidden, static.activation)
+    logits_fn, theta_template = models.make_logits_fn(model, jax.random.key(0))
+    dim = theta_template.shape[0]
+    optimizer = direction_transform()
+    is_vi = static.method == "vi"
+
+    def init(rng_key: jax.Array, init_std: jax.Array) -> TrainState:
+        TRACE_COUNTS[("init", static)] += 1
+        init_key, run_key = jax.random.split(rng_key)
+        params = model.init(init_key, jnp.zeros((1, 2), jnp.float32))["params"]
+        position = ravel_pytree(params)[0]
+        if is_vi:
+            method_state = vi.init(position, init_std, optimizer)
+        else:
+            method_state = map_estimate.init(position, optimizer)
+        return TrainState(method_state, run_key, jnp.int32(0), jnp.bool_(False))
+
+    def run_chunk(state: TrainState, batch: Batch, hyper: Hyper,
+                  num_steps: jax.Array | int = static.steps_per_chunk):
+        TRACE_COUNTS[("run_chunk", static)] += 1
+        num_steps = jnp.minimum(jnp.asarray(num_steps, jnp.int32), static.steps_per_chunk)
+
+        def log_likelihood_fn(theta):
+            return bernoulli_log_likelihood(logits_fn(theta, batch.x), batch)
+
+        rng_key, noise_key = jax.random.split(state.rng_key)
+        if is_vi:
+            # One random draw for the whole chunk: cheaper than K draws inside the scan.
+            noise = jax.random.normal(
+                noise_key, (static.steps_per_chunk, static.num_samples, dim), jnp.float32)
+        else:
+            noise = jnp.zeros((static.steps_per_chunk, 0), jnp.float32)
+
+        def body(carry, xs):
+            method_state, diverged = carry
+            index, step_noise = xs
+            if is_vi:
+                new_state, info = vi.step_from_noise(
+                    step_noise, method_state, log_likelihood_fn, optimizer=optimizer,
+                    learning_rate=hyper.learning_rate, prior_std=hyper.prior_std,
+                    kl_weight=hyper.kl_weight)
+            else:
+                new_state, info = map_estimate.step(
+                    method_state, log_likelihood_fn, optimizer=optimizer,
+                    learning_rate=hyper.learning_rate, prior_std=hyper.prior_std,
+                    kl_weight=hyper.kl_weight)
+            finite = jnp.isfinite(info.elbo) & jnp.all(
+                jnp.stack([jnp.all(jnp.isfinite(leaf))
+                           for leaf in jax.tree.leaves(new_state[:2 if is_vi else 1])]))
+            active = (index < num_steps) & ~diverged
+            keep = active & finite
+            method_state = _tree_select(keep, new_state, method_state)
+            diverged = diverged | (active & ~finite)
+            shown = jax.tree.map(lambda v: jnp.where(active, v, jnp.nan), info)
+            return (method_state, diverged), (ChunkInfo(*shown), keep)
+
+        (method_state, diverged), (info, taken) = jax.lax.scan(
+            body, (state.method_state, state.diverged),
+            (jnp.arange(static.steps_per_chunk), noise))
+        new_state = TrainState(method_state, rng_key,
+                               state.step + jnp.sum(taken).astype(jnp.int32), diverged)
+        return new_state, info
+
+    def sample_params(rng_key: jax.Array, state: TrainState, num_samples: int) -> jax.Array:
+        if is_vi:
+            return vi.sample(rng_key, state.method_state, num_samples)
+        return map_estimate.sample(rng_key, state.method_state, num_samples)
+
+    def sample_probs(rng_key: jax.Array, state: TrainState, x: jax.Array,
+                     num_samples: int) -> jax.Array:
+        TRACE_COUNTS[("sample_probs", static)] += 1
+        thetas = sample_params(rng_key, state, num_samples if is_vi else 1)
+        return jax.nn.sigmoid(jax.vmap(logits_fn, in_axes=(0, None))(thetas, x))
+
+    return Engine(
+        static=static,
+        num_params=dim,
+        logits_fn=logits_fn,
+        init=jax.jit(init),
+        run_chunk=jax.jit(run_chunk),
+        init_batched=jax.jit(jax.vmap(init)),
+        run_chunk_batched=jax.jit(jax.vmap(run_chunk, in_axes=(0, None, 0, None))),
+        sample_probs=jax.jit(sample_probs, static_argnames="num_samples"),
+        sample_params=jax.jit(sample_params, static_argnames="num_samples"),
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def compiled(static: StaticConfig) -> Engine:
+    """The process-wide engine for `static` (shared by every session; jitted functions are
+    thread-safe and hold no per-user state)."""
+    return make_engine(static)
+
+
+class History(NamedTuple):
+    """Per-step diagnostics of a whole run: float32[steps] each."""
+
+    elbo: np.ndarray
+    expected_log_likelihood: np.ndarray
+    kl: np.ndarray
+
+
+class RunResult(NamedTuple):
+    engine: Engine
+    state: TrainState
+    history: History
+    compile_s: float  # first chunk (compile + run) minus the median chunk time
+    train_s: float  # wall time of every chunk after the first
+
+
+def fit(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
+        steps: int | None = None) -> RunResult:
+    """Train from scratch for `steps` (default `cfg.steps`) steps; the history is exact in
+    length even when `steps` is not a multiple of the chunk length."""
+    steps = cfg.steps if steps is None else steps
+    engine = compiled(StaticConfig.from_config(cfg, len(x_train)))
+    batch = make_batch(x_train, y_train, engine.static.data_bucket)
+    hyper = make_hyper(cfg)
+    state = engine.init(jax.random.key(cfg.seed), jnp.float32(cfg.init_std))
+    chunk = engine.static.steps_per_chunk
+    parts: list[ChunkInfo] = []
+    times: list[float] = []
+    done = 0
+    while done < steps:
+        todo = min(chunk, steps - done)
+        start = time.perf_counter()
+        state, info = engine.run_chunk(state, batch, hyper, jnp.int32(todo))
+        jax.block_until_ready(state)
+        times.append(time.perf_counter() - start)
+        parts.append(jax.tree.map(lambda v, n=todo: np.asarray(v)[:n], info))
+        done += todo
+        if bool(state.diverged):
+            break
+    history = History(*(np.concatenate([getattr(p, f) for p in parts]) for f in ChunkInfo._fields))
+    steady = float(np.median(times[1:])) if len(times) > 1 else 0.0
+    return RunResult(engine, state, history, max(times[0] - steady, 0.0), float(sum(times[1:])))
