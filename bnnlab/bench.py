@@ -1,0 +1,234 @@
+"""Speed benchmarks: `python -m bnnlab bench --json` or `python -m bnnlab.bench`.
+
+One JSON object per line, each with `name` and its figures, on whatever device JAX picks.
+Timings are medians over repeats; ratios compare against a baseline run in the same process,
+interleaved with ours, because shared machines are noisy. Standard config (issue 2): moons,
+512 points, noise 0.15, MLP 2-32-32-1 tanh, 8 MC samples, Adam 1e-2.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bnnlab import config, datasets, predict, runtime, train
+
+STANDARD = config.TrainConfig(dataset="moons", num_points=512, noise=0.15, hidden=(32, 32),
+                              activation="tanh", num_samples=8, lr=1e-2, kl_weight=1.0,
+                              init_std=0.1, steps_per_chunk=100)
+
+
+def _standard_data(cfg: config.TrainConfig = STANDARD):
+    x, y = datasets.make(cfg.dataset, cfg.num_points, cfg.noise, cfg.seed)
+    mean, scale, (x,) = datasets.standardize(x)
+    return x, y
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _numpyro_svi(x: np.ndarray, y: np.ndarray, cfg: config.TrainConfig):
+    """numpyro SVI on the same model: AutoNormal guide, Trace_ELBO with vectorised particles,
+    jitted update called in a Python loop. Returns `run(num_steps)` or None without numpyro."""
+    try:
+        import numpyro
+        import numpyro.distributions as dist
+        import optax
+        from numpyro.infer import SVI, Trace_ELBO
+        from numpyro.infer.autoguide import AutoNormal
+    except ImportError:
+        return None
+    sizes = [2, *cfg.hidden, 1]
+
+    def model(x, y):
+        h = x
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            w = numpyro.sample(f"w{i}", dist.Normal(0.0, cfg.prior_std).expand([a, b]).to_event(2))
+            bias = numpyro.sample(f"b{i}", dist.Normal(0.0, cfg.prior_std).expand([b]).to_event(1))
+            h = h @ w + bias
+            if i < len(sizes) - 2:
+                h = jnp.tanh(h)
+        numpyro.sample("y", dist.Bernoulli(logits=h[:, 0]), obs=y)
+
+    guide = AutoNormal(model, init_scale=cfg.init_std)
+    svi = SVI(model, guide, optax.adam(cfg.lr),
+              Trace_ELBO(num_particles=cfg.num_samples, vectorize_particles=True))
+    xj, yj = jnp.asarray(x), jnp.asarray(y, jnp.float32)
+    state = svi.init(jax.random.key(0), xj, yj)
+    update = jax.jit(svi.update)
+    holder = {"state": update(state, xj, yj)[0]}
+
+    def run(num_steps: int):
+        s = holder["state"]
+        loss = None
+        for _ in range(num_steps):
+            s, loss = update(s, xj, yj)
+        holder["state"] = s
+        return loss
+
+    return run
+
+
+def bench_train_steps(quick: bool) -> dict:
+    """Steps/s of our chunked trainer vs numpyro SVI, same config, interleaved repeats."""
+    cfg = STANDARD
+    x, y = _standard_data(cfg)
+    engine = train.compiled(train.StaticConfig.from_config(cfg, len(x)))
+    batch = train.make_batch(x, y, engine.static.data_bucket)
+    hyper = train.make_hyper(cfg)
+    holder = {"state": engine.init(jax.random.key(0), jnp.float32(cfg.init_std))}
+    chunk = cfg.steps_per_chunk
+
+    def ours():
+        holder["state"], info = engine.run_chunk(holder["state"], batch, hyper)
+        return info
+
+    jax.block_until_ready(ours())
+    numpyro_run = _numpyro_svi(x, y, cfg)
+    repeats = 3 if quick else 7
+    ours_t, theirs_t = [], []
+    for _ in range(repeats):
+        ours_t.append(_median_time(ours, 1))
+        if numpyro_run is not None:
+            theirs_t.append(_median_time(lambda: numpyro_run(chunk), 1))
+    ours_sps = chunk / statistics.median(ours_t)
+    out = {"name": "train_steps", "config": "moons-512 2-32-32-1 tanh S=8 adam",
+           "steps_per_s": round(ours_sps, 1), "chunk_steps": chunk}
+    if theirs_t:
+        theirs_sps = chunk / statistics.median(theirs_t)
+        out.update(numpyro_steps_per_s=round(theirs_sps, 1),
+                   ratio_vs_numpyro=round(ours_sps / theirs_sps, 3))
+    else:
+        out.update(numpyro_steps_per_s=None, ratio_vs_numpyro=None)
+    return out
+
+
+def bench_compile(quick: bool) -> dict:
+    """Compile time of a training chunk for a fresh engine, and time from nothing compiled to
+    the first predictive grid (init + first chunk + 100×100×64 grid)."""
+    del quick
+    x, y = _standard_data()
+    fresh = train.make_engine(train.StaticConfig.from_config(STANDARD, len(x)))
+    batch = train.make_batch(x, y, fresh.static.data_bucket)
+    hyper = train.make_hyper(STANDARD)
+    start = time.perf_counter()
+    state = jax.block_until_ready(fresh.init(jax.random.key(0), jnp.float32(0.1)))
+    init_s = time.perf_counter() - start
+    lowered = fresh.run_chunk.lower(state, batch, hyper, jnp.int32(STANDARD.steps_per_chunk))
+    start = time.perf_counter()
+    lowered.compile()
+    compile_s = time.perf_counter() - start
+    # First predictive grid from a new engine: every function compiled on the way.
+    fresh2 = train.make_engine(train.StaticConfig.from_config(STANDARD, len(x)))
+    _, _, grid = predict.make_grid(x, 100)
+    start = time.perf_counter()
+    state = fresh2.init(jax.random.key(0), jnp.float32(0.1))
+    state, _ = fresh2.run_chunk(state, batch, hyper)
+    probs = np.asarray(fresh2.sample_probs(jax.random.key(1), state, grid, num_samples=64))
+    predict.decompose(probs)
+    first_grid_s = time.perf_counter() - start
+    return {"name": "compile", "train_chunk_compile_s": round(compile_s, 3),
+            "init_s": round(init_s, 3), "time_to_first_grid_s": round(first_grid_s, 3)}
+
+
+def bench_grid_predictive(quick: bool) -> dict:
+    """100×100 grid × 64 posterior samples: probabilities and the uncertainty decomposition."""
+    x, y = _standard_data()
+    engine = train.compiled(train.StaticConfig.from_config(STANDARD, len(x)))
+    state = engine.init(jax.random.key(0), jnp.float32(0.1))
+    _, _, grid = predict.make_grid(x, 100)
+    grid = jnp.asarray(grid)
+    key = jax.random.key(1)
+
+    def probs():
+        return engine.sample_probs(key, state, grid, num_samples=64)
+
+    jax.block_until_ready(probs())
+    repeats = 5 if quick else 21
+    probs_ms = _median_time(probs, repeats) * 1e3
+    full_ms = _median_time(lambda: predict.decompose(np.asarray(probs())), repeats) * 1e3
+    return {"name": "grid_predictive", "points": 10_000, "num_samples": 64,
+            "probs_ms": round(probs_ms, 2), "with_decomposition_ms": round(full_ms, 2)}
+
+
+def bench_batched_runs(quick: bool) -> dict:
+    """B = 64 runs vmapped in one chunk vs 64 runs one after another (same total steps)."""
+    num_runs = 64
+    cfg = STANDARD.replace(steps_per_chunk=20 if quick else 50)
+    x, y = _standard_data(cfg)
+    engine = train.compiled(train.StaticConfig.from_config(cfg, len(x)))
+    batch = train.make_batch(x, y, engine.static.data_bucket)
+    keys = jax.random.split(jax.random.key(0), num_runs)
+    states = engine.init_batched(keys, jnp.full(num_runs, cfg.init_std, jnp.float32))
+    hypers = train.Hyper(jnp.full(num_runs, cfg.lr, jnp.float32),
+                         jnp.geomspace(1e-3, 1.0, num_runs).astype(jnp.float32),
+                         jnp.full(num_runs, cfg.prior_std, jnp.float32))
+    single = [jax.tree.map(lambda v, i=i: v[i], states) for i in range(num_runs)]
+    one_hyper = train.make_hyper(cfg)
+    k = jnp.int32(cfg.steps_per_chunk)
+
+    def batched():
+        return engine.run_chunk_batched(states, batch, hypers, k)
+
+    def sequential():
+        return [engine.run_chunk(s, batch, one_hyper, k) for s in single]
+
+    jax.block_until_ready(batched())
+    jax.block_until_ready(sequential())
+    repeats = 1 if quick else 3
+    t_batched = _median_time(batched, repeats)
+    t_seq = _median_time(sequential, repeats)
+    total_steps = num_runs * cfg.steps_per_chunk
+    return {"name": "batched_runs", "runs": num_runs, "chunk_steps": cfg.steps_per_chunk,
+            "vmapped_run_steps_per_s": round(total_steps / t_batched, 1),
+            "sequential_run_steps_per_s": round(total_steps / t_seq, 1),
+            "speedup": round(t_seq / t_batched, 2)}
+
+
+BENCHMARKS: dict[str, Callable[[bool], dict]] = {
+    "train_steps": bench_train_steps,
+    "compile": bench_compile,
+    "grid_predictive": bench_grid_predictive,
+    "batched_runs": bench_batched_runs,
+}
+
+
+def main(quick: bool = False, only: list[str] | None = None, json_only: bool = True) -> int:
+    names = only or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"bnnlab: error: unknown benchmark(s) {', '.join(unknown)}; choose from "
+              f"{', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    device = runtime.device_label()
+    if not json_only:
+        print(f"# bnnlab benchmarks on {device} (jax {jax.__version__})", file=sys.stderr)
+    for name in names:
+        result = BENCHMARKS[name](quick)
+        result["device"] = device
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bnnlab.bench")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="")
+    args = parser.parse_args()
+    sys.exit(main(args.quick, [n for n in args.only.split(",") if n], args.json))
