@@ -1,0 +1,98 @@
+"""bnnlab.datasets: the registry, splitting, standardising, and every CSV rejection."""
+
+import numpy as np
+import pytest
+
+from bnnlab import config, datasets
+from bnnlab.datasets import DataError
+
+
+@pytest.mark.parametrize("name", list(datasets.REGISTRY))
+def test_make_shapes_labels_and_reproducibility(name):
+    """Each dataset gives float32[n,2], int32[n] in {0,1} with both classes, same for same seed."""
+    x, y = datasets.make(name, 101, 0.1, seed=3)
+    assert x.shape == (101, 2) and x.dtype == np.float32
+    assert y.shape == (101,) and y.dtype == np.int32
+    assert set(np.unique(y)) == {0, 1}
+    x2, y2 = datasets.make(name, 101, 0.1, seed=3)
+    np.testing.assert_array_equal(x, x2)
+    np.testing.assert_array_equal(y, y2)
+    assert not np.array_equal(x, datasets.make(name, 101, 0.1, seed=4)[0])
+
+
+def test_registry_matches_config_choices():
+    """The widgets' and URL's dataset choices are exactly the registry."""
+    assert tuple(datasets.REGISTRY) == config.DATASETS
+
+
+def test_make_rejects_bad_arguments():
+    """Unknown names, too many points and bad noise raise DataError naming the problem."""
+    with pytest.raises(DataError, match="unknown dataset"):
+        datasets.make("banana", 10, 0.1, 0)
+    with pytest.raises(DataError, match="num_points"):
+        datasets.make("moons", config.MAX_POINTS + 1, 0.1, 0)
+    with pytest.raises(DataError, match="noise"):
+        datasets.make("moons", 10, float("nan"), 0)
+
+
+def test_prepare_splits_and_standardises_with_train_statistics():
+    """Split sizes follow test_fraction; the train part is standardised to mean 0, std 1."""
+    x, y = datasets.make("gaussians", 200, 0.2, 0)
+    data = datasets.prepare(x, y, 0.25, seed=0)
+    assert len(data.x_train) == 150 and len(data.x_test) == 50
+    np.testing.assert_allclose(data.x_train.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(data.x_train.std(0), 1, atol=1e-4)
+    restored = np.concatenate([data.x_train, data.x_test]) * data.scale + data.mean
+    np.testing.assert_allclose(np.sort(restored, axis=0), np.sort(x, axis=0), atol=1e-4)
+
+
+def test_csv_round_trip_with_header():
+    """to_csv then load_csv gives back the points and labels."""
+    x, y = datasets.make("xor", 50, 0.0, 1)
+    x2, y2 = datasets.load_csv(datasets.to_csv(x, y).encode())
+    np.testing.assert_allclose(x2, x, atol=1e-5)
+    np.testing.assert_array_equal(y2, y)
+
+
+def test_csv_accepts_any_two_label_values():
+    """Labels -1/1 or a/b map to 0/1 in sorted order; 1 and 1.0 are the same label."""
+    _, y = datasets.load_csv("0,0,1\n1,1,-1\n2,2,1.0\n")
+    np.testing.assert_array_equal(y, [1, 0, 1])
+    _, y = datasets.load_csv("0,0,b\n1,1,a\n")
+    np.testing.assert_array_equal(y, [1, 0])
+
+
+REJECTIONS = [
+    (b"x1,x2\n1,2\n", "line 1: expected 3 columns"),
+    (b"x1,x2,label\n1,2,0\n3,4\n", "line 3: expected 3 columns"),
+    (b"1,2,0\n3,abc,1\n", "line 2: 'abc' is not a number"),
+    (b"1,2,0\nnan,4,1\n", "line 2: coordinates must be finite"),
+    (b"1,2,0\n3,inf,1\n", "line 2: coordinates must be finite"),
+    (b"1,2,0\n3,4,0\n", "exactly two classes"),
+    (b"1,2,0\n3,4,1\n5,6,2\n", "exactly two classes"),
+    (b"", "no data rows"),
+    (b"x1,x2,label\n", "no data rows"),
+    (b"1,2,0\n\xff\xfe,3,1\n", "not UTF-8"),
+    (b"1,2,0\n=cmd|'/c calc'!A0,3,1\n", "line 2: a cell looks like a spreadsheet formula"),
+    (b"1,2,0\n3,4,=1+1\n", "line 2: the label must be a plain value"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), REJECTIONS)
+def test_csv_rejections_name_the_problem(data, message):
+    """Each malformed CSV raises DataError whose message names the problem (and line)."""
+    with pytest.raises(DataError, match=message.replace("|", r"\|").replace("(", r"\(")):
+        datasets.load_csv(data)
+
+
+def test_csv_rejects_too_many_rows():
+    """More than 5,000 rows is refused, naming the limit and the line."""
+    text = "".join(f"{i},{i},{i % 2}\n" for i in range(config.MAX_POINTS + 1))
+    with pytest.raises(DataError, match=f"more than {config.MAX_POINTS} rows.*line 5001"):
+        datasets.load_csv(text.encode())
+
+
+def test_csv_rejects_files_over_the_size_limit():
+    """A file over 5 MB is refused before it is parsed."""
+    with pytest.raises(DataError, match="limit is 5 MB"):
+        datasets.load_csv(b"1,2,0\n" * 1_000_000)

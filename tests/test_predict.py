@@ -1,0 +1,66 @@
+"""bnnlab.predict: the uncertainty decomposition and metrics against hand-computed values."""
+
+import numpy as np
+
+from bnnlab import predict
+
+
+def test_decomposition_of_disagreeing_confident_samples():
+    """Samples p=0 and p=1: mean 0.5, total ln 2, aleatoric 0, epistemic ln 2."""
+    pred = predict.decompose(np.array([[0.0], [1.0]]))
+    np.testing.assert_allclose([pred.mean[0], pred.total[0], pred.aleatoric[0],
+                                pred.epistemic[0]], [0.5, np.log(2), 0.0, np.log(2)], atol=1e-7)
+
+
+def test_identical_samples_have_no_epistemic_uncertainty():
+    """When every sample agrees, total = aleatoric and epistemic = 0."""
+    pred = predict.decompose(np.tile([[0.2, 0.7, 0.5]], (16, 1)))
+    np.testing.assert_allclose(pred.total, pred.aleatoric, atol=1e-6)
+    np.testing.assert_allclose(pred.epistemic, 0, atol=1e-6)
+
+
+def test_single_sample_epistemic_is_exactly_zero():
+    """A point estimate (S = 1) has epistemic uncertainty exactly 0."""
+    assert np.all(predict.decompose(np.array([[0.3, 0.9]])).epistemic == 0)
+
+
+def test_total_is_aleatoric_plus_epistemic():
+    """H[mean] = E[H] + MI for random sample probabilities."""
+    probs = np.random.default_rng(0).uniform(size=(8, 100))
+    pred = predict.decompose(probs)
+    np.testing.assert_allclose(pred.total, pred.aleatoric + pred.epistemic, atol=1e-6)
+
+
+def test_binary_entropy_values():
+    """H(0) = H(1) = 0, H(0.5) = ln 2."""
+    np.testing.assert_allclose(predict.binary_entropy(np.array([0, 1, 0.5])), [0, 0, np.log(2)])
+
+
+def test_metrics_on_a_hand_example():
+    """Accuracy, NLL and ECE equal their hand-computed values."""
+    p = np.array([0.9, 0.8, 0.3, 0.6])
+    y = np.array([1, 0, 0, 1])
+    assert predict.accuracy(p, y) == 0.75
+    expected_nll = -np.mean(np.log([0.9, 0.2, 0.7, 0.6]))
+    assert abs(predict.nll(p, y) - expected_nll) < 1e-12
+    # confidences 0.9, 0.8, 0.7, 0.6 land in 4 bins of one point each; correct: 1, 0, 1, 1
+    expected_ece = (abs(1 - 0.9) + abs(0 - 0.8) + abs(1 - 0.7) + abs(1 - 0.6)) / 4
+    assert abs(predict.ece(p, y) - expected_ece) < 1e-12
+
+
+def test_far_probe_points_are_far():
+    """Every far probe point is at distance ≥ 2 from every training point, and some exist."""
+    x = np.random.default_rng(1).normal(size=(200, 2)).astype(np.float32)
+    far = predict.far_probe_points(x)
+    assert len(far) > 100
+    assert np.sqrt(((far[:, None] - x[None]) ** 2).sum(-1)).min() >= 2.0
+
+
+def test_grid_covers_the_data_and_zooms_out():
+    """The grid spans the data plus margin; zoom 3 spans three times as wide."""
+    x = np.array([[0.0, 0.0], [1.0, 2.0]], np.float32)
+    xs, ys, points = predict.make_grid(x, 11, margin=0.5)
+    assert xs[0] == -0.5 and xs[-1] == 1.5 and ys[0] == -0.5 and ys[-1] == 2.5
+    assert points.shape == (121, 2)
+    xs3, _, _ = predict.make_grid(x, 11, margin=0.5, zoom=3.0)
+    np.testing.assert_allclose(xs3[-1] - xs3[0], 3 * (xs[-1] - xs[0]), rtol=1e-6)
