@@ -1,0 +1,207 @@
+"""Tests for bnnlab.toy_posterior: exact quadrature references and the Gaussian Q fit."""
+
+import functools
+import math
+
+import jax
+import numpy as np
+import pytest
+
+from bnnlab import toy_posterior as tp
+
+
+@functools.cache
+def _grid(model: str, size: int = 200) -> tuple[tp.ToyData, tp.PosteriorGrid, float, float]:
+    prior_std, noise = (1.5, 0.5) if model == "linear" else (1.5, 1.0)
+    noise_gen = noise if model == "linear" else 0.05
+    data = tp.make_data(model, 40, noise_gen, seed=0)
+    return data, tp.exact_posterior(data, model, prior_std, noise, size=size), prior_std, noise
+
+
+def _fit(model: str, q0: tp.GaussianQ, *, full_covariance: bool, num_chunks: int,
+         estimator: str = "gauss_hermite", num_samples: int = 8, learning_rate: float = 0.02):
+    data, _, prior_std, noise = _grid(model)
+    chunk = jax.jit(tp.make_chunk_fn(model=model, full_covariance=full_covariance,
+                                     estimator=estimator, num_samples=num_samples,
+                                     num_steps=50))
+    state = tp.init(q0)
+    for i in range(num_chunks):
+        state, info = chunk(jax.random.PRNGKey(i), state, tp.pad_data(data), prior_std, noise,
+                            learning_rate)
+    return state, info
+
+
+def test_quadrature_evidence_matches_closed_form():
+    """Grid log P(D) for Bayesian linear regression equals the closed form to 1e-6 relative."""
+    data, grid, prior_std, noise = _grid("linear")
+    exact = tp.linear_regression_log_evidence(data, prior_std, noise)
+    assert abs(grid.log_evidence / exact - 1.0) < 1e-6
+
+
+def test_grid_posterior_integrates_to_one():
+    """The grid posterior density sums to 1 over the grid for every model."""
+    for model in tp.MODELS:
+        grid = _grid(model)[1]
+        assert abs(np.sum(grid.density) * grid.cell_area - 1.0) < 1e-12
+
+
+def test_grid_posterior_moments_match_conjugate_posterior():
+    """The grid posterior's mean and covariance equal linear regression's closed form."""
+    data, grid, prior_std, noise = _grid("linear")
+    mean, cov = tp.linear_regression_posterior(data, prior_std, noise)
+    t1, t2 = np.meshgrid(grid.theta1, grid.theta2)
+    w = grid.density * grid.cell_area
+    m = np.array([np.sum(w * t1), np.sum(w * t2)])
+    c = np.array([[np.sum(w * (t1 - m[0]) ** 2), np.sum(w * (t1 - m[0]) * (t2 - m[1]))],
+                  [np.sum(w * (t1 - m[0]) * (t2 - m[1])), np.sum(w * (t2 - m[1]) ** 2)]])
+    np.testing.assert_allclose(m, mean, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(c, cov, rtol=1e-5, atol=1e-10)
+
+
+@pytest.mark.parametrize("model", tp.MODELS)
+def test_elbo_plus_kl_equals_log_evidence_for_random_q(model):
+    """ELBO + KL(Q‖posterior) = log P(D) to 1e-5 for random Q, expectations summed on the grid."""
+    data, grid, prior_std, noise = _grid(model)
+    rng = np.random.default_rng(1)
+    box = tp.mass_box(grid, tail_mass=1e-2, pad=0.0)
+    edges = np.array([[grid.theta1[0], grid.theta1[-1]], [grid.theta2[0], grid.theta2[-1]]])
+    cell = max(grid.theta1[1] - grid.theta1[0], grid.theta2[1] - grid.theta2[0])
+    for _ in range(10):
+        mean = np.array([rng.uniform(box[0], box[1]), rng.uniform(box[2], box[3])])
+        room = np.min(np.abs(edges - mean[:, None]), axis=1) / 8.0  # Q's ±8σ inside the grid
+        std = tuple(rng.uniform(3 * cell, np.maximum(room, 3.5 * cell)))
+        q = tp.make_q(tuple(mean), std, rng.uniform(-0.8, 0.8))
+        dec = tp.decompose(q, grid, model, data, prior_std, noise)
+        assert dec.on_grid.all()
+        assert abs(dec.elbo[0] + dec.kl_posterior[0] - dec.log_evidence[0]) < 1e-5
+        assert dec.kl_posterior[0] > 0
+
+
+def test_gauss_hermite_and_grid_expectations_agree():
+    """For a smooth likelihood the Gauss–Hermite E_Q[log lik] matches the grid sum to 1e-6."""
+    data, grid, prior_std, noise = _grid("logistic")
+    q = tp.make_q((2.0, 0.0), (0.3, 0.3), 0.3)
+    nodes, weights = tp.gauss_hermite_rule(32)
+    gh = tp.expected_log_likelihood(np, q, "logistic", data.x, data.y, np.ones_like(data.x),
+                                    noise, nodes, weights)
+    on_grid = tp.decompose(q, grid, "logistic", data, prior_std, noise)
+    assert on_grid.on_grid[0]
+    assert abs(gh - on_grid.expected_log_likelihood[0]) < 1e-6
+
+
+def test_kl_to_prior_closed_form_matches_grid_sum():
+    """The closed-form KL(Q‖P(θ)) equals Σ Q log(Q/P(θ)) ΔA on a fine grid."""
+    q = tp.make_q((0.5, -0.7), (0.6, 0.9), 0.4)
+    axis = np.linspace(-9, 9, 401)
+    t1, t2 = np.meshgrid(axis, axis)
+    log_q = tp.q_log_density(q, t1, t2)
+    log_p = tp.log_prior(np, t1, t2, 1.3)
+    grid_kl = np.sum(np.exp(log_q) * (log_q - log_p)) * (axis[1] - axis[0]) ** 2
+    assert abs(tp.kl_to_prior(np, q, 1.3) - grid_kl) < 1e-9
+
+
+def test_fit_increases_elbo_and_decreases_kl():
+    """Fitting a full-covariance Q raises the exact ELBO and lowers KL(Q‖posterior)."""
+    data, grid, prior_std, noise = _grid("logistic")
+    q0 = tp.make_q((-1.0, 1.0), (1.0, 1.0))
+    state, _ = _fit("logistic", q0, full_covariance=True, num_chunks=6)
+    before = tp.decompose(q0, grid, "logistic", data, prior_std, noise)
+    after = tp.decompose(state.q, grid, "logistic", data, prior_std, noise)
+    assert after.elbo[0] > before.elbo[0] + 1.0
+    assert after.kl_posterior[0] < 0.1 * before.kl_posterior[0]
+
+
+def test_monte_carlo_fit_increases_elbo():
+    """The reparameterised Monte Carlo estimator also raises the exact ELBO."""
+    data, grid, prior_std, noise = _grid("logistic")
+    q0 = tp.make_q((-1.0, 1.0), (1.0, 1.0))
+    state, _ = _fit("logistic", q0, full_covariance=False, num_chunks=6,
+                    estimator="monte_carlo", num_samples=16)
+    before = tp.decompose(q0, grid, "logistic", data, prior_std, noise)
+    after = tp.decompose(state.q, grid, "logistic", data, prior_std, noise)
+    assert np.isfinite(after.elbo[0]) and after.elbo[0] > before.elbo[0] + 1.0
+
+
+def test_conjugate_full_covariance_q_reaches_the_posterior():
+    """On linear regression a full-covariance Q converges to the exact Gaussian posterior."""
+    data, grid, prior_std, noise = _grid("linear")
+    state, _ = _fit("linear", tp.make_q((0.0, 0.0), (0.5, 0.5)), full_covariance=True,
+                    num_chunks=20, learning_rate=0.05)
+    dec = tp.decompose(state.q, grid, "linear", data, prior_std, noise)
+    assert dec.kl_posterior[0] < 1e-3
+
+
+def test_bimodal_posterior_has_two_mirror_modes():
+    """The one-hidden-unit posterior has two modes, θ and −θ, each holding half the mass."""
+    _, grid, _, _ = _grid("tanh_unit")
+    modes = tp.posterior_modes(grid)
+    assert len(modes) == 2
+    np.testing.assert_allclose(modes[0], -modes[1], atol=2 * (grid.theta1[1] - grid.theta1[0]))
+    t1, t2 = np.meshgrid(grid.theta1, grid.theta2)
+    mass = np.sum(grid.density * (t1 * modes[0][0] + t2 * modes[0][1] > 0)) * grid.cell_area
+    assert abs(mass - 0.5) < 1e-3
+
+
+def test_mean_field_q_locks_onto_one_mode():
+    """Fitted from between the modes, a mean-field Q puts > 99.9% of its mass in one mode."""
+    data, grid, prior_std, noise = _grid("tanh_unit")
+    state, _ = _fit("tanh_unit", tp.make_q((-1.0, 1.0), (1.0, 1.0)), full_covariance=False,
+                    num_chunks=10)
+    mode = tp.posterior_modes(grid)[0]
+    mean = np.asarray(state.q.mean, np.float64)
+    cov = tp.q_covariance(tp.GaussianQ(*(np.asarray(a, np.float64) for a in state.q)))
+    # Q's mass on each side of the line through 0 that separates θ from −θ (a 1-D normal).
+    proj_mean, proj_std = mean @ mode, math.sqrt(mode @ cov @ mode)
+    minority = 0.5 * math.erfc(abs(proj_mean) / proj_std / math.sqrt(2))
+    assert minority < 1e-3
+    assert np.isclose(float(state.q.off_diagonal), 0.0)
+    assert tp.decompose(state.q, grid, "tanh_unit", data, prior_std, noise).kl_posterior[0] > 0.5
+
+
+def test_jitted_step_is_finite_and_keeps_mean_field_diagonal():
+    """One jitted step returns finite float32 leaves and leaves off_diagonal at 0 for mean-field."""
+    data = tp.make_data("logistic", 30, 0.1, seed=3)
+    step = jax.jit(functools.partial(tp.step, model="logistic", full_covariance=False,
+                                     estimator="monte_carlo", num_samples=4))
+    state, info = step(jax.random.PRNGKey(0), tp.init(tp.make_q((0.0, 0.0), (1.0, 1.0))),
+                       tp.pad_data(data), prior_std=1.0, noise=1.0, learning_rate=0.1)
+    assert all(np.isfinite(np.asarray(a)).all() for a in state.q)
+    assert state.q.mean.dtype == np.float32 and float(state.q.off_diagonal) == 0.0
+    assert int(state.step) == 1 and np.isfinite(float(info.elbo))
+
+
+def test_padding_does_not_change_the_objective():
+    """Padded points (mask 0) contribute nothing: the ELBO equals the unpadded float64 value."""
+    data, _, prior_std, noise = _grid("logistic")
+    q = tp.make_q((1.0, 0.2), (0.5, 0.4))
+    nodes, weights = tp.gauss_hermite_rule(8)
+    padded = tp.pad_data(data)
+    loss, _ = tp.negative_elbo(tp.init(q).q, padded, nodes.astype(np.float32),
+                               weights.astype(np.float32), model="logistic",
+                               prior_std=prior_std, noise=noise)
+    ref = tp.expected_log_likelihood(np, q, "logistic", data.x, data.y, np.ones_like(data.x),
+                                     noise, nodes, weights) - tp.kl_to_prior(np, q, prior_std)
+    assert abs(-float(loss) - ref) < 1e-4 * abs(ref)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "no points"),
+    ("1, 0\nabc, 1", "line 2: not a number"),
+    ("1, 0, 3", "expected two numbers"),
+    ("nan, 1", "finite"),
+    ("1, 0.5", "0 or 1"),
+    ("99, 1", "x must lie"),
+    ("\n".join(["0.1, 1"] * (tp.MAX_POINTS + 1)), "too many"),
+])
+def test_parse_points_rejects_bad_input(text, message):
+    """Bad point lists raise ValueError with a message naming the problem."""
+    with pytest.raises(ValueError, match=message):
+        tp.parse_points(text, "logistic")
+
+
+def test_parse_points_round_trips_format_points():
+    """format_points then parse_points returns the same data (to the printed precision)."""
+    data = tp.make_data("linear", 12, 0.3, seed=2)
+    back = tp.parse_points(tp.format_points(data), "linear")
+    np.testing.assert_allclose(back.x, data.x, atol=5e-4)
+    np.testing.assert_allclose(back.y, data.y, atol=5e-4)
