@@ -19,6 +19,7 @@ GRID_POINTS = (2, 3, 5, 10, 20, 50, 100, 1000)
 PLANE = 3.5  # the 2-D pictures cover [-PLANE, PLANE]²
 PLANE_RES = 60
 NUM_BOUNDARY_DRAWS = 6
+MAX_DRAWS = 10  # always drawn, then sliced, so the slider never recompiles
 
 
 @st.cache_resource(show_spinner=False)
@@ -120,11 +121,11 @@ st.markdown(
     "N(0, σ²) and plot what each network computes. A small σ gives flat, timid functions; a "
     "large σ gives steep, confident ones — this is what \"small values around zero\" means."
 )
-num_draws = st.slider("Number of networks to draw", 1, 10, 5, key="ch2_num_draws")
+num_draws = st.slider("Number of networks to draw", 1, MAX_DRAWS, 5, key="ch2_num_draws")
 x_line = np.linspace(-3.0, 3.0, 200, dtype=np.float32)
 logits_1d = draw_fn(jax.random.fold_in(key, 1), pp.layer_sizes(1, hidden, 2), prior_std,
-                    jnp.asarray(x_line[:, None]), int(num_draws), activation)
-st.plotly_chart(figs.function_draws_figure(x_line, np.asarray(logits_1d)[..., 0]),
+                    jnp.asarray(x_line[:, None]), MAX_DRAWS, activation)
+st.plotly_chart(figs.function_draws_figure(x_line, np.asarray(logits_1d)[:num_draws, :, 0]),
                 key="ch2_functions_chart", width="stretch")
 st.markdown("The same prior on the plane (two classes): each panel is one network's "
             "P(class 1 | x), the black line its decision boundary.")

@@ -89,7 +89,7 @@ def function_draws_figure(x: np.ndarray, logits: np.ndarray, height: int = 380) 
         colour = DRAW_COLOURS[i % len(DRAW_COLOURS)]
         fig.add_scatter(x=x, y=f, mode="lines", line=dict(color=colour, width=2),
                         name=f"draw {i + 1}", legendgroup=str(i), row=1, col=1)
-        fig.add_scatter(x=x, y=1.0 / (1.0 + np.exp(-f)), mode="lines",
+        fig.add_scatter(x=x, y=np.exp(-np.logaddexp(0.0, -f)), mode="lines",
                         line=dict(color=colour, width=2), showlegend=False,
                         legendgroup=str(i), row=1, col=2)
     fig.update_yaxes(range=[-0.02, 1.02], row=1, col=2)

@@ -1,0 +1,72 @@
+"""AppTest for chapter 2: every widget changes what is drawn, and no value in range raises."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "ch2_bayesian_training.py")
+
+
+def _spec(at: AppTest, key: str) -> str:
+    specs = [c.proto.spec for c in at.get("plotly_chart") if key in c.proto.id]
+    assert len(specs) == 1, key
+    return specs[0]
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def test_page_renders_all_charts(app):
+    """The default page shows its six charts, the parameter count and no error."""
+    assert len(app.get("plotly_chart")) == 6
+    assert not app.error
+    assert app.metric[2].value == "337"  # d for 2-16-16-1
+
+
+@pytest.mark.parametrize("kind, key, value, charts", [
+    ("slider", "ch2_prior_std", 3.0, ["ch2_prior_chart", "ch2_functions_chart",
+                                      "ch2_boundaries_chart", "ch2_likelihood_chart"]),
+    ("slider", "ch2_num_points", 120, ["ch2_data_chart", "ch2_likelihood_chart"]),
+    ("slider", "ch2_draw", 3, ["ch2_likelihood_chart", "ch2_prior_chart"]),
+    ("slider", "ch2_num_draws", 9, ["ch2_functions_chart"]),
+    ("select_slider", "ch2_points_per_axis", 1000, ["ch2_intractability_chart"]),
+])
+def test_widget_changes_its_charts(app, kind, key, value, charts):
+    """Moving a widget redraws the charts that depend on it."""
+    before = {k: _spec(app, k) for k in charts}
+    getattr(app, kind)(key).set_value(value).run()
+    assert not app.exception
+    for k in charts:
+        assert _spec(app, k) != before[k], k
+
+
+def test_architecture_changes_parameter_count_and_draws(app):
+    """Three classes, one hidden layer of 4 ReLUs: d = 3·4 + 5·3 = 27 and new draws."""
+    at = app
+    before = _spec(at, "ch2_boundaries_chart")
+    at.slider("ch2_depth").set_value(1)
+    at.select_slider("ch2_width").set_value(4)
+    at.radio("ch2_activation").set_value("relu")
+    at.radio("ch2_num_classes").set_value(3).run()
+    assert not at.exception
+    assert at.metric[2].value == "27"
+    assert _spec(at, "ch2_boundaries_chart") != before
+
+
+@pytest.mark.parametrize("end", ["min", "max"])
+def test_widget_extremes_do_not_raise(app, end):
+    """Every slider at its minimum (or maximum) at once renders without an exception."""
+    at = app
+    for slider in at.slider:
+        slider.set_value(getattr(slider, end))
+    for sel in at.select_slider:
+        sel.set_value(sel.options[0] if end == "min" else sel.options[-1])
+    at.number_input("ch2_seed").set_value(0 if end == "min" else 9999)
+    at.run()
+    assert not at.exception and not at.error
+    assert all("nan" not in m.value.lower() for m in at.metric)
