@@ -1,9 +1,54 @@
-"""Home page: the talk's agenda as four chapter cards."""
+"""Home page: the talk's agenda as four chapter cards, and what JAX runs on here."""
 
+import jax
 import streamlit as st
+
+from bnnlab import runtime
+
+CHAPTERS = (
+    ("pages/ch1_bayes.py", "1 · Bayes' theorem", "🐞",
+     "Is my code bug-free after the tests pass? Prior, likelihood and evidence turn into a "
+     "posterior you can push around with sliders."),
+    ("pages/ch2_bayesian_training.py", "2 · The Bayesian view of training", "🎲",
+     "Training as inference: instead of one best set of weights, a whole distribution over "
+     "the network's weights, and why the exact posterior is out of reach."),
+    ("pages/ch3_variational_inference.py", "3 · Variational inference", "📉",
+     "Fit a simple Q to the posterior by maximising the ELBO, on a model small enough that "
+     "every term, even log P(D), is computed exactly."),
+    ("pages/ch4_playground.py", "4 · Variational Bayes in code", "🧪",
+     "Bayes by Backprop in JAX: train a Bayesian neural network live and watch its "
+     "uncertainty grow away from the data."),
+)
 
 st.title("BNN Lab")
 st.markdown(
     "An interactive lab for **Bayesian inference in neural networks**: from Bayes' theorem to a "
-    "Bayesian neural network trained live with variational inference in JAX."
+    "Bayesian neural network trained live with variational inference in JAX. Four chapters, "
+    "in the order of the talk:"
+)
+
+for row in (CHAPTERS[:2], CHAPTERS[2:]):
+    for column, (path, title, icon, sentence) in zip(st.columns(2), row, strict=True):
+        with column, st.container(border=True):
+            st.subheader(f"{icon} {title}")
+            st.write(sentence)
+            st.page_link(path, label=f"Open chapter {title.split(' ·')[0]}", icon="➡️")
+
+st.markdown("Then see the three JAX transformations at work, measured on this server, and where "
+            "to read further.")
+c1, c2 = st.columns(2)
+c1.page_link("pages/jax_in_code.py", label="JAX in code: grad, jit, vmap, lax.scan", icon="⚡")
+c2.page_link("pages/what_next.py", label="What next: the reading list", icon="📚")
+
+st.divider()
+st.subheader("Running on")
+device = runtime.device_label()
+backend = runtime.backend()
+st.badge(f"JAX {jax.__version__}", color="gray")
+st.badge(f"backend: {backend}", color="blue")
+st.badge(device, icon=":material/memory:", color="green" if backend != "cpu" else "orange")
+st.caption(
+    "To serve the app from a GPU, install JAX with CUDA on the GPU machine "
+    "(`pip install -U \"jax[cuda13]\"`, or `jax[cuda12]` for older drivers) and start it "
+    "there with `streamlit run app.py`: JAX picks the GPU on its own, and this badge says so."
 )

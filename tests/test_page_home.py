@@ -1,0 +1,43 @@
+"""AppTest of the home page (pages/home.py, the app's default page), run through app.py so
+that its page links resolve."""
+
+from pathlib import Path
+
+import jax
+from streamlit.testing.v1 import AppTest
+
+from bnnlab import runtime
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+CHAPTER_URLS = ["bayes", "bayesian-training", "variational-inference", "playground"]
+
+
+def run_home() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_home_renders_with_its_title():
+    """The default page renders without exceptions under the heading "BNN Lab"."""
+    assert [t.value for t in run_home().title] == ["BNN Lab"]
+
+
+def test_home_links_the_four_chapters_in_order():
+    """The four chapter cards link chapters 1 to 4, in the talk's order."""
+    pages = [link.proto.page for link in run_home().get("page_link")]
+    assert pages[:4] == CHAPTER_URLS
+    assert {"jax", "what-next"} <= set(pages)
+
+
+def test_home_badge_names_jax_version_backend_and_device():
+    """The device badge shows the JAX version, the backend and the device label."""
+    text = "\n".join(m.value for m in run_home().markdown)
+    assert f"JAX {jax.__version__}" in text
+    assert f"backend: {runtime.backend()}" in text
+    assert runtime.device_label() in text
+
+
+def test_home_says_how_to_serve_from_a_gpu():
+    """One line tells how to serve the app from a GPU."""
+    assert any("jax[cuda13]" in c.value and "GPU" in c.value for c in run_home().caption)
