@@ -171,7 +171,7 @@ for g in (5, 10, 20, 50, 100, 200):
 st.markdown(
     "Logistic regression on 1-D data, y ~ Bernoulli(σ(w·x + b)), has two parameters. Here is "
     "its log evidence on ever finer grids over [−7.5, 7.5]² (prior σ = 1.5, 40 points): by "
-    "G = 100 it has stopped changing, after 10⁴ evaluations and a few milliseconds.\n\n"
+    "G = 100 it has stopped changing, after only 10⁴ likelihood evaluations.\n\n"
     "| grid | log P(D) | time |\n|---|---|---|\n" + "\n".join(rows)
 )
 st.markdown("Chapter 3 uses exactly this to put the exact posterior next to its variational "
