@@ -2,24 +2,27 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="BNN Lab", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="BNN Lab", page_icon=":material/neurology:", layout="wide")
 
 PAGES = {
     "BNN Lab": [
-        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     ],
     "Chapters": [
-        st.Page("pages/ch1_bayes.py", title="1 · Bayes' theorem", icon="🐞", url_path="bayes"),
+        st.Page("pages/ch1_bayes.py", title="1 · Bayes' theorem",
+                icon=":material/bug_report:", url_path="bayes"),
         st.Page("pages/ch2_bayesian_training.py", title="2 · The Bayesian view of training",
-                icon="🎲", url_path="bayesian-training"),
+                icon=":material/casino:", url_path="bayesian-training"),
         st.Page("pages/ch3_variational_inference.py", title="3 · Variational inference",
-                icon="📉", url_path="variational-inference"),
+                icon=":material/trending_up:", url_path="variational-inference"),
         st.Page("pages/ch4_playground.py", title="4 · Variational Bayes in code",
-                icon="🧪", url_path="playground"),
+                icon=":material/science:", url_path="playground"),
     ],
     "More": [
-        st.Page("pages/jax_in_code.py", title="JAX in code", icon="⚡", url_path="jax"),
-        st.Page("pages/what_next.py", title="What next", icon="📚", url_path="what-next"),
+        st.Page("pages/jax_in_code.py", title="JAX in code", icon=":material/bolt:",
+                url_path="jax"),
+        st.Page("pages/what_next.py", title="What next", icon=":material/menu_book:",
+                url_path="what-next"),
     ],
 }
 

@@ -15,6 +15,10 @@ def device_label() -> str:
     return f"{device.platform.upper()} · {getattr(device, 'device_kind', device.platform)}"
 
 
+def jax_version() -> str:
+    return jax.__version__
+
+
 def backend() -> str:
     """'cpu', 'gpu' or 'tpu'."""
     return jax.default_backend()

@@ -133,3 +133,17 @@ def test_padding_does_not_change_the_likelihood():
     a = train.bernoulli_log_likelihood(logits, small)
     b = train.bernoulli_log_likelihood(jnp.concatenate([logits, jnp.ones(64) * 7]), big)
     np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_predictive_summary_matches_numpy_decomposition():
+    """The on-device summary (mean, total, aleatoric, epistemic) equals predict.decompose of the
+    same samples, across chunk boundaries (n not a multiple of the chunk)."""
+    x, y = datasets.make("moons", 100, 0.1, 0)
+    run = train.fit(SMALL.replace(steps=20), x, y)
+    points = np.random.default_rng(0).normal(size=(1300, 2)).astype(np.float32)
+    key = jax.random.key(3)
+    summary = np.asarray(run.engine.predictive_summary(key, run.state, points, num_samples=16))
+    reference = predict.decompose(np.asarray(
+        run.engine.sample_probs(key, run.state, points, num_samples=16)))
+    for row, expected in zip(summary, reference, strict=True):
+        np.testing.assert_allclose(row, expected, atol=2e-5)
