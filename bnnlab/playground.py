@@ -1,0 +1,320 @@
+"""The live playground's state machine, free of any UI: data assembly, a resumable training run,
+and the per-frame payload (compact, quantised grids) that the page hands to the browser.
+
+One `Run` belongs to one learner's session; compiled functions come from the process-wide
+`train.compiled` cache, so moving a slider for lr, β, prior σ or adding a point never recompiles.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import threading
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bnnlab import config, datasets, predict, train
+from bnnlab.config import TrainConfig
+
+MAX_ADDED_POINTS = 500
+LIVE_SAMPLES = 32  # posterior draws for the live maps (64 for probes and final metrics)
+NUM_BOUNDARY_SAMPLES = 10
+BOUNDARY_GRID = 40
+HISTORY_POINTS = 400  # the ELBO chart gets at most this many points
+UNCERTAINTY_KINDS = ("total", "aleatoric", "epistemic")
+
+
+class PlaygroundData(NamedTuple):
+    """Standardised train/test points plus where they came from."""
+
+    x_train: np.ndarray  # float32[n, 2]
+    y_train: np.ndarray  # int32[n]
+    x_test: np.ndarray  # float32[m, 2]
+    y_test: np.ndarray  # int32[m]
+    source: str  # a dataset name or "upload"
+
+
+def build_data(cfg: TrainConfig, added: list[tuple[float, float, int]] | None = None,
+               uploaded: tuple[np.ndarray, np.ndarray] | None = None) -> PlaygroundData:
+    """The dataset `cfg` names (or an uploaded `(x, y)`), split and standardised, with points
+    added by clicks appended to the training set (they are given in standardised units)."""
+    if uploaded is not None:
+        x, y = uploaded
+        source = "upload"
+    else:
+        x, y = datasets.make(cfg.dataset, cfg.num_points, cfg.noise, cfg.seed)
+        source = cfg.dataset
+    data = datasets.prepare(x, y, cfg.test_fraction, cfg.seed)
+    x_train, y_train = data.x_train, data.y_train
+    if added:
+        extra = np.asarray([(a, b) for a, b, _ in added], np.float32).reshape(-1, 2)
+        labels = np.asarray([c for _, _, c in added], np.int32)
+        x_train = np.concatenate([x_train, extra])
+        y_train = np.concatenate([y_train, labels])
+    return PlaygroundData(x_train, y_train, data.x_test, data.y_test, source)
+
+
+def encode_grid(values: np.ndarray, vmax: float) -> str:
+    """Quantise `values: float[ny, nx]` in [0, vmax] to uint8 and base64 it (row-major)."""
+    scaled = np.clip(np.nan_to_num(np.asarray(values, np.float64) / vmax), 0.0, 1.0)
+    return base64.b64encode(np.round(scaled * 255).astype(np.uint8).tobytes()).decode("ascii")
+
+
+def decode_grid(text: str, shape: tuple[int, int], vmax: float) -> np.ndarray:
+    """Inverse of `encode_grid` up to quantisation (±vmax/510)."""
+    raw = np.frombuffer(base64.b64decode(text), np.uint8).reshape(shape)
+    return raw.astype(np.float32) / 255.0 * vmax
+
+
+def _downsample(values: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, values) with at most `limit` evenly spaced entries, always keeping the last."""
+    n = len(values)
+    if n <= limit:
+        idx = np.arange(n)
+    else:
+        idx = np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+    return idx, values[idx]
+
+
+class Run:
+    """A resumable training run for one session: the engine, the state and the history."""
+
+    def __init__(self, cfg: TrainConfig, data: PlaygroundData) -> None:
+        self.cfg = cfg
+        self.data = data
+        self.engine = train.compiled(train.StaticConfig.from_config(cfg, len(data.x_train)))
+        self.batch = train.make_batch(data.x_train, data.y_train, self.engine.static.data_bucket)
+        self.hyper = train.make_hyper(cfg)
+        self.state = self.engine.init(jax.random.key(cfg.seed), jnp.float32(cfg.init_std))
+        self.display_key = jax.random.key(cfg.seed + 1)
+        self.history: list[np.ndarray] = []  # float32[3, K] chunks: elbo, ell, kl
+        self.train_seconds = 0.0
+        self.last_chunk_steps_per_s = 0.0
+
+    @property
+    def step(self) -> int:
+        return int(self.state.step)
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.state.diverged)
+
+    def update_hyper(self, cfg: TrainConfig) -> None:
+        """Take new lr / β / prior σ without recompiling or resetting."""
+        self.cfg = self.cfg.replace(lr=cfg.lr, kl_weight=cfg.kl_weight, prior_std=cfg.prior_std)
+        self.hyper = train.make_hyper(self.cfg)
+
+    def advance(self, num_steps: int | None = None) -> int:
+        """Run one chunk (at most `steps_per_chunk` steps, fewer near `cfg.steps`); returns the
+        number of steps taken (0 when finished or diverged)."""
+        remaining = self.cfg.steps - self.step
+        todo = min(num_steps or self.engine.static.steps_per_chunk,
+                   self.engine.static.steps_per_chunk, remaining)
+        if todo <= 0 or self.diverged:
+            return 0
+        before = self.step
+        start = time.perf_counter()
+        self.state, info = self.engine.run_chunk(self.state, self.batch, self.hyper,
+                                                 jnp.int32(todo))
+        taken = self.step - before
+        elapsed = time.perf_counter() - start
+        self.train_seconds += elapsed
+        self.last_chunk_steps_per_s = taken / elapsed if elapsed > 0 else 0.0
+        self.history.append(np.stack([np.asarray(v)[:taken] for v in info]))
+        return taken
+
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.cfg.steps or self.diverged
+
+    def history_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(elbo, expected_log_likelihood, kl): float32[steps] each."""
+        if not self.history:
+            empty = np.zeros(0, np.float32)
+            return empty, empty, empty
+        stacked = np.concatenate(self.history, axis=1)
+        return stacked[0], stacked[1], stacked[2]
+
+    def probs(self, points: np.ndarray, num_samples: int, key: jax.Array | None = None):
+        """Sample-wise P(y=1): float32[S, n] (S = 1 for MAP)."""
+        key = self.display_key if key is None else key
+        points = jnp.asarray(points, jnp.float32)
+        return np.asarray(self.engine.sample_probs(key, self.state, points,
+                                                   num_samples=num_samples))
+
+    def summary(self, points: np.ndarray, num_samples: int = LIVE_SAMPLES) -> predict.Predictive:
+        """Mean probability and the three uncertainties at `points`, computed on device."""
+        out = np.asarray(self.engine.predictive_summary(
+            self.display_key, self.state, jnp.asarray(points, jnp.float32),
+            num_samples=num_samples))
+        return predict.Predictive(*out)
+
+    def metrics(self) -> dict[str, float]:
+        """Train/test accuracy, test NLL and ECE from the mean predictive (LIVE_SAMPLES draws)."""
+        train_mean = self.summary(self.data.x_train).mean
+        test_mean = self.summary(self.data.x_test).mean
+        return {
+            "train_acc": predict.accuracy(train_mean, self.data.y_train),
+            "test_acc": predict.accuracy(test_mean, self.data.y_test),
+            "test_nll": predict.nll(test_mean, self.data.y_test),
+            "ece": predict.ece(test_mean, self.data.y_test),
+        }
+
+    def probe(self, x: float, y: float, num_samples: int = 64) -> np.ndarray:
+        """P(y=1 | point) under each of `num_samples` posterior draws: float32[S]."""
+        key = jax.random.fold_in(self.display_key, self.step)
+        return self.probs(np.array([[x, y]], np.float32), num_samples, key)[:, 0]
+
+    def frame(self, grid_size: int, zoom: float, kind: str) -> dict:
+        """Everything the live chart draws, as a JSON-ready dict with quantised grids."""
+        if kind not in UNCERTAINTY_KINDS:
+            raise ValueError(f"kind must be one of {UNCERTAINTY_KINDS}")
+        grid_size = int(np.clip(grid_size, config.MIN_GRID, config.MAX_GRID))
+        every = np.concatenate([self.data.x_train, self.data.x_test])
+        xs, ys, grid = predict.make_grid(every, grid_size, margin=0.5, zoom=zoom)
+        pred = self.summary(grid)
+        shape = (len(ys), len(xs))
+        uncertainty = getattr(pred, kind).reshape(shape)
+        bx, by, bgrid = predict.make_grid(every, BOUNDARY_GRID, margin=0.5, zoom=zoom)
+        boundaries = []
+        if self.cfg.method == "vi":
+            sample_probs = self.probs(bgrid, NUM_BOUNDARY_SAMPLES,
+                                      jax.random.fold_in(self.display_key, 7))
+            boundaries = [encode_grid(p.reshape(BOUNDARY_GRID, BOUNDARY_GRID), 1.0)
+                          for p in sample_probs]
+        elbo, ell, kl = self.history_arrays()
+        idx, elbo_ds = _downsample(elbo, HISTORY_POINTS)
+        return {
+            "grid": {"x0": float(xs[0]), "dx": float(xs[1] - xs[0]), "y0": float(ys[0]),
+                     "dy": float(ys[1] - ys[0]), "nx": len(xs), "ny": len(ys)},
+            "mean": encode_grid(pred.mean.reshape(shape), 1.0),
+            "uncertainty": encode_grid(uncertainty, float(np.log(2))),
+            "uncertainty_kind": kind,
+            "uncertainty_max": float(np.log(2)),
+            "boundary_grid": {"x0": float(bx[0]), "dx": float(bx[1] - bx[0]), "y0": float(by[0]),
+                              "dy": float(by[1] - by[0]), "n": BOUNDARY_GRID},
+            "boundaries": boundaries,
+            "train": _points(self.data.x_train, self.data.y_train),
+            "test": _points(self.data.x_test, self.data.y_test),
+            "history": {
+                "step": (idx + 1).tolist(),
+                "elbo": _finite_list(elbo_ds),
+                "ell": _finite_list(ell[idx]),
+                "neg_kl": _finite_list(-self.cfg.kl_weight * kl[idx]),
+                "method": self.cfg.method,
+            },
+            "step": self.step,
+        }
+
+
+def _finite_list(values: np.ndarray) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in np.round(values, 4)]
+
+
+def _points(x: np.ndarray, y: np.ndarray) -> dict:
+    return {"x": np.round(x[:, 0], 4).tolist(), "y": np.round(x[:, 1], 4).tolist(),
+            "c": y.astype(int).tolist()}
+
+
+# Settings a running session can take without starting over: optimisation hyperparameters are
+# traced arguments; steps per redraw and the step budget only choose the engine / stop point.
+LIVE_FIELDS = ("lr", "kl_weight", "prior_std", "steps", "steps_per_chunk", "grid_size")
+
+
+def needs_reset(old: TrainConfig, new: TrainConfig) -> bool:
+    """True when `new` changes the data, the architecture or the method's static settings."""
+    return any(getattr(old, f) != getattr(new, f)
+               for f in TrainConfig.__dataclass_fields__ if f not in LIVE_FIELDS)
+
+
+def reconfigure(run: Run, cfg: TrainConfig) -> None:
+    """Apply live settings to a running `run` (no reset; never recompiles for lr/β/σ)."""
+    run.update_hyper(cfg)
+    run.cfg = run.cfg.replace(steps=cfg.steps, steps_per_chunk=cfg.steps_per_chunk,
+                              grid_size=cfg.grid_size)
+    if cfg.steps_per_chunk != run.engine.static.steps_per_chunk:
+        run.engine = train.compiled(train.StaticConfig.from_config(run.cfg, len(run.data.x_train)))
+
+
+def set_data(run: Run, data: PlaygroundData) -> None:
+    """Swap the training data (e.g. a clicked point) keeping the parameters: the state's shapes
+    do not depend on the data; a new bucket size selects another engine."""
+    run.data = data
+    run.engine = train.compiled(train.StaticConfig.from_config(run.cfg, len(data.x_train)))
+    run.batch = train.make_batch(data.x_train, data.y_train, run.engine.static.data_bucket)
+
+
+def far_entropy(run: Run) -> tuple[float, float]:
+    """Mean predictive entropy on the test points and on probes ≥ 2 units from all training
+    points (`predict.far_probe_points`): how much more the model says "I don't know" far away."""
+    near = run.summary(run.data.x_test).total.mean()
+    far_points = predict.far_probe_points(run.data.x_train, size=21)
+    far = run.summary(far_points).total.mean() if len(far_points) else float("nan")
+    return float(near), float(far)
+
+
+def encode_added(points: list[tuple[float, float, int]]) -> str:
+    """Clicked points for the URL: 'x:y:c;x:y:c' with 3 decimals."""
+    return ";".join(f"{x:.3f}:{y:.3f}:{c}" for x, y, c in points)
+
+
+def decode_added(text: str) -> tuple[list[tuple[float, float, int]], str | None]:
+    """Parse `encode_added`'s format; returns (points, notice or None). Malformed or
+    out-of-range entries are dropped with a notice; at most MAX_ADDED_POINTS are kept."""
+    points: list[tuple[float, float, int]] = []
+    bad = 0
+    for part in str(text).split(";")[: MAX_ADDED_POINTS + 1]:
+        if not part:
+            continue
+        fields = part.split(":")
+        try:
+            x, y, c = float(fields[0]), float(fields[1]), int(fields[2])
+            ok = len(fields) == 3 and c in (0, 1) and abs(x) <= 50 and abs(y) <= 50
+        except (ValueError, IndexError):
+            ok = False
+        if ok:
+            points.append((x, y, c))
+        else:
+            bad += 1
+    notice = None
+    if len(points) > MAX_ADDED_POINTS:
+        points = points[:MAX_ADDED_POINTS]
+        notice = f"Kept the first {MAX_ADDED_POINTS} added points."
+    if bad:
+        notice = f"Ignored {bad} malformed added point(s) in the link."
+    return points, notice
+
+
+class TrainingSlots:
+    """A server-wide bound on concurrent training chunks. `slot(timeout)` yields whether a slot
+    was obtained in time; a session that got none skips this tick and shows that it waits."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._semaphore = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self.active = 0
+        self.waiting = 0
+
+    @contextlib.contextmanager
+    def slot(self, timeout: float | None = None):
+        with self._lock:
+            self.waiting += 1
+        acquired = self._semaphore.acquire(timeout=timeout)
+        with self._lock:
+            self.waiting -= 1
+            self.active += int(acquired)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                with self._lock:
+                    self.active -= 1
+                self._semaphore.release()
+
+
+TRAINING_SLOTS = TrainingSlots(config.MAX_CONCURRENT_RUNS)

@@ -1,0 +1,1 @@
+"""Streamlit-side helpers shared by pages (custom components). The library stays in bnnlab."""

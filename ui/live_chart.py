@@ -1,0 +1,53 @@
+"""The playground's live chart: a Streamlit v2 custom component that keeps its Plotly figures
+and updates them in place (`Plotly.react`). Measured in a prototype (shared/NOTES-streamlit.md):
+no blank frames, clicks register during training, zoom is kept; `st.plotly_chart` does none of
+these while it is redrawn every tick."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import plotly
+import streamlit as st
+
+APP_ROOT = Path(__file__).resolve().parents[1]
+STATIC_PLOTLY = APP_ROOT / "static" / "plotly.min.js"
+PACKAGE_PLOTLY = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+CSS = """
+.bnn-live { width: 100%; }
+.bnn-row { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }
+.bnn-map, .bnn-unc { min-height: 430px; }
+.bnn-elbo { min-height: 250px; }
+.bnn-error { color: #b00020; font-size: 0.85rem; }
+/* Fragment reruns mark their elements stale (faded) every tick: keep the live view steady. */
+div[data-stale="true"] { opacity: 1 !important; transition: none !important; }
+"""
+
+
+def ensure_static_plotly() -> None:
+    """Serve plotly.js from the plotly package through Streamlit's static route
+    (`server.enableStaticServing`), so the browser needs no CDN."""
+    if not STATIC_PLOTLY.exists() or STATIC_PLOTLY.stat().st_size != PACKAGE_PLOTLY.stat().st_size:
+        STATIC_PLOTLY.parent.mkdir(exist_ok=True)
+        tmp = STATIC_PLOTLY.with_suffix(".tmp")
+        shutil.copyfile(PACKAGE_PLOTLY, tmp)
+        tmp.replace(STATIC_PLOTLY)
+
+
+ensure_static_plotly()
+_component = st.components.v2.component(
+    "bnnlab_live_chart",
+    html="",
+    css=CSS,
+    js=(Path(__file__).with_name("live_chart.js")).read_text(),
+    isolate_styles=False,
+)
+
+
+def live_chart(payload: dict[str, Any], key: str) -> Any:
+    """Mount (or update in place) the live chart; returns the component result whose `click`
+    is `{"x", "y", "t"}` on the rerun after a click on either map, else None."""
+    return _component(key=key, data=payload, on_click_change=lambda: None)
