@@ -58,7 +58,8 @@ def show_result(result_key: str) -> object | None:
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3g} ms"
+    """'1.43 ms' below a second, '6.54 s' above."""
+    return f"{seconds:.3g} s" if seconds >= 1 else f"{seconds * 1e3:.3g} ms"
 
 
 st.title("JAX in code")
@@ -83,7 +84,7 @@ size_label = f"MLP 2-{'-'.join(map(str, hidden))}-1 on {num_points} moons points
 
 # ---------------------------------------------------------------------------------- 1 · grad
 st.header("1 · `grad`: derivatives without algebra")
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns([1, 1], gap="large")
 with left:
     fn_name = st.selectbox("Function", list(jd.GRAD_FUNCTIONS),
                            format_func=lambda n: jd.GRAD_FUNCTIONS[n].label, key="jax_grad_fn")
@@ -92,12 +93,12 @@ with left:
     point = st.slider(f"Point {spec.variable}", spec.lo, spec.hi, spec.default_x,
                       (spec.hi - spec.lo) / 200, key=f"jax_grad_x0_{fn_name}")
     demo = jd.grad_demo(fn_name, point)
-    m1, m2, m3, m4 = st.columns(4)
+    m1, m2 = st.columns(2)
     m1.metric("f(x₀)", f"{demo.point_value:.5g}")
-    m2.metric("jax.grad(f)(x₀)", f"{demo.point_grad:.5g}")
-    m3.metric("finite difference", f"{demo.point_finite_difference:.5g}",
+    m2.metric("max |grad − FD| on the grid", f"{demo.max_abs_error:.2g}")
+    m1.metric("jax.grad(f)(x₀)", f"{demo.point_grad:.5g}")
+    m2.metric("finite difference", f"{demo.point_finite_difference:.5g}",
               help=f"(f(x₀+h) − f(x₀−h)) / 2h with h = {demo.step:g}, in float32")
-    m4.metric("max |grad − FD| on the grid", f"{demo.max_abs_error:.2g}")
     st.plotly_chart(figs.grad_figure(demo.x, demo.value, demo.grad, demo.finite_difference,
                                      demo.point, demo.point_value, demo.point_grad,
                                      spec.variable, spec.label), key="jax_grad_chart")
@@ -108,12 +109,12 @@ with right:
     st.markdown("`jax.grad(f)` is a new Python function computing f′ by reverse-mode automatic "
                 "differentiation: exact up to float rounding, no step size to tune. The "
                 "finite difference needs two evaluations per input and a well-chosen h.")
-    st.code(jd.source_of(spec.fn), language="python")
-    st.code(jd.source_of(jd.compiled_value_and_grad), language="python")
+    st.code(jd.source_of(spec.fn), language="python", wrap_lines=True)
+    st.code(jd.source_of(jd.compiled_value_and_grad), language="python", wrap_lines=True)
 
 # ----------------------------------------------------------------------------------- 2 · jit
 st.header("2 · `jit`: compile the training step once")
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns([1, 1], gap="large")
 with left:
     st.markdown(
         f"One Bayes-by-Backprop step (`bnnlab.vi.step`: draw {NUM_SAMPLES} weight samples, "
@@ -154,12 +155,12 @@ with left:
         "the compile time once, and then it is cached for every visitor."
     )
 with right:
-    st.code(jd.source_of(vi.step_from_noise), language="python")
-    st.code(jd.source_of(train.StaticConfig), language="python")
+    st.code(jd.source_of(vi.step_from_noise), language="python", wrap_lines=True)
+    st.code(jd.source_of(train.StaticConfig), language="python", wrap_lines=True)
 
 # ---------------------------------------------------------------------------------- 3 · vmap
 st.header("3 · `vmap`: all Monte Carlo samples at once")
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns([1, 1], gap="large")
 with left:
     st.markdown(
         "The ELBO needs E_q[log P(Y | X, θ)], estimated from S weight samples θ_s ~ q. A Python "
@@ -184,12 +185,12 @@ with left:
         st.caption(f"Same estimate either way: the largest difference between loop and vmap is "
                    f"{gap:.2g} (float32 rounding). Measured on {timing.device}.")
 with right:
-    st.code(jd.source_of(vi.elbo_from_noise), language="python")
-    st.code(jd.source_of(jd.expected_log_likelihood_loop), language="python")
+    st.code(jd.source_of(vi.elbo_from_noise), language="python", wrap_lines=True)
+    st.code(jd.source_of(jd.expected_log_likelihood_loop), language="python", wrap_lines=True)
 
 # ---------------------------------------------------------------------------------- 4 · scan
 st.header("4 · `lax.scan`: K steps in one dispatch")
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns([1, 1], gap="large")
 with left:
     st.markdown(
         "Even a jitted step costs a round trip from Python each call: dispatch, argument "
@@ -208,9 +209,9 @@ with left:
     timing = show_result("jax_scan_result")
     if timing is not None:
         c1, c2, c3 = st.columns(3)
-        c1.metric("1 step per call", f"{timing.one_step_steps_per_s:,.0f} steps/s")
-        c2.metric(f"{timing.steps_per_chunk} steps per call",
-                  f"{timing.k_steps_steps_per_s:,.0f} steps/s")
+        c1.metric("steps/s, 1 step per call", f"{timing.one_step_steps_per_s:,.0f}")
+        c2.metric(f"steps/s, {timing.steps_per_chunk} steps per call",
+                  f"{timing.k_steps_steps_per_s:,.0f}")
         speed_up = timing.k_steps_steps_per_s / timing.one_step_steps_per_s
         c3.metric("scan speed-up", f"{speed_up:.1f}×")
         if speed_up < 1.3:
@@ -224,4 +225,4 @@ with left:
                    "cheap next to a dispatch: small networks, or a GPU waiting on Python.")
 with right:
     st.code(jd.source_excerpt(train.make_engine, "def run_chunk(", "def sample_params("),
-            language="python")
+            language="python", wrap_lines=True)

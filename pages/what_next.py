@@ -100,5 +100,5 @@ for section, readings in SECTIONS.items():
             st.markdown(f"**{title}**  \n{reading.source}")
             st.write(reading.teaches)
             if reading.chapter:
-                st.page_link(reading.chapter, icon="🔬",
+                st.page_link(reading.chapter, icon=":material/science:",
                              label=f"In the lab: {CHAPTER_LABELS[reading.chapter]}")

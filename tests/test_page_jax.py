@@ -79,8 +79,8 @@ def test_vmap_measure_gives_positive_times_and_the_device(measured):
 
 def test_scan_measure_gives_positive_rates(measured):
     """Measure under lax.scan shows positive steps/s for 1 and K = 10 steps per call."""
-    assert number(metric(measured, "1 step per call")) > 0
-    assert number(metric(measured, "10 steps per call")) > 0
+    assert number(metric(measured, "steps/s, 1 step per call")) > 0
+    assert number(metric(measured, "steps/s, 10 steps per call")) > 0
 
 
 def test_measure_charts_name_the_device(measured):

@@ -13,7 +13,8 @@ _MARGIN = dict(l=10, r=10, t=60, b=10)
 
 
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3g} ms"
+    """'1.43 ms' below a second, '6.54 s' above."""
+    return f"{seconds:.3g} s" if seconds >= 1 else f"{seconds * 1e3:.3g} ms"
 
 
 def grad_figure(x: np.ndarray, value: np.ndarray, grad: np.ndarray,
@@ -38,7 +39,7 @@ def grad_figure(x: np.ndarray, value: np.ndarray, grad: np.ndarray,
                     name="finite difference", marker=dict(color=FD_COLOUR, size=7), row=2, col=1)
     fig.add_vline(x=point, line=dict(color=JIT_COLOUR, dash="dot", width=1))
     fig.update_xaxes(title_text=variable, row=2, col=1)
-    fig.update_layout(title=f"grad: {name}", height=height, margin=_MARGIN,
+    fig.update_layout(title=f"grad: {name}", height=height, margin=dict(_MARGIN, t=90),
                       legend=dict(orientation="h", y=-0.15))
     return fig
 
