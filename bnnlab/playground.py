@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bnnlab import config, datasets, predict, train
+from bnnlab import config, contour, datasets, predict, train
 from bnnlab.config import TrainConfig
 
 MAX_ADDED_POINTS = 500
@@ -180,12 +180,17 @@ class Run:
         shape = (len(ys), len(xs))
         uncertainty = getattr(pred, kind).reshape(shape)
         bx, by, bgrid = predict.make_grid(every, BOUNDARY_GRID, margin=0.5, zoom=zoom)
-        boundaries = []
+        boundary_x: list[np.ndarray] = []
+        boundary_y: list[np.ndarray] = []
         if self.cfg.method == "vi":
             sample_probs = self.probs(bgrid, NUM_BOUNDARY_SAMPLES,
                                       jax.random.fold_in(self.display_key, 7))
-            boundaries = [encode_grid(p.reshape(BOUNDARY_GRID, BOUNDARY_GRID), 1.0)
-                          for p in sample_probs]
+            for p in sample_probs:
+                sx, sy = contour.segments(p.reshape(BOUNDARY_GRID, BOUNDARY_GRID), float(bx[0]),
+                                          float(bx[1] - bx[0]), float(by[0]),
+                                          float(by[1] - by[0]))
+                boundary_x.append(sx)
+                boundary_y.append(sy)
         elbo, ell, kl = self.history_arrays()
         idx, elbo_ds = _downsample(elbo, HISTORY_POINTS)
         return {
@@ -195,9 +200,9 @@ class Run:
             "uncertainty": encode_grid(uncertainty, float(np.log(2))),
             "uncertainty_kind": kind,
             "uncertainty_max": float(np.log(2)),
-            "boundary_grid": {"x0": float(bx[0]), "dx": float(bx[1] - bx[0]), "y0": float(by[0]),
-                              "dy": float(by[1] - by[0]), "n": BOUNDARY_GRID},
-            "boundaries": boundaries,
+            "boundaries": {"x": _finite_list(np.concatenate(boundary_x or [np.zeros(0)])),
+                           "y": _finite_list(np.concatenate(boundary_y or [np.zeros(0)]))},
+            "data_version": id(self.data),
             "train": _points(self.data.x_train, self.data.y_train),
             "test": _points(self.data.x_test, self.data.y_test),
             "history": {
@@ -212,7 +217,9 @@ class Run:
 
 
 def _finite_list(values: np.ndarray) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in np.round(values, 4)]
+    """JSON-ready list: 4 decimals, NaN/inf as null (a line break for Plotly)."""
+    rounded = np.round(np.asarray(values, np.float64), 4)
+    return [None if not np.isfinite(v) else v for v in rounded.tolist()]
 
 
 def _points(x: np.ndarray, y: np.ndarray) -> dict:

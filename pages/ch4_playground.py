@@ -4,6 +4,7 @@ uncertainty. Every number comes from bnnlab; this page arranges widgets and the 
 from __future__ import annotations
 
 import inspect
+import time
 
 import numpy as np
 import plotly.graph_objects as go
@@ -17,7 +18,11 @@ P = "pg_"  # session-state prefix of this page
 KL_PRESETS = {"Talk: β = 0.001": 0.001, "Full Bayes: β = 1": 1.0}
 MAP_MODES = {"view": "Look", "add0": "Add class 0 (orange)", "add1": "Add class 1 (blue)",
              "probe": "Probe"}
-URL_EXTRA = ("added",)
+METHOD_LABELS = {"vi": "VI (Bayes by Backprop)", "map": "MAP (point estimate)"}
+# The settings this page shows; only these go into its links.
+FIELDS = ("dataset", "num_points", "noise", "test_fraction", "seed", "hidden", "activation",
+          "method", "num_samples", "prior_std", "init_std", "kl_weight", "lr", "steps",
+          "steps_per_chunk", "grid_size")
 
 
 def _state(name, default=None):
@@ -32,7 +37,12 @@ def _set(name, value) -> None:
 def _load_from_url() -> None:
     params = {k: st.query_params[k] for k in st.query_params}
     added_text = params.pop("added", "")
-    cfg, notices = config.from_query_params(params)
+    cfg, notices = config.from_query_params({k: v for k, v in params.items() if k in FIELDS})
+    notices += [f"Ignored unknown setting {k!r}." for k in params if k not in FIELDS]
+    if cfg.method not in METHOD_LABELS:
+        notices.append(f"method={cfg.method} is not trained here (see Compare methods); "
+                       "using VI.")
+        cfg = cfg.replace(method="vi")
     added, notice = playground.decode_added(added_text) if added_text else ([], None)
     if notice:
         notices.append(notice)
@@ -49,10 +59,9 @@ def _load_from_url() -> None:
 
 
 def _widgets_from_config(cfg: TrainConfig) -> None:
-    for field in ("dataset", "num_points", "noise", "test_fraction", "seed", "activation",
-                  "method", "num_samples", "prior_std", "init_std", "kl_weight", "lr", "steps",
-                  "steps_per_chunk", "grid_size"):
-        st.session_state[P + field] = getattr(cfg, field)
+    for field in FIELDS:
+        if field != "hidden":
+            st.session_state[P + field] = getattr(cfg, field)
     st.session_state[P + "hidden"] = ",".join(map(str, cfg.hidden))
 
 
@@ -130,8 +139,8 @@ with st.sidebar:
                        f"width ≤ {config.MAX_WIDTH}")
     st.selectbox("Activation", config.ACTIVATIONS, key=P + "activation")
     st.header("Method")
-    st.radio("Inference", config.METHODS, key=P + "method", horizontal=True,
-             format_func={"vi": "VI (Bayes by Backprop)", "map": "MAP (point estimate)"}.get)
+    st.radio("Inference", list(METHOD_LABELS), key=P + "method", horizontal=True,
+             format_func=METHOD_LABELS.get)
     is_vi = st.session_state[P + "method"] == "vi"
     st.slider("MC samples per step", 1, config.MAX_SAMPLES, key=P + "num_samples",
               disabled=not is_vi)
@@ -210,7 +219,7 @@ else:
 _set("cfg", cfg)
 
 # The URL mirrors the settings, so a copied link reproduces the run (data included).
-wanted = config.to_query_params(cfg)
+wanted = {k: v for k, v in config.to_query_params(cfg).items() if k in FIELDS}
 if _state("added"):
     wanted["added"] = playground.encode_added(_state("added"))
 if {k: st.query_params[k] for k in st.query_params} != wanted:
@@ -220,14 +229,15 @@ if {k: st.query_params[k] for k in st.query_params} != wanted:
 training = bool(_state("training")) and not run.finished
 controls = st.columns([1, 1, 1, 1, 2, 2, 1.3])
 if training:
-    controls[0].button("⏸ Pause", on_click=_pause, key=P + "pause", type="primary")
+    controls[0].button("Pause", on_click=_pause, key=P + "pause", type="primary",
+                       icon=":material/pause:")
 else:
-    label = "▶ Resume" if 0 < run.step < cfg.steps and not run.diverged else "▶ Train"
+    label = "Resume" if 0 < run.step < cfg.steps and not run.diverged else "Train"
     controls[0].button(label, on_click=_train, key=P + "train", type="primary",
-                       disabled=run.finished)
-controls[1].button("⏭ Step", on_click=_step_once, key=P + "step", disabled=run.finished,
-                   help="Run one chunk of 'steps per redraw' steps")
-controls[2].button("↺ Reset", on_click=_reset, key=P + "reset")
+                       disabled=run.finished, icon=":material/play_arrow:")
+controls[1].button("Step", on_click=_step_once, key=P + "step", disabled=run.finished,
+                   help="Run one chunk of 'steps per redraw' steps", icon=":material/skip_next:")
+controls[2].button("Reset", on_click=_reset, key=P + "reset", icon=":material/restart_alt:")
 controls[3].button("Clear clicks", on_click=_clear_added, key=P + "clear",
                    disabled=not _state("added"))
 controls[4].selectbox("Click on the map to", list(MAP_MODES), format_func=MAP_MODES.get,
@@ -292,8 +302,14 @@ def live_view() -> None:
         _set("last_click", click)
         if _handle_click(click, run):
             st.rerun(scope="fragment")
-    metrics = run.metrics()
-    near, far = playground.far_entropy(run)
+    # Metrics cost ~20 ms: refresh them a few times a second while training, not every frame.
+    cached = _state("metrics")
+    now = time.monotonic()
+    if (cached is None or cached[0] is not run or cached[1] != run.step
+            and (now - cached[2] > 0.4 or not _state("training"))):
+        cached = (run, run.step, now, run.metrics(), playground.far_entropy(run))
+        _set("metrics", cached)
+    metrics, (near, far) = cached[3], cached[4]
     cols = st.columns(8)
     cols[0].metric("Step", f"{run.step:,}")
     cols[1].metric("Steps/s", f"{run.last_chunk_steps_per_s:,.0f}")

@@ -1,10 +1,16 @@
-// BNN Lab live chart: one set of Plotly divs per mount, updated in place with Plotly.react,
-// so the chart never blanks, zoom survives redraws (uirevision) and clicks register while
-// training. plotly.js is served by the app itself (static/plotly.min.js), never a CDN.
+// BNN Lab live chart. The two maps are drawn on <canvas> (an 80×80 grid becomes an image, the
+// points and the posterior samples' boundaries are paths): a frame costs a few milliseconds, so
+// the browser keeps up with training, never shows a blank chart, and keeps the learner's zoom
+// (wheel / drag / double-click to reset) across redraws. Clicks register while training. The
+// objective chart is Plotly (served by the app itself, static/plotly.min.js — no CDN), updated
+// in place with Plotly.react at most a few times a second.
 const PLOTLY_SRC = "app/static/plotly.min.js";
-const CLASS_COLORS = ["#f28e2b", "#4e79a7"];
-const MEAN_SCALE = [[0, "#f6a04d"], [0.5, "#f7f7f7"], [1, "#5b8fd1"]];
-const UNC_SCALE = "Viridis";
+const CLASS_COLORS = ["#e8730c", "#2f6db5"];
+const MEAN_STOPS = [[0, [246, 160, 77]], [0.5, [247, 247, 247]], [1, [91, 143, 209]]];
+const VIRIDIS_STOPS = [[0, [68, 1, 84]], [0.25, [59, 82, 139]], [0.5, [33, 145, 140]],
+                       [0.75, [94, 201, 98]], [1, [253, 231, 37]]];
+const MARGIN = { left: 38, right: 8, top: 6, bottom: 24 };
+const ELBO_INTERVAL_MS = 250;
 
 function loadPlotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
@@ -20,129 +26,343 @@ function loadPlotly() {
   return window.__bnnPlotlyLoading;
 }
 
-function decodeGrid(b64, nx, ny, scale) {
-  const bin = atob(b64);
-  const z = new Array(ny);
-  for (let j = 0; j < ny; j++) {
-    const row = new Array(nx);
-    for (let i = 0; i < nx; i++) row[i] = (bin.charCodeAt(j * nx + i) / 255) * scale;
-    z[j] = row;
+function makeLut(stops) {
+  const lut = new Uint8ClampedArray(256 * 3);
+  for (let v = 0; v < 256; v++) {
+    const t = v / 255;
+    let k = 0;
+    while (k < stops.length - 2 && t > stops[k + 1][0]) k++;
+    const [t0, c0] = stops[k];
+    const [t1, c1] = stops[k + 1];
+    const f = Math.min(1, Math.max(0, (t - t0) / (t1 - t0)));
+    for (let ch = 0; ch < 3; ch++) lut[v * 3 + ch] = c0[ch] + f * (c1[ch] - c0[ch]);
   }
-  return z;
+  return lut;
+}
+const LUTS = { mean: makeLut(MEAN_STOPS), uncertainty: makeLut(VIRIDIS_STOPS) };
+
+function gradientCss(stops) {
+  return "linear-gradient(to top, " + stops.map(([t, c]) =>
+    `rgb(${c[0]},${c[1]},${c[2]}) ${t * 100}%`).join(", ") + ")";
 }
 
-function pointTraces(pts, test, size) {
-  const traces = [];
-  for (const cls of [0, 1]) {
-    const xs = [], ys = [];
-    for (let i = 0; i < pts.c.length; i++) {
-      if (pts.c[i] === cls) { xs.push(pts.x[i]); ys.push(pts.y[i]); }
-    }
-    traces.push({
-      type: xs.length > 1500 ? "scattergl" : "scatter", mode: "markers", x: xs, y: ys,
-      hoverinfo: "skip",
-      name: (test ? "test " : "train ") + "class " + cls, showlegend: false,
-      marker: test
-        ? { size: size, color: "rgba(0,0,0,0)", line: { color: CLASS_COLORS[cls], width: 1.5 } }
-        : { size: size, color: CLASS_COLORS[cls], line: { color: "white", width: 0.7 } },
+function niceTicks(lo, hi, count) {
+  const span = hi - lo;
+  if (!(span > 0)) return [lo];
+  const raw = span / count;
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(+v.toFixed(6));
+  return ticks;
+}
+
+// One canvas map: heatmap image + boundaries + points + axes, in data coordinates.
+class CanvasMap {
+  constructor(el, kind, live) {
+    this.kind = kind;
+    this.live = live;
+    el.innerHTML = '<div class="bnn-title"></div><div class="bnn-plot"><canvas></canvas>' +
+      '<div class="bnn-cbar"><div class="bnn-cbar-grad"></div><span class="bnn-cbar-hi"></span>' +
+      '<span class="bnn-cbar-lo"></span></div></div><div class="bnn-readout">&nbsp;</div>';
+    this.el = el;
+    this.canvas = el.querySelector("canvas");
+    this.titleEl = el.querySelector(".bnn-title");
+    this.readout = el.querySelector(".bnn-readout");
+    el.querySelector(".bnn-cbar-grad").style.background =
+      gradientCss(kind === "mean" ? MEAN_STOPS : VIRIDIS_STOPS);
+    this.image = document.createElement("canvas");
+    this.bindEvents();
+  }
+
+  size() {
+    const rect = this.canvas.getBoundingClientRect();
+    return { w: Math.max(50, rect.width), h: Math.max(50, rect.height) };
+  }
+
+  toPixel(x, y) {
+    const v = this.live.view;
+    const { w, h } = this.size();
+    const pw = w - MARGIN.left - MARGIN.right;
+    const ph = h - MARGIN.top - MARGIN.bottom;
+    return [MARGIN.left + ((x - v.x0) / (v.x1 - v.x0)) * pw,
+            MARGIN.top + (1 - (y - v.y0) / (v.y1 - v.y0)) * ph];
+  }
+
+  toData(px, py) {
+    const v = this.live.view;
+    const { w, h } = this.size();
+    const pw = w - MARGIN.left - MARGIN.right;
+    const ph = h - MARGIN.top - MARGIN.bottom;
+    return [v.x0 + ((px - MARGIN.left) / pw) * (v.x1 - v.x0),
+            v.y0 + (1 - (py - MARGIN.top) / ph) * (v.y1 - v.y0)];
+  }
+
+  bindEvents() {
+    let drag = null;
+    const pos = (ev) => {
+      const r = this.canvas.getBoundingClientRect();
+      return [ev.clientX - r.left, ev.clientY - r.top];
+    };
+    this.canvas.addEventListener("mousedown", (ev) => {
+      drag = { start: pos(ev), view: { ...this.live.view }, moved: false };
+    });
+    window.addEventListener("mousemove", (ev) => {
+      if (!drag) return;
+      const [px, py] = pos(ev);
+      const dx = px - drag.start[0];
+      const dy = py - drag.start[1];
+      if (Math.abs(dx) + Math.abs(dy) > 4) drag.moved = true;
+      if (!drag.moved) return;
+      const { w, h } = this.size();
+      const v = drag.view;
+      const sx = (v.x1 - v.x0) / (w - MARGIN.left - MARGIN.right);
+      const sy = (v.y1 - v.y0) / (h - MARGIN.top - MARGIN.bottom);
+      this.live.view = { x0: v.x0 - dx * sx, x1: v.x1 - dx * sx, y0: v.y0 + dy * sy,
+                         y1: v.y1 + dy * sy };
+      this.live.redrawMaps();
+    });
+    window.addEventListener("mouseup", (ev) => {
+      if (drag && !drag.moved && ev.target === this.canvas) {
+        const [x, y] = this.toData(...pos(ev));
+        this.live.sendClick(x, y);
+      }
+      drag = null;
+    });
+    this.canvas.addEventListener("wheel", (ev) => {
+      ev.preventDefault();
+      const [x, y] = this.toData(...pos(ev));
+      const f = Math.exp(ev.deltaY * 0.0015);
+      const v = this.live.view;
+      this.live.view = { x0: x + (v.x0 - x) * f, x1: x + (v.x1 - x) * f,
+                         y0: y + (v.y0 - y) * f, y1: y + (v.y1 - y) * f };
+      this.live.redrawMaps();
+    }, { passive: false });
+    this.canvas.addEventListener("dblclick", () => { this.live.resetView(); });
+    this.canvas.addEventListener("mousemove", (ev) => {
+      const d = this.live.data;
+      if (!d || !this.values) return;
+      const [x, y] = this.toData(...pos(ev));
+      const g = d.grid;
+      const i = Math.round((x - g.x0) / g.dx);
+      const j = Math.round((y - g.y0) / g.dy);
+      const inside = i >= 0 && j >= 0 && i < g.nx && j < g.ny;
+      const value = inside ? (this.values[j * g.nx + i] / 255) * this.scale : null;
+      this.readout.textContent = `x = ${x.toFixed(2)}, y = ${y.toFixed(2)}` +
+        (value === null ? "" : `, ${this.label} = ${value.toFixed(3)}`);
     });
   }
-  return traces;
-}
 
-function heatmap(d, key, scale, zmax, colorscale, title) {
-  const g = d.grid;
-  return {
-    type: "heatmap", z: decodeGrid(d[key], g.nx, g.ny, scale), x0: g.x0, dx: g.dx,
-    y0: g.y0, dy: g.dy, zmin: 0, zmax: zmax, colorscale: colorscale, zsmooth: "fast",
-    colorbar: { thickness: 10, len: 0.9, title: { text: title, side: "right" } },
-    hovertemplate: "x=%{x:.2f}<br>y=%{y:.2f}<br>" + title + "=%{z:.3f}<extra></extra>",
-  };
-}
+  setFrame(d) {
+    const g = d.grid;
+    const key = this.kind === "mean" ? "mean" : "uncertainty";
+    const bin = atob(d[key]);
+    const values = new Uint8Array(bin.length);
+    for (let k = 0; k < bin.length; k++) values[k] = bin.charCodeAt(k);
+    this.values = values;
+    this.scale = this.kind === "mean" ? 1 : d.uncertainty_max;
+    this.label = this.kind === "mean" ? "P(y=1)" : d.uncertainty_kind;
+    const lut = LUTS[this.kind];
+    this.image.width = g.nx;
+    this.image.height = g.ny;
+    const ctx = this.image.getContext("2d");
+    const img = ctx.createImageData(g.nx, g.ny);
+    for (let j = 0; j < g.ny; j++) {
+      const row = (g.ny - 1 - j) * g.nx; // image row 0 is the top: largest y
+      for (let i = 0; i < g.nx; i++) {
+        const v = values[j * g.nx + i];
+        const o = (row + i) * 4;
+        img.data[o] = lut[v * 3];
+        img.data[o + 1] = lut[v * 3 + 1];
+        img.data[o + 2] = lut[v * 3 + 2];
+        img.data[o + 3] = 255;
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+    const hi = this.el.querySelector(".bnn-cbar-hi");
+    const lo = this.el.querySelector(".bnn-cbar-lo");
+    hi.textContent = this.kind === "mean" ? "1" : this.scale.toFixed(2);
+    lo.textContent = "0";
+  }
 
-function mapLayout(d, title) {
-  return {
-    title: { text: title, font: { size: 14 } },
-    margin: { l: 40, r: 10, t: 36, b: 34 }, height: 430,
-    xaxis: { range: [d.grid.x0, d.grid.x0 + d.grid.dx * (d.grid.nx - 1)], zeroline: false },
-    yaxis: { range: [d.grid.y0, d.grid.y0 + d.grid.dy * (d.grid.ny - 1)], zeroline: false,
-             scaleanchor: "x", scaleratio: 1 },
-    uirevision: d.view_revision, dragmode: "pan", hovermode: "closest",
-  };
-}
-
-async function draw(Plotly, root, d, setTrigger) {
-  const mapDiv = root.querySelector(".bnn-map");
-  const uncDiv = root.querySelector(".bnn-unc");
-  const elboDiv = root.querySelector(".bnn-elbo");
-  const config = { displaylogo: false, responsive: true, scrollZoom: true,
-                   modeBarButtonsToRemove: ["select2d", "lasso2d"] };
-  const bg = d.boundary_grid;
-  const boundaries = d.boundaries.map((b) => ({
-    type: "contour", z: decodeGrid(b, bg.n, bg.n, 1), x0: bg.x0, dx: bg.dx, y0: bg.y0,
-    dy: bg.dy, showscale: false, showlegend: false, hoverinfo: "skip",
-    contours: { start: 0.5, end: 0.5, size: 1, coloring: "none" },
-    line: { color: "rgba(40,40,40,0.45)", width: 1 },
-  }));
-  const mean = heatmap(d, "mean", 1, 1, MEAN_SCALE, "P(y=1)");
-  const mapTraces = [mean, ...boundaries, ...pointTraces(d.train, false, 6),
-                     ...pointTraces(d.test, true, 6)];
-  const unc = heatmap(d, "uncertainty", d.uncertainty_max, d.uncertainty_max, UNC_SCALE,
-                      d.uncertainty_kind);
-  const uncTraces = [unc, ...pointTraces(d.train, false, 4)];
-  const h = d.history;
-  const elboTraces = [
-    { type: "scatter", mode: "lines", name: h.method === "vi" ? "ELBO" : "MAP objective",
-      x: h.step, y: h.elbo, line: { color: "#222", width: 2 } },
-    { type: "scatter", mode: "lines", name: h.method === "vi" ? "E_q[log P(Y|X,θ)]" : "log P(Y|X,θ)",
-      x: h.step, y: h.ell, line: { color: "#4e79a7" } },
-    { type: "scatter", mode: "lines", name: h.method === "vi" ? "−β·KL(q‖prior)" : "−β·‖θ‖²/2σ²",
-      x: h.step, y: h.neg_kl, line: { color: "#e15759" } },
-  ];
-  const elboLayout = {
-    title: { text: "Objective per step", font: { size: 14 } }, height: 250,
-    margin: { l: 60, r: 10, t: 36, b: 34 }, xaxis: { title: { text: "step" } },
-    legend: { orientation: "h", y: -0.25 }, uirevision: d.view_revision,
-  };
-  const mapTitle = d.mode === "add" ? "Mean prediction — click to add a class " + d.add_class + " point"
-    : d.mode === "probe" ? "Mean prediction — click to probe" : "Mean prediction P(y=1)";
-  await Promise.all([
-    Plotly.react(mapDiv, mapTraces, mapLayout(d, mapTitle), config),
-    Plotly.react(uncDiv, uncTraces, mapLayout(d, "Uncertainty: " + d.uncertainty_kind + " (nats)"), config),
-    Plotly.react(elboDiv, elboTraces, elboLayout, config),
-  ]);
-  for (const div of [mapDiv, uncDiv]) {
-    if (!div.__bnnBound) {
-      div.__bnnBound = true;
-      div.on("plotly_click", (ev) => {
-        if (!ev || !ev.points || !ev.points.length) return;
-        const p = ev.points[0];
-        root.__setTrigger("click", { x: p.x, y: p.y, t: Date.now() });
-      });
+  draw(d, title) {
+    this.titleEl.textContent = title;
+    const { w, h } = this.size();
+    const dpr = window.devicePixelRatio || 1;
+    if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
+      this.canvas.width = Math.round(w * dpr);
+      this.canvas.height = Math.round(h * dpr);
+    }
+    const ctx = this.canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const g = d.grid;
+    // The grid's cells are centred on its nodes.
+    const [ax, ay] = this.toPixel(g.x0 - g.dx / 2, g.y0 + g.dy * (g.ny - 0.5));
+    const [bx, by] = this.toPixel(g.x0 + g.dx * (g.nx - 0.5), g.y0 - g.dy / 2);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(MARGIN.left, MARGIN.top, w - MARGIN.left - MARGIN.right,
+             h - MARGIN.top - MARGIN.bottom);
+    ctx.clip();
+    ctx.fillStyle = "#eee";
+    ctx.fillRect(0, 0, w, h);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(this.image, ax, ay, bx - ax, by - ay);
+    if (this.kind === "mean" && d.boundaries.x.length) {
+      ctx.strokeStyle = "rgba(30,30,30,0.55)";
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      const xs = d.boundaries.x;
+      const ys = d.boundaries.y;
+      let pen = false;
+      for (let k = 0; k < xs.length; k++) {
+        if (xs[k] === null) { pen = false; continue; }
+        const [px, py] = this.toPixel(xs[k], ys[k]);
+        if (pen) ctx.lineTo(px, py); else ctx.moveTo(px, py);
+        pen = true;
+      }
+      ctx.stroke();
+    }
+    const radius = this.kind === "mean" ? 3.2 : 2.4;
+    const drawPoints = (pts, ring) => {
+      for (let k = 0; k < pts.c.length; k++) {
+        const [px, py] = this.toPixel(pts.x[k], pts.y[k]);
+        ctx.beginPath();
+        ctx.arc(px, py, radius, 0, 2 * Math.PI);
+        if (ring) {
+          ctx.strokeStyle = CLASS_COLORS[pts.c[k]];
+          ctx.lineWidth = 1.5;
+          ctx.stroke();
+        } else {
+          ctx.fillStyle = CLASS_COLORS[pts.c[k]];
+          ctx.fill();
+          ctx.strokeStyle = "white";
+          ctx.lineWidth = 0.6;
+          ctx.stroke();
+        }
+      }
+    };
+    drawPoints(d.train, false);
+    if (this.kind === "mean") drawPoints(d.test, true);
+    ctx.restore();
+    // Axes.
+    const v = this.live.view;
+    ctx.strokeStyle = "#888";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(MARGIN.left, MARGIN.top, w - MARGIN.left - MARGIN.right,
+                   h - MARGIN.top - MARGIN.bottom);
+    ctx.fillStyle = "#444";
+    ctx.font = "11px sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    for (const t of niceTicks(v.x0, v.x1, 6)) {
+      const [px] = this.toPixel(t, v.y0);
+      ctx.fillText(String(t), px, h - MARGIN.bottom + 5);
+    }
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (const t of niceTicks(v.y0, v.y1, 6)) {
+      const [, py] = this.toPixel(v.x0, t);
+      ctx.fillText(String(t), MARGIN.left - 4, py);
     }
   }
-  window.__bnnRedraws = (window.__bnnRedraws || 0) + 1;
-  root.dataset.redraws = String(window.__bnnRedraws);
-  root.dataset.step = String(d.step);
 }
 
-async function drawLoop(root) {
-  root.__busy = true;
-  try {
-    const Plotly = await loadPlotly();
-    // Draw only the newest payload: frames that arrive while drawing are skipped, not queued.
-    while (root.__latest) {
-      const d = root.__latest;
-      root.__latest = null;
-      const started = performance.now();
-      await draw(Plotly, root, d);
-      root.dataset.drawMs = String(Math.round(performance.now() - started));
-    }
-    root.querySelector(".bnn-error").textContent = "";
-  } catch (err) {
-    root.querySelector(".bnn-error").textContent = "Chart error: " + err;
+class LiveChart {
+  constructor(root) {
+    this.root = root;
+    root.innerHTML = '<div class="bnn-row"><div class="bnn-map"></div><div class="bnn-unc"></div>' +
+      '</div><div class="bnn-elbo"></div><div class="bnn-error"></div>';
+    this.maps = [new CanvasMap(root.querySelector(".bnn-map"), "mean", this),
+                 new CanvasMap(root.querySelector(".bnn-unc"), "uncertainty", this)];
+    this.elboDiv = root.querySelector(".bnn-elbo");
+    this.view = null;
+    this.viewRevision = null;
+    this.lastElbo = 0;
+    this.elboPending = null;
+    this.redraws = 0;
+    new ResizeObserver(() => this.redrawMaps()).observe(root);
   }
-  root.__busy = false;
+
+  resetView() {
+    const g = this.data.grid;
+    this.view = { x0: g.x0, x1: g.x0 + g.dx * (g.nx - 1), y0: g.y0, y1: g.y0 + g.dy * (g.ny - 1) };
+    this.redrawMaps();
+  }
+
+  sendClick(x, y) {
+    if (this.setTrigger) this.setTrigger("click", { x: x, y: y, t: Date.now() });
+  }
+
+  mapTitle(d) {
+    if (d.mode === "add") return `Mean prediction P(y=1) — click to add a class ${d.add_class} point`;
+    if (d.mode === "probe") return "Mean prediction P(y=1) — click to probe";
+    return "Mean prediction P(y=1) and 10 posterior samples' boundaries";
+  }
+
+  redrawMaps() {
+    const d = this.data;
+    if (!d || !this.view) return;
+    this.maps[0].draw(d, this.mapTitle(d));
+    this.maps[1].draw(d, `Uncertainty: ${d.uncertainty_kind} (nats)`);
+  }
+
+  update(d) {
+    this.data = d;
+    if (this.viewRevision !== d.view_revision || !this.view) {
+      this.viewRevision = d.view_revision;
+      const g = d.grid;
+      this.view = { x0: g.x0, x1: g.x0 + g.dx * (g.nx - 1), y0: g.y0, y1: g.y0 + g.dy * (g.ny - 1) };
+    }
+    for (const m of this.maps) m.setFrame(d);
+    this.redrawMaps();
+    this.redraws += 1;
+    window.__bnnRedraws = (window.__bnnRedraws || 0) + 1;
+    this.root.dataset.redraws = String(this.redraws);
+    this.root.dataset.step = String(d.step);
+    this.root.dataset.trainPoints = String(d.train.c.length);
+    this.scheduleElbo(d);
+  }
+
+  scheduleElbo(d) {
+    this.elboPending = d.history;
+    const wait = this.lastElbo + ELBO_INTERVAL_MS - performance.now();
+    if (this.elboTimer) return;
+    this.elboTimer = setTimeout(() => this.drawElbo(), Math.max(0, wait));
+  }
+
+  async drawElbo() {
+    this.elboTimer = null;
+    const h = this.elboPending;
+    if (!h) return;
+    this.elboPending = null;
+    this.lastElbo = performance.now();
+    try {
+      const Plotly = await loadPlotly();
+      const vi = h.method === "vi";
+      const traces = [
+        { type: "scatter", mode: "lines", name: vi ? "ELBO" : "MAP objective", x: h.step,
+          y: h.elbo, line: { color: "#222", width: 2 } },
+        { type: "scatter", mode: "lines", name: vi ? "E_q[log P(Y|X,θ)]" : "log P(Y|X,θ)",
+          x: h.step, y: h.ell, line: { color: "#2f6db5" } },
+        { type: "scatter", mode: "lines", name: vi ? "−β·KL(q‖prior)" : "−β·‖θ‖²/2σ²",
+          x: h.step, y: h.neg_kl, line: { color: "#c0392b" } },
+      ];
+      const layout = {
+        title: { text: vi ? "ELBO = E_q[log P(Y|X,θ)] − β·KL(q‖prior), per step"
+                          : "MAP objective per step", font: { size: 13 } },
+        height: 240, margin: { l: 60, r: 10, t: 34, b: 30 },
+        xaxis: { title: { text: "step" } }, legend: { orientation: "h", y: -0.3 },
+        uirevision: this.viewRevision,
+      };
+      await Plotly.react(this.elboDiv, traces, layout,
+                         { displaylogo: false, responsive: true });
+      this.root.querySelector(".bnn-error").textContent = "";
+    } catch (err) {
+      this.root.querySelector(".bnn-error").textContent = "Chart error: " + err;
+    }
+  }
 }
 
 export default function (component) {
@@ -151,12 +371,14 @@ export default function (component) {
   if (!root) {
     root = document.createElement("div");
     root.className = "bnn-live";
-    root.innerHTML = '<div class="bnn-row"><div class="bnn-map"></div><div class="bnn-unc"></div>' +
-      '</div><div class="bnn-elbo"></div><div class="bnn-error"></div>';
     parentElement.appendChild(root);
+    root.__live = new LiveChart(root);
   }
-  root.__setTrigger = setTriggerValue;
+  root.__live.setTrigger = setTriggerValue;
   if (!data) return;
-  root.__latest = data;
-  if (!root.__busy) drawLoop(root);
+  try {
+    root.__live.update(data);
+  } catch (err) {
+    root.querySelector(".bnn-error").textContent = "Chart error: " + err;
+  }
 }

@@ -17,10 +17,18 @@ STATIC_PLOTLY = APP_ROOT / "static" / "plotly.min.js"
 PACKAGE_PLOTLY = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 CSS = """
-.bnn-live { width: 100%; }
-.bnn-row { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }
-.bnn-map, .bnn-unc { min-height: 430px; }
-.bnn-elbo { min-height: 250px; }
+.bnn-live { width: 100%; font-family: "Source Sans Pro", sans-serif; }
+.bnn-row { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
+.bnn-title { font-size: 14px; font-weight: 600; color: #333; margin: 2px 0 4px 38px; }
+.bnn-plot { position: relative; padding-right: 34px; }
+.bnn-plot canvas { width: 100%; aspect-ratio: 1 / 1; display: block; cursor: crosshair; }
+.bnn-cbar { position: absolute; right: 0; top: 6px; bottom: 24px; width: 28px; }
+.bnn-cbar-grad { position: absolute; left: 0; top: 0; bottom: 0; width: 10px;
+                 border: 1px solid #bbb; }
+.bnn-cbar-hi, .bnn-cbar-lo { position: absolute; left: 13px; font-size: 11px; color: #444; }
+.bnn-cbar-hi { top: -2px; } .bnn-cbar-lo { bottom: -2px; }
+.bnn-readout { font-size: 12px; color: #555; margin-left: 38px; min-height: 16px; }
+.bnn-elbo { min-height: 240px; }
 .bnn-error { color: #b00020; font-size: 0.85rem; }
 /* Fragment reruns mark their elements stale (faded) every tick: keep the live view steady. */
 div[data-stale="true"] { opacity: 1 !important; transition: none !important; }
