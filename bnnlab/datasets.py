@@ -18,6 +18,8 @@ import numpy as np
 
 from bnnlab import config
 
+MAX_ABS_COORD = 1e6  # larger values overflow float32 statistics when standardising
+
 Generator = Callable[[np.random.Generator, int, float], tuple[np.ndarray, np.ndarray]]
 
 
@@ -192,6 +194,8 @@ def load_csv(data: bytes | str, max_rows: int = config.MAX_POINTS,
                 raise DataError(f"line {line}: {bad[:40]!r} is not a number") from None
             if not (math.isfinite(x1) and math.isfinite(x2)):
                 raise DataError(f"line {line}: coordinates must be finite (no NaN or inf)")
+            if max(abs(x1), abs(x2)) > MAX_ABS_COORD:
+                raise DataError(f"line {line}: coordinates must be within ±{MAX_ABS_COORD:g}")
             if cells[2] == "" or cells[2][:1] in ("=", "+", "@"):
                 raise DataError(f"line {line}: the label must be a plain value")
             coords.append((x1, x2))

@@ -68,6 +68,7 @@ REJECTIONS = [
     (b"1,2,0\n3,abc,1\n", "line 2: 'abc' is not a number"),
     (b"1,2,0\nnan,4,1\n", "line 2: coordinates must be finite"),
     (b"1,2,0\n3,inf,1\n", "line 2: coordinates must be finite"),
+    (b"1,2,0\n3,1e30,1\n", "line 2: coordinates must be within"),
     (b"1,2,0\n3,4,0\n", "exactly two classes"),
     (b"1,2,0\n3,4,1\n5,6,2\n", "exactly two classes"),
     (b"", "no data rows"),

@@ -1,7 +1,7 @@
-"""The playground's live chart: a Streamlit v2 custom component that keeps its Plotly figures
-and updates them in place (`Plotly.react`). Measured in a prototype (shared/NOTES-streamlit.md):
-no blank frames, clicks register during training, zoom is kept; `st.plotly_chart` does none of
-these while it is redrawn every tick."""
+"""The playground's live chart: a Streamlit v2 custom component that stays mounted and redraws
+in place. `st.plotly_chart` rebuilds its chart on every update (blank frames, lost clicks, zoom
+reset: shared/NOTES-streamlit.md); here the two maps are canvases redrawn in a few ms per frame
+and the objective chart is updated with `Plotly.react` (plotly.js served by the app)."""
 
 from __future__ import annotations
 

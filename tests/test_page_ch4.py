@@ -1,0 +1,124 @@
+"""Chapter 4 page under AppTest: controls map to the config, Train/Pause/Step/Reset, the method
+switch, URL settings and garbage, and bad input that keeps the previous state."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bnnlab import playground
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "ch4_playground.py")
+SMALL = {"num_points": "120", "hidden": "8", "num_samples": "2", "steps_per_chunk": "10",
+         "grid_size": "16"}
+
+
+def _app(params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in {**SMALL, **(params or {})}.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def _run_state(at: AppTest):
+    return at.session_state["pg_run"]
+
+
+@pytest.fixture(scope="module")
+def at():
+    return _app()
+
+
+def test_url_settings_reach_the_widgets_and_the_config(at):
+    """Query parameters set the widgets and the run's configuration."""
+    assert at.text_input(key="pg_hidden").value == "8"
+    assert at.slider(key="pg_num_points").value == 120
+    run = _run_state(at)
+    assert run.cfg.hidden == (8,) and run.cfg.num_samples == 2 and run.step == 0
+    assert at.query_params["hidden"] == "8"
+
+
+def test_train_ticks_then_pause_stops(at):
+    """Train: each fragment tick adds a chunk; Pause: the step stops growing."""
+    at.button(key="pg_train").click().run()
+    first = _run_state(at).step
+    at.run()
+    assert _run_state(at).step > first > 0
+    at.button(key="pg_pause").click().run()
+    paused = _run_state(at).step
+    at.run()
+    assert _run_state(at).step == paused
+    assert _metric(at, "Step") == f"{paused:,}"
+
+
+def test_step_and_reset(at):
+    """Step runs exactly one chunk; Reset goes back to step 0."""
+    before = _run_state(at).step
+    at.button(key="pg_step").click().run()
+    assert _run_state(at).step == before + 10
+    at.button(key="pg_reset").click().run()
+    assert _run_state(at).step == 0
+
+
+def test_learning_rate_change_keeps_the_run(at):
+    """A new learning rate applies to the running run without resetting it."""
+    at.button(key="pg_step").click().run()
+    run = _run_state(at)
+    at.number_input(key="pg_lr").set_value(0.003).run()
+    assert _run_state(at) is run and run.step == 10
+    assert float(run.hyper.learning_rate) == pytest.approx(0.003)
+    assert at.query_params["lr"] == "0.003"
+
+
+def test_method_switch_resets_to_map(at):
+    """Switching to MAP starts a new MAP run."""
+    at.radio(key="pg_method").set_value("map").run()
+    assert _run_state(at).cfg.method == "map" and _run_state(at).step == 0
+    at.radio(key="pg_method").set_value("vi").run()
+    assert _run_state(at).cfg.method == "vi"
+
+
+def test_bad_hidden_layers_keep_the_previous_settings(at):
+    """'32,x' and five layers show an error and keep the previous architecture."""
+    for bad in ("32,x", "8,8,8,8,8", "0"):
+        at.text_input(key="pg_hidden").set_value(bad).run()
+        assert not at.exception
+        assert any("Keeping the previous settings" in e.value for e in at.error)
+        assert _run_state(at).cfg.hidden == (8,)
+    at.text_input(key="pg_hidden").set_value("8").run()
+    assert not at.error
+
+
+def test_garbage_url_opens_with_defaults_and_notices():
+    """Garbage and out-of-range URL values fall back or clamp, each with a visible notice."""
+    at = _app({"dataset": "<script>alert(1)</script>", "lr": "banana", "num_samples": "999",
+               "bogus": "1", "method": "hmc", "added": "1:2:1;nope"})
+    run = _run_state(at)
+    assert run.cfg.dataset == "moons" and run.cfg.lr == 0.01 and run.cfg.num_samples == 64
+    assert run.cfg.method == "vi"
+    notices = " ".join(w.value for w in at.warning)
+    for word in ("dataset", "lr", "num_samples", "bogus", "method", "malformed"):
+        assert word in notices
+    assert len(run.data.x_train) == len(_app().session_state["pg_run"].data.x_train) + 1
+
+
+def test_divergence_is_reported_and_stops_training():
+    """A run whose step produces NaN stops, keeps its last finite state and says what to do."""
+    at = _app()
+    run = _run_state(at)
+    bad = run.data._replace(x_train=run.data.x_train.copy())
+    bad.x_train[0, 0] = np.inf  # forces a non-finite ELBO on the first step
+    playground.set_data(run, bad)
+    at.button(key="pg_train").click().run()
+    at.run()
+    assert run.diverged and run.step == 0
+    assert any("diverged" in e.value and "learning rate" in e.value for e in at.error)
+    assert at.session_state["pg_training"] is False or run.finished
+    assert not at.exception

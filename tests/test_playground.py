@@ -1,0 +1,123 @@
+"""bnnlab.playground: data assembly, resumable runs, live reconfiguration, frames, URL points."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bnnlab import playground, train
+from bnnlab.config import TrainConfig
+
+CFG = TrainConfig(num_points=120, hidden=(8,), num_samples=2, steps_per_chunk=10, steps=35,
+                  grid_size=16)
+
+
+@pytest.fixture
+def run():
+    return playground.Run(CFG, playground.build_data(CFG))
+
+
+def test_build_data_appends_clicked_points_to_training_set():
+    """Clicked points join the training set with their labels; the test set is unchanged."""
+    plain = playground.build_data(CFG)
+    added = playground.build_data(CFG, [(0.5, 0.5, 1), (-1.0, 2.0, 0)])
+    assert len(added.x_train) == len(plain.x_train) + 2
+    np.testing.assert_array_equal(added.y_train[-2:], [1, 0])
+    np.testing.assert_array_equal(added.x_test, plain.x_test)
+
+
+def test_grid_encoding_round_trip():
+    """encode_grid/decode_grid round-trip within the uint8 quantisation step."""
+    values = np.random.default_rng(0).uniform(0, 0.69, size=(7, 9))
+    back = playground.decode_grid(playground.encode_grid(values, 0.69), (7, 9), 0.69)
+    assert np.abs(back - values).max() <= 0.69 / 510 + 1e-7
+
+
+def test_advance_stops_at_the_step_budget(run):
+    """Chunks of 10 with a budget of 35 stop at exactly 35 steps, then do nothing."""
+    while run.advance():
+        pass
+    assert run.step == 35 and run.finished
+    assert len(run.history_arrays()[0]) == 35
+
+
+def test_live_settings_do_not_reset_or_recompile(run):
+    """lr, β and prior σ apply to a running run without resetting it or retracing."""
+    run.advance()
+    key = ("run_chunk", run.engine.static)
+    traced = train.TRACE_COUNTS[key]
+    new = CFG.replace(lr=0.003, kl_weight=0.001, prior_std=0.5)
+    assert not playground.needs_reset(run.cfg, new)
+    playground.reconfigure(run, new)
+    run.advance()
+    assert run.step == 20 and train.TRACE_COUNTS[key] == traced
+    assert float(run.hyper.learning_rate) == pytest.approx(0.003)
+
+
+def test_data_or_architecture_changes_need_a_reset():
+    """Changing the dataset, the widths or the method starts a new run."""
+    for change in ({"dataset": "xor"}, {"hidden": (16,)}, {"method": "map"}, {"seed": 3}):
+        assert playground.needs_reset(CFG, CFG.replace(**change))
+
+
+def test_set_data_keeps_the_parameters(run):
+    """Adding a point swaps the data but keeps the learned parameters and the step."""
+    run.advance()
+    mean = np.asarray(run.state.method_state.mean)
+    playground.set_data(run, playground.build_data(CFG, [(0.0, 0.0, 1)]))
+    np.testing.assert_array_equal(run.state.method_state.mean, mean)
+    assert int(jnp.sum(run.batch.mask)) == len(run.data.x_train)
+    assert run.advance() == 10
+
+
+def test_frame_payload(run):
+    """A frame has the grids, 10 samples' boundaries for VI, points and the history."""
+    run.advance()
+    frame = run.frame(16, 1.0, "epistemic")
+    assert frame["grid"]["nx"] == 16 and frame["step"] == 10
+    mean = playground.decode_grid(frame["mean"], (16, 16), 1.0)
+    assert 0 <= mean.min() and mean.max() <= 1
+    assert len(frame["boundaries"]["x"]) > 0
+    assert len(frame["train"]["x"]) == len(run.data.x_train)
+    assert len(frame["history"]["elbo"]) == 10
+
+
+def test_map_frame_has_zero_epistemic_and_no_sample_boundaries():
+    """For MAP the epistemic map is exactly zero and no posterior-sample boundaries are drawn."""
+    cfg = CFG.replace(method="map")
+    run = playground.Run(cfg, playground.build_data(cfg))
+    run.advance()
+    frame = run.frame(16, 1.0, "epistemic")
+    assert playground.decode_grid(frame["uncertainty"], (16, 16), 1.0).max() == 0
+    assert frame["boundaries"]["x"] == []
+
+
+def test_zoom_widens_the_grid(run):
+    """Zoom 4 spans four times the width."""
+    a = run.frame(16, 1.0, "total")["grid"]
+    b = run.frame(16, 4.0, "total")["grid"]
+    assert b["dx"] == pytest.approx(4 * a["dx"], rel=1e-5)
+
+
+def test_added_points_url_round_trip_and_garbage():
+    """Clicked points survive the URL; malformed entries are dropped with a notice."""
+    points = [(0.123, -1.5, 1), (2.0, 0.0, 0)]
+    assert playground.decode_added(playground.encode_added(points)) == (points, None)
+    kept, notice = playground.decode_added("1:2:1;x:y:z;3:4:7;1e9:0:1;;5:6")
+    assert kept == [(1.0, 2.0, 1)] and "Ignored 4" in notice
+
+
+def test_probe_gives_one_probability_per_posterior_sample(run):
+    """Probing a point returns 64 probabilities in [0, 1]."""
+    probs = run.probe(0.1, 0.2)
+    assert probs.shape == (64,) and np.all((probs >= 0) & (probs <= 1))
+
+
+def test_training_slots_bound_concurrency():
+    """With one slot taken, another request waits (and times out); after release it succeeds."""
+    slots = playground.TrainingSlots(1)
+    with slots.slot() as first:
+        assert first
+        with slots.slot(timeout=0.05) as second:
+            assert not second
+    with slots.slot(timeout=0.05) as third:
+        assert third
