@@ -270,6 +270,7 @@ def _handle_click(click: dict, run: playground.Run) -> bool:
         added.append((round(x, 3), round(y, 3), 0 if mode == "add0" else 1))
         _set("added", added)
         playground.set_data(run, playground.build_data(run.cfg, added, _state("uploaded")))
+        st.query_params["added"] = playground.encode_added(added)
         return True
     if mode == "probe":
         _set("probe", (x, y, run.probe(x, y)))

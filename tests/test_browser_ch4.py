@@ -1,0 +1,96 @@
+"""Chapter 4 in headless Chromium: live training redraws, Pause/Reset, clicking the map, URL
+settings and garbage, and a bad CSV upload."""
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SMALL = "num_points=120&hidden=8&num_samples=2&steps_per_chunk=10&grid_size=24&steps=100000"
+LIVE = ".bnn-live"
+
+
+def _open(page, url):
+    page.goto(url)
+    page.wait_for_function("document.querySelector('.bnn-live') && "
+                           "document.querySelector('.bnn-live').dataset.step !== undefined",
+                           timeout=120_000)
+    # Wait until the page's own script run has finished (the status widget disappears).
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')",
+                           timeout=120_000)
+
+
+def _step(page) -> int:
+    return int(page.locator(LIVE).get_attribute("data-step"))
+
+
+def _canvas(page) -> str:
+    return page.evaluate("document.querySelector('.bnn-map canvas').toDataURL()")
+
+
+def test_train_redraws_pause_stops_reset_resets(app_server, page):
+    """Train: the step counter and the heatmap change over time; Pause: both stop; Reset: 0."""
+    _open(page, f"{app_server.url}/playground?{SMALL}")
+    before = _canvas(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) >= 30",
+                           timeout=60_000)
+    first = _step(page)
+    page.wait_for_function(f"Number(document.querySelector('.bnn-live').dataset.step) > {first}",
+                           timeout=30_000)
+    assert _canvas(page) != before
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Resume", exact=True).wait_for()
+    time.sleep(1.0)
+    paused = _step(page)
+    time.sleep(1.5)
+    assert _step(page) == paused
+    page.get_by_role("button", name="Reset", exact=True).click()
+    page.wait_for_function("document.querySelector('.bnn-live').dataset.step === '0'",
+                           timeout=30_000)
+
+
+def test_clicking_the_map_adds_a_point(app_server, page):
+    """In "Add class 1" mode a click on the map adds a training point (and it lands in the URL)."""
+    _open(page, f"{app_server.url}/playground?{SMALL}")
+    count = int(page.locator(LIVE).get_attribute("data-train-points"))
+    page.get_by_test_id("stSelectbox").filter(has_text="Click on the map to").click()
+    page.get_by_role("option", name="Add class 1 (blue)").click()
+    page.wait_for_function("document.querySelector('.bnn-map .bnn-title').textContent"
+                           ".includes('click to add')", timeout=30_000)
+    page.locator(".bnn-map canvas").click(position={"x": 120, "y": 120})
+    page.wait_for_function(
+        f"Number(document.querySelector('.bnn-live').dataset.trainPoints) === {count + 1}",
+        timeout=30_000)
+    page.wait_for_function("location.search.includes('added=')", timeout=30_000)
+
+
+def test_url_settings_open_with_those_settings(app_server, page):
+    """A link with settings opens the playground with them."""
+    _open(page, f"{app_server.url}/playground?{SMALL}&dataset=xor&activation=relu&hidden=8,4")
+    assert page.get_by_role("textbox", name="Hidden layers (widths)").input_value() == "8,4"
+    # The page writes its validated settings back to the URL.
+    search = page.evaluate("location.search")
+    assert "dataset=xor" in search and "activation=relu" in search and "hidden=8%2C4" in search
+
+
+def test_garbage_url_opens_with_defaults_and_a_notice(app_server, page):
+    """Garbage in the URL: the page opens with defaults and says what it ignored."""
+    _open(page, f"{app_server.url}/playground?{SMALL}&dataset=%3Cb%3Ehi%3C/b%3E&lr=nan&foo=1")
+    alerts = page.get_by_test_id("stAlert").all_inner_texts()
+    text = " ".join(alerts)
+    assert "dataset" in text and "lr" in text and "foo" in text
+    page.wait_for_function("location.search.includes('dataset=moons')", timeout=30_000)
+    assert page.locator("b", has_text="hi").count() == 0  # nothing user-given rendered as HTML
+
+
+def test_bad_csv_shows_its_message_and_keeps_the_data(app_server, page):
+    """Uploading a CSV with one class shows the core's message; the previous data stay."""
+    _open(page, f"{app_server.url}/playground?{SMALL}")
+    count = page.locator(LIVE).get_attribute("data-train-points")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "one_class.csv", "mimeType": "text/csv",
+                "buffer": b"x1,x2,label\n0,0,1\n1,1,1\n"}])
+    page.get_by_text("expected exactly two classes").wait_for(timeout=30_000)
+    assert page.locator(LIVE).get_attribute("data-train-points") == count
