@@ -115,7 +115,7 @@ st.title("4 · Variational Bayes in code")
 st.caption(f"JAX {runtime.jax_version()} · running on **{runtime.device_label()}** — "
            "the training step below is jitted and runs on the server's accelerator.")
 for notice in _state("notices", []):
-    st.warning(notice, icon="🔗")
+    st.warning(notice, icon=":material/link:")
 
 with st.sidebar:
     st.header("Data")
@@ -177,7 +177,8 @@ def _config_from_widgets(previous: TrainConfig) -> TrainConfig:
             steps=int(s[P + "steps"]), steps_per_chunk=int(s[P + "steps_per_chunk"]),
             grid_size=int(s[P + "grid_size"]))
     except (ConfigError, TypeError, ValueError) as err:
-        st.error(f"Setting not applied: {err}. Keeping the previous settings.", icon="⚠️")
+        st.error(f"Setting not applied: {err}. Keeping the previous settings.",
+                 icon=":material/warning:")
         return previous
 
 
@@ -189,7 +190,8 @@ if upload is not None and upload.file_id != _state("upload_id"):
     try:
         xy = datasets.load_csv(upload.getvalue())
     except datasets.DataError as err:
-        st.error(f"Could not use {upload.name!r}: {err}. Keeping the previous data.", icon="📄")
+        st.error(f"Could not use {upload.name!r}: {err}. Keeping the previous data.",
+                 icon=":material/description:")
     else:
         _set("uploaded", xy)
         _set("added", [])
@@ -198,7 +200,7 @@ if upload is not None and upload.file_id != _state("upload_id"):
         st.toast(f"Loaded {len(xy[0])} points from the CSV.")
 if _state("uploaded") is not None:
     st.info("Training on your uploaded CSV (standardised). Links cannot carry uploaded data.",
-            icon="📄")
+            icon=":material/description:")
 
 run: playground.Run | None = _state("run")
 if run is not None and playground.needs_reset(run.cfg, cfg):
@@ -211,7 +213,7 @@ if run is None:
         with st.spinner("Compiling the training step for this architecture (once per process)…"):
             run = playground.Run(cfg, data)
     except (datasets.DataError, ConfigError, ValueError) as err:
-        st.error(f"Could not start: {err}", icon="⚠️")
+        st.error(f"Could not start: {err}", icon=":material/warning:")
         st.stop()
     _set("run", run)
 else:
@@ -250,7 +252,7 @@ controls[6].toggle("Zoom out", key=P + "zoom", help="Show the model far from the
 if run.diverged:
     st.error("Training diverged: a step produced NaN or infinity, so it stopped and kept the "
              "last finite parameters. Lower the learning rate (or the prior σ / initial σ) "
-             "and press Reset.", icon="💥")
+             "and press Reset.", icon=":material/error:")
 
 
 def _handle_click(click: dict, run: playground.Run) -> bool:
@@ -290,7 +292,7 @@ def live_view() -> None:
             waiting = not got_slot
     if waiting:
         st.info(f"Waiting for the accelerator: {playground.TRAINING_SLOTS.limit} other runs "
-                "are training on this server right now.", icon="⏳")
+                "are training on this server right now.", icon=":material/hourglass_top:")
     mode = st.session_state[P + "mode"]
     payload = run.frame(run.cfg.grid_size, 4.0 if st.session_state.get(P + "zoom") else 1.0,
                         st.session_state[P + "kind"])
