@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
-from bnnlab import config, datasets, predict, runtime, train
+from bnnlab import config, datasets, hmc, predict, runtime, train
 
 CONTRACT_FIELDS = (
     "dataset", "method", "steps", "elbo", "expected_log_likelihood", "kl", "train_acc",
@@ -52,12 +52,22 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=defaults.steps)
     t.add_argument("--steps-per-chunk", type=int, default=defaults.steps_per_chunk)
     t.add_argument("--grid-size", type=int, default=100)
+    t.add_argument("--dropout-rate", type=float, default=defaults.dropout_rate,
+                   help="MC dropout: probability of dropping a hidden unit")
+    t.add_argument("--ensemble-size", type=int, default=defaults.ensemble_size,
+                   help="deep ensemble: number of members M (trained at once with vmap)")
+    t.add_argument("--hmc-warmup", type=int, default=defaults.hmc_warmup,
+                   help="HMC: warm-up (adaptation) transitions; --steps counts all transitions")
+    t.add_argument("--hmc-max-doublings", type=int, default=defaults.hmc_max_doublings,
+                   help="HMC: NUTS trajectories of at most 2**N leapfrog steps")
     t.add_argument("--out", help="write data, grid predictive and history to this .npz")
     t.add_argument("--json", action="store_true", help="print only the JSON line")
     b = sub.add_parser("bench", help="speed benchmarks (JSON lines)")
     b.add_argument("--json", action="store_true", help="print only JSON lines")
     b.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
     b.add_argument("--only", default="", help="comma-separated benchmark names")
+    b.add_argument("--browser", action="store_true",
+                   help="measure the live playground in headless Chromium instead")
     return parser
 
 
@@ -68,7 +78,23 @@ def _config_from_args(args: argparse.Namespace) -> config.TrainConfig:
         activation=args.activation, method=args.method, num_samples=args.num_samples,
         prior_std=args.prior_std, init_std=args.init_std, kl_weight=args.kl_weight, lr=args.lr,
         steps=args.steps, steps_per_chunk=args.steps_per_chunk, grid_size=args.grid_size,
+        dropout_rate=args.dropout_rate, ensemble_size=args.ensemble_size,
+        hmc_warmup=args.hmc_warmup, hmc_max_doublings=args.hmc_max_doublings,
     )
+
+
+def method_report(cfg: config.TrainConfig, state: train.TrainState) -> dict:
+    """Extra fields of the new methods: their settings and, for HMC, the chain's diagnostics."""
+    if cfg.method == "dropout":
+        return {"dropout_rate": cfg.dropout_rate}
+    if cfg.method == "ensemble":
+        return {"ensemble_size": cfg.ensemble_size}
+    if cfg.method == "hmc":
+        chain = state.method_state
+        return {"hmc_warmup": cfg.hmc_warmup, "hmc_samples": int(chain.num_kept),
+                "acceptance_rate": float(hmc.acceptance_rate(chain)),
+                "num_divergent": int(chain.num_divergent), "step_size": float(chain.step_size)}
+    return {}
 
 
 def run_train(cfg: config.TrainConfig, out: str | None = None) -> dict:
@@ -101,6 +127,7 @@ def run_train(cfg: config.TrainConfig, out: str | None = None) -> dict:
         "device": runtime.device_label(),
         "diverged": bool(state.diverged),
         "num_params": engine.num_params,
+        **method_report(cfg, state),
     }
     if out:
         all_x = np.concatenate([data.x_train, data.x_test])
@@ -128,6 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, config.ConfigError) as err:
         print(f"bnnlab: error: {err}", file=sys.stderr)
         return 2
+    if args.command == "bench" and args.browser:
+        from bnnlab import bench_browser, runtime
+
+        result = bench_browser.run(watch_s=4.0 if args.quick else 10.0)
+        result["device"] = runtime.device_label()
+        print(json.dumps(result))
+        return 0
     if args.command == "bench":
         from bnnlab import bench
 

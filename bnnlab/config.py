@@ -25,10 +25,18 @@ MIN_LR, MAX_LR = 1e-5, 1.0
 MAX_UPLOAD_BYTES = 5_000_000
 MAX_SEED = 2**31 - 1
 MAX_CONCURRENT_RUNS = 4
+MAX_DROPOUT_RATE = 0.9
+MAX_ENSEMBLE = 16
+MAX_HMC_WARMUP = 5_000
+MAX_HMC_DOUBLINGS = 10  # NUTS trajectories of at most 2**10 leapfrog steps
+MAX_HMC_SAMPLES = 20_000  # draws kept after warm-up on the comparison page
+MAX_COMPARE_GRID = 80  # the comparison page draws up to five maps per tick
 
 DATASETS = ("moons", "circles", "xor", "spiral", "gaussians")
 ACTIVATIONS = ("tanh", "relu", "gelu")
-METHODS = ("vi", "map")
+METHODS = ("vi", "map", "dropout", "ensemble", "hmc")
+# The chapter 4 playground trains these two; the comparison page (pages/compare.py) all of METHODS.
+PLAYGROUND_METHODS = ("vi", "map")
 
 
 class ConfigError(ValueError):
@@ -56,6 +64,10 @@ BOUNDS: dict[str, Bound] = {
     "steps": Bound(int, 1, MAX_STEPS),
     "steps_per_chunk": Bound(int, 1, MAX_STEPS_PER_CHUNK),
     "grid_size": Bound(int, MIN_GRID, MAX_GRID),
+    "dropout_rate": Bound(float, 0.0, MAX_DROPOUT_RATE),
+    "ensemble_size": Bound(int, 1, MAX_ENSEMBLE),
+    "hmc_warmup": Bound(int, 0, MAX_HMC_WARMUP),
+    "hmc_max_doublings": Bound(int, 1, MAX_HMC_DOUBLINGS),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "dataset": DATASETS,
@@ -83,7 +95,12 @@ class TrainConfig:
     lr: float = 1e-2
     steps: int = 2_000
     steps_per_chunk: int = 50
-    grid_size: int = 80
+    grid_size: int = 64
+    # Method settings, used only by their method (see bnnlab.dropout, .ensemble, .hmc).
+    dropout_rate: float = 0.1  # MC dropout: probability of dropping a hidden unit
+    ensemble_size: int = 5  # deep ensemble: number of members M
+    hmc_warmup: int = 500  # HMC/NUTS: adaptation transitions before samples are kept
+    hmc_max_doublings: int = 6  # HMC/NUTS: trajectory length ≤ 2**hmc_max_doublings steps
 
     def __post_init__(self) -> None:
         for name, choices in CHOICES.items():

@@ -9,7 +9,11 @@ What is static (compiled in) and what is an argument:
   counts traces so tests can prove it.
 
 An engine can also run B independent runs at once (`init_batched`, `run_chunk_batched`: `vmap`
-over seeds and per-run hyperparameters), the basis for ensembles, sweeps and comparisons.
+over seeds and per-run hyperparameters), the basis for sweeps and comparisons.
+
+Methods (`StaticConfig.method`): "vi" (`bnnlab.vi`), "map" (`bnnlab.map_estimate`), "dropout"
+(`bnnlab.dropout`), "ensemble" (`bnnlab.ensemble`: M members in one state, one vmapped chunk)
+and "hmc" (`bnnlab.hmc`: one NUTS transition per step, the reference posterior).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from bnnlab import map_estimate, models, vi
+from bnnlab import dropout, ensemble, hmc, map_estimate, models, vi
 from bnnlab.config import TrainConfig
 
 # (function name, StaticConfig) -> number of times JAX traced it. Diagnostics only.
@@ -54,11 +58,33 @@ class StaticConfig:
     num_samples: int = 8
     steps_per_chunk: int = 50
     data_bucket: int = 512
+    # Method settings; left at these defaults by the methods that do not use them, so that
+    # changing, say, the dropout rate never builds another VI engine.
+    dropout_rate: float = 0.0
+    ensemble_size: int = 1
+    hmc_warmup: int = 0
+    hmc_max_doublings: int = 6
 
     @classmethod
     def from_config(cls, cfg: TrainConfig, num_train: int) -> StaticConfig:
+        extra: dict = {}
+        if cfg.method == "dropout":
+            extra["dropout_rate"] = cfg.dropout_rate
+        elif cfg.method == "ensemble":
+            extra["ensemble_size"] = cfg.ensemble_size
+        elif cfg.method == "hmc":
+            extra.update(hmc_warmup=cfg.hmc_warmup, hmc_max_doublings=cfg.hmc_max_doublings)
         return cls(cfg.hidden, cfg.activation, cfg.method, cfg.num_samples,
-                   cfg.steps_per_chunk, data_bucket(num_train))
+                   cfg.steps_per_chunk, data_bucket(num_train), **extra)
+
+    def num_draws(self, num_samples: int) -> int:
+        """Posterior draws behind a predictive of `num_samples` requested samples: 1 for MAP
+        (a point mass), M for an ensemble (each member once), else `num_samples`."""
+        if self.method == "map":
+            return 1
+        if self.method == "ensemble":
+            return self.ensemble_size
+        return num_samples
 
 
 class Batch(NamedTuple):
@@ -95,17 +121,23 @@ def make_hyper(cfg: TrainConfig) -> Hyper:
 
 
 class TrainState(NamedTuple):
-    """Everything the next chunk needs. `method_state` is a `vi.VIState` or a
-    `map_estimate.MAPState`."""
+    """Everything the next chunk needs. `method_state` is the method's state: `vi.VIState`,
+    `map_estimate.MAPState`, `dropout.DropoutState`, `ensemble.EnsembleState` or
+    `hmc.HMCState`."""
 
-    method_state: vi.VIState | map_estimate.MAPState
+    method_state: (vi.VIState | map_estimate.MAPState | dropout.DropoutState
+                   | ensemble.EnsembleState | hmc.HMCState)
     rng_key: jax.Array  # PRNG key
     step: jax.Array  # int32[]: steps taken
     diverged: jax.Array  # bool[]: a step produced NaN/inf; the state is the last finite one
 
 
 class ChunkInfo(NamedTuple):
-    """Per-step diagnostics of one chunk: float32[K] each (NaN for steps not taken)."""
+    """Per-step diagnostics of one chunk: float32[K] each (NaN for steps not taken).
+
+    For MAP, dropout and ensembles `elbo` is the MAP objective and `kl` the L2 penalty (see
+    `map_estimate`); for HMC `elbo` is the log target density log P(Y|X,θ) + log P(θ) + const
+    at the new position, `expected_log_likelihood` its log-likelihood and `kl` −log P(θ)."""
 
     elbo: jax.Array
     expected_log_likelihood: jax.Array
@@ -162,18 +194,47 @@ def make_engine(static: StaticConfig) -> Engine:
     logits_fn, theta_template = models.make_logits_fn(model, jax.random.key(0))
     dim = theta_template.shape[0]
     optimizer = direction_transform()
-    is_vi = static.method == "vi"
+    method = static.method
+    is_vi = method == "vi"
+    if method == "dropout":
+        template_params = model.init(jax.random.key(0), jnp.zeros((1, 2), jnp.float32))["params"]
+        unit_index_np, num_units = dropout.unit_index(template_params)
+        unit_index = jnp.asarray(unit_index_np)
+    if method == "hmc":
+        schedule = hmc.make_schedule(static.hmc_warmup)
+        num_buffer = hmc.buffer_size(dim)
+
+    def initial_position(rng_key: jax.Array) -> jax.Array:
+        params = model.init(rng_key, jnp.zeros((1, 2), jnp.float32))["params"]
+        return ravel_pytree(params)[0]
 
     def init(rng_key: jax.Array, init_std: jax.Array) -> TrainState:
         TRACE_COUNTS[("init", static)] += 1
         init_key, run_key = jax.random.split(rng_key)
-        params = model.init(init_key, jnp.zeros((1, 2), jnp.float32))["params"]
-        position = ravel_pytree(params)[0]
-        if is_vi:
-            method_state = vi.init(position, init_std, optimizer)
+        if method == "ensemble":
+            # Each member from its own initialisation (Lakshminarayanan et al. 2017).
+            positions = jax.vmap(initial_position)(
+                jax.random.split(init_key, static.ensemble_size))
+            method_state = ensemble.init(positions, optimizer)
         else:
-            method_state = map_estimate.init(position, optimizer)
+            position = initial_position(init_key)
+            if is_vi:
+                method_state = vi.init(position, init_std, optimizer)
+            elif method == "dropout":
+                method_state = dropout.init(position, optimizer)
+            elif method == "hmc":
+                method_state = hmc.init(position, num_buffer)
+            else:
+                method_state = map_estimate.init(position, optimizer)
         return TrainState(method_state, run_key, jnp.int32(0), jnp.bool_(False))
+
+    def checked_leaves(method_state) -> list[jax.Array]:
+        """The parameters a non-finite step would spoil."""
+        if is_vi:
+            return [method_state.mean, method_state.rho]
+        if method == "ensemble":
+            return [method_state.positions]
+        return [method_state.position]
 
     def run_chunk(state: TrainState, batch: Batch, hyper: Hyper,
                   num_steps: jax.Array | int = static.steps_per_chunk):
@@ -183,30 +244,52 @@ def make_engine(static: StaticConfig) -> Engine:
         def log_likelihood_fn(theta):
             return bernoulli_log_likelihood(logits_fn(theta, batch.x), batch)
 
+        def log_prior_fn(theta):
+            return -map_estimate.l2_penalty(theta, hyper.prior_std) - dim * jnp.log(
+                hyper.prior_std * jnp.sqrt(2 * jnp.pi))
+
+        def logdensity_fn(theta):
+            return log_likelihood_fn(theta) + log_prior_fn(theta)
+
         rng_key, noise_key = jax.random.split(state.rng_key)
         if is_vi:
             # One random draw for the whole chunk: cheaper than K draws inside the scan.
             noise = jax.random.normal(
                 noise_key, (static.steps_per_chunk, static.num_samples, dim), jnp.float32)
+        elif method == "dropout":
+            noise = jax.random.uniform(
+                noise_key, (static.steps_per_chunk, static.num_samples, num_units), jnp.float32)
+        elif method == "hmc":
+            noise = jax.random.split(noise_key, static.steps_per_chunk)  # one key a transition
         else:
             noise = jnp.zeros((static.steps_per_chunk, 0), jnp.float32)
+
+        def method_step(method_state, step_noise):
+            common = dict(optimizer=optimizer, learning_rate=hyper.learning_rate,
+                          prior_std=hyper.prior_std, kl_weight=hyper.kl_weight)
+            if is_vi:
+                return vi.step_from_noise(step_noise, method_state, log_likelihood_fn, **common)
+            if method == "dropout":
+                return dropout.step_from_noise(step_noise, method_state, log_likelihood_fn,
+                                               index=unit_index, rate=static.dropout_rate,
+                                               **common)
+            if method == "ensemble":
+                return ensemble.step(method_state, log_likelihood_fn, **common)
+            if method == "hmc":
+                new_state, hmc_info = hmc.step(
+                    step_noise, method_state, logdensity_fn, num_warmup=static.hmc_warmup,
+                    schedule=schedule, max_num_doublings=static.hmc_max_doublings)
+                log_prior = log_prior_fn(new_state.position)
+                return new_state, vi.VIInfo(hmc_info.logdensity,
+                                            hmc_info.logdensity - log_prior, -log_prior)
+            return map_estimate.step(method_state, log_likelihood_fn, **common)
 
         def body(carry, xs):
             method_state, diverged = carry
             index, step_noise = xs
-            if is_vi:
-                new_state, info = vi.step_from_noise(
-                    step_noise, method_state, log_likelihood_fn, optimizer=optimizer,
-                    learning_rate=hyper.learning_rate, prior_std=hyper.prior_std,
-                    kl_weight=hyper.kl_weight)
-            else:
-                new_state, info = map_estimate.step(
-                    method_state, log_likelihood_fn, optimizer=optimizer,
-                    learning_rate=hyper.learning_rate, prior_std=hyper.prior_std,
-                    kl_weight=hyper.kl_weight)
+            new_state, info = method_step(method_state, step_noise)
             finite = jnp.isfinite(info.elbo) & jnp.all(
-                jnp.stack([jnp.all(jnp.isfinite(leaf))
-                           for leaf in jax.tree.leaves(new_state[:2 if is_vi else 1])]))
+                jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in checked_leaves(new_state)]))
             active = (index < num_steps) & ~diverged
             keep = active & finite
             method_state = _tree_select(keep, new_state, method_state)
@@ -224,23 +307,31 @@ def make_engine(static: StaticConfig) -> Engine:
     def sample_params(rng_key: jax.Array, state: TrainState, num_samples: int) -> jax.Array:
         if is_vi:
             return vi.sample(rng_key, state.method_state, num_samples)
+        if method == "dropout":
+            return dropout.sample(rng_key, state.method_state, num_samples, index=unit_index,
+                                  num_units=num_units, rate=static.dropout_rate)
+        if method == "ensemble":
+            return ensemble.sample(rng_key, state.method_state, num_samples)
+        if method == "hmc":
+            return hmc.sample(rng_key, state.method_state, num_samples)
         return map_estimate.sample(rng_key, state.method_state, num_samples)
 
     def sample_probs(rng_key: jax.Array, state: TrainState, x: jax.Array,
                      num_samples: int) -> jax.Array:
         TRACE_COUNTS[("sample_probs", static)] += 1
-        thetas = sample_params(rng_key, state, num_samples if is_vi else 1)
+        thetas = sample_params(rng_key, state, static.num_draws(num_samples))
         return jax.nn.sigmoid(jax.vmap(logits_fn, in_axes=(0, None))(thetas, x))
 
     def predictive_chunk(rng_key: jax.Array, state: TrainState, x_chunk: jax.Array,
                          num_samples: int) -> jax.Array:
         TRACE_COUNTS[("predictive_chunk", static)] += 1
-        thetas = sample_params(rng_key, state, num_samples if is_vi else 1)
+        thetas = sample_params(rng_key, state, static.num_draws(num_samples))
         probs = jax.nn.sigmoid(jax.vmap(logits_fn, in_axes=(0, None))(thetas, x_chunk))
         mean = probs.mean(axis=0)
         total = binary_entropy(mean)
         aleatoric = binary_entropy(probs).mean(axis=0)
-        epistemic = jnp.maximum(total - aleatoric, 0.0) if is_vi else jnp.zeros_like(total)
+        epistemic = (jnp.maximum(total - aleatoric, 0.0) if static.num_draws(num_samples) > 1
+                     else jnp.zeros_like(total))
         return jnp.stack([mean, total, aleatoric, epistemic])
 
     jitted_chunk = jax.jit(predictive_chunk, static_argnames="num_samples")

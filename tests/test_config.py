@@ -14,7 +14,7 @@ def test_defaults_are_valid_and_hashable():
 @pytest.mark.parametrize(("field", "value"), [
     ("num_points", config.MAX_POINTS + 1), ("num_samples", 0), ("num_samples", 65),
     ("lr", 2.0), ("lr", float("nan")), ("grid_size", 151), ("steps", 100_001),
-    ("dataset", "banana"), ("method", "hmc"), ("hidden", (32,) * 5), ("hidden", (129,)),
+    ("dataset", "banana"), ("method", "sgld"), ("hidden", (32,) * 5), ("hidden", (129,)),
     ("hidden", ()), ("seed", -1), ("num_points", 10.5), ("noise", "x"),
 ])
 def test_out_of_bounds_values_are_rejected(field, value):

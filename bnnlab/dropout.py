@@ -1,0 +1,139 @@
+"""MC dropout (Gal & Ghahramani 2016, "Dropout as a Bayesian Approximation").
+
+Dropout is kept on at prediction: each forward pass with a fresh dropout mask is one draw from
+an approximate posterior, and averaging the passes gives the predictive. Dropping hidden unit j
+of layer l multiplies its activation by 0; keeping it scales it by 1 / (1 − rate) (inverted
+dropout). Both are the same as multiplying *row j of the next layer's kernel* by that factor,
+so a dropout pass is the MLP evaluated at masked parameters θ ⊙ m — Gal & Ghahramani's
+Bernoulli variational distribution over weight rows. That makes the method fit the engine as
+it is: `sample` returns float32[S, d] parameter vectors, like `vi.sample`.
+
+Training is MAP on the expected log-likelihood under the masks (a Monte Carlo average over
+`num_samples` masks per step) minus the Gaussian prior's L2 penalty, as in `map_estimate`.
+At `rate = 0` every mask is 1 and the method is exactly MAP.
+
+Shape of the API (as `bnnlab.vi`): `init`, `step(rng_key, state, ...)`, `sample(rng_key, state,
+num_samples, ...)`; nothing here calls `jit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from bnnlab import map_estimate
+from bnnlab.vi import LogLikelihoodFn, VIInfo
+
+
+class DropoutState(NamedTuple):
+    """What the next step needs (the same fields as `map_estimate.MAPState`)."""
+
+    position: jax.Array  # float32[d]: the weights without masks
+    opt_state: optax.OptState
+
+
+def unit_index(params: Mapping[str, Any]) -> tuple[np.ndarray, int]:
+    """For Flax `Dense_0 … Dense_L` params, which hidden unit each flat parameter leaves from.
+
+    Returns `(index int32[d], num_units)`: `index[i] = u` when parameter i is in the kernel row
+    of hidden unit u (0 ≤ u < num_units, all hidden layers numbered in turn), and −1 for
+    parameters no dropout touches (biases, the first layer's kernel). The order matches
+    `ravel_pytree(params)`, which the engine uses to flatten.
+    """
+    names = sorted(params, key=lambda n: int(n.rsplit("_", 1)[1]))
+    marks: dict[str, dict[str, np.ndarray]] = {}
+    offset = 0
+    for layer, name in enumerate(names):
+        kernel = np.asarray(params[name]["kernel"])
+        rows = np.full(kernel.shape, -1, np.int32)
+        if layer > 0:  # rows of this kernel are the previous hidden layer's units
+            rows = np.broadcast_to(offset + np.arange(kernel.shape[0], dtype=np.int32)[:, None],
+                                   kernel.shape).copy()
+            offset += kernel.shape[0]
+        marks[name] = {"bias": np.full(np.shape(params[name]["bias"]), -1, np.int32),
+                       "kernel": rows}
+    flat, _ = ravel_pytree(jax.tree.map(jnp.asarray, marks))
+    return np.asarray(flat, np.int32), offset
+
+
+def init(position: jax.Array, optimizer: optax.GradientTransformation) -> DropoutState:
+    """Start at `position: float32[d]`."""
+    position = jnp.asarray(position, jnp.float32)
+    return DropoutState(position, optimizer.init(position))
+
+
+def masks_from_noise(uniform: jax.Array, index: jax.Array, rate: float | jax.Array) -> jax.Array:
+    """Parameter masks from `uniform: float32[S, num_units]` in [0, 1): float32[S, d].
+
+    Unit u is kept when uniform[u] ≥ rate, and then scaled by 1 / (1 − rate); parameters with
+    `index` −1 get 1. At `rate = 0` every mask is exactly 1.
+    """
+    keep = (uniform >= rate).astype(jnp.float32) / (1.0 - rate)  # float32[S, U]
+    padded = jnp.concatenate([keep, jnp.ones((keep.shape[0], 1), jnp.float32)], axis=1)
+    return padded[:, index]  # index −1 picks the trailing column of ones
+
+
+def draw_noise(rng_key: jax.Array, num_samples: int, num_units: int) -> jax.Array:
+    """Uniform float32[num_samples, num_units]: one random draw for every mask of a step."""
+    return jax.random.uniform(rng_key, (num_samples, num_units), jnp.float32)
+
+
+def step_from_noise(
+    uniform: jax.Array,
+    state: DropoutState,
+    log_likelihood_fn: LogLikelihoodFn,
+    *,
+    index: jax.Array,
+    rate: float | jax.Array,
+    optimizer: optax.GradientTransformation,
+    learning_rate: float | jax.Array,
+    prior_std: float | jax.Array,
+    kl_weight: float | jax.Array,
+) -> tuple[DropoutState, VIInfo]:
+    """One step on (1/S) Σ_s log P(Y|X, θ ⊙ m_s) − kl_weight · ‖θ‖² / (2 prior_std²) with the
+    masks m_s from pre-drawn `uniform: float32[S, num_units]`. `VIInfo` fields as in MAP."""
+    masks = masks_from_noise(uniform, index, rate)
+
+    def loss_fn(position):
+        log_likelihood = jnp.mean(jax.vmap(log_likelihood_fn)(position * masks))
+        penalty = map_estimate.l2_penalty(position, prior_std)
+        objective = log_likelihood - kl_weight * penalty
+        return -objective, VIInfo(objective, log_likelihood, penalty)
+
+    grads, info = jax.grad(loss_fn, has_aux=True)(state.position)
+    direction, opt_state = optimizer.update(grads, state.opt_state, state.position)
+    return DropoutState(state.position - learning_rate * direction, opt_state), info
+
+
+def step(
+    rng_key: jax.Array,
+    state: DropoutState,
+    log_likelihood_fn: LogLikelihoodFn,
+    *,
+    index: jax.Array,
+    num_units: int,
+    rate: float | jax.Array,
+    num_samples: int,
+    optimizer: optax.GradientTransformation,
+    learning_rate: float | jax.Array,
+    prior_std: float | jax.Array,
+    kl_weight: float | jax.Array,
+) -> tuple[DropoutState, VIInfo]:
+    """One dropout-training step with `num_samples` fresh masks."""
+    uniform = draw_noise(rng_key, num_samples, num_units)
+    return step_from_noise(uniform, state, log_likelihood_fn, index=index, rate=rate,
+                           optimizer=optimizer, learning_rate=learning_rate,
+                           prior_std=prior_std, kl_weight=kl_weight)
+
+
+def sample(rng_key: jax.Array, state: DropoutState, num_samples: int, *, index: jax.Array,
+           num_units: int, rate: float | jax.Array) -> jax.Array:
+    """Dropout kept on at prediction: θ ⊙ m_s for `num_samples` masks, float32[S, d]."""
+    uniform = draw_noise(rng_key, num_samples, num_units)
+    return state.position * masks_from_noise(uniform, index, rate)
