@@ -1,0 +1,344 @@
+"""Several inference methods trained side by side on the same data, held against HMC.
+
+One `Comparison` belongs to one learner's session: a `MethodRun` per chosen method (MAP,
+mean-field VI, MC dropout, a deep ensemble, HMC/NUTS), each with its engine from the
+process-wide `train.compiled` cache. `advance` runs one chunk of every unfinished method;
+`report` evaluates them all on one grid and computes the lesson: which methods say "I don't
+know" far from the data, and how far each approximate predictive is from HMC's.
+
+The preset "moons_gap" cuts a band out of the middle of two moons: between the clusters the
+class is unknown, and an exact posterior says so while mean-field VI and MC dropout tend not to
+("in-between" uncertainty, Foong et al. 2019, "'In-Between' Uncertainty in Bayesian Neural
+Networks"). No streamlit here: pages only arrange what this module computes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bnnlab import config, datasets, hmc, predict, train
+from bnnlab.config import ConfigError, TrainConfig
+
+GAP_DATASET = "moons_gap"
+COMPARE_DATASETS = (GAP_DATASET, *config.DATASETS)
+DATASET_LABELS = {GAP_DATASET: "moons with a gap (in-between uncertainty)"}
+METHOD_LABELS = {
+    "map": "MAP",
+    "vi": "Mean-field VI",
+    "dropout": "MC dropout",
+    "ensemble": "Deep ensemble",
+    "hmc": "HMC (reference)",
+}
+EVAL_SAMPLES = 32  # posterior draws per predictive (an ensemble uses its M members)
+MIN_HMC_DRAWS = 20  # HMC is the reference once it has kept this many draws
+DONT_KNOW_FRACTION = 0.5  # "says I don't know": mean far entropy ≥ half the maximum, ln 2
+GAP_HALF_WIDTH = 0.3  # moons_gap: points with |x₁ − 0.5| < this (raw units) are removed
+
+
+def gap_moons(num_points: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two moons with the band |x₁ − 0.5| < GAP_HALF_WIDTH removed (raw units), where the
+    moons interleave: `(x float32[n, 2], y int32[n])`. It draws about 1.5 × `num_points` so
+    that n = `num_points` remain (fewer only near `config.MAX_POINTS` or with huge noise)."""
+    draw = min(config.MAX_POINTS, int(num_points * 1.5) + 16)
+    x, y = datasets.make("moons", draw, noise, seed)
+    keep = np.abs(x[:, 0] - 0.5) >= GAP_HALF_WIDTH
+    return x[keep][:num_points], y[keep][:num_points]
+
+
+def gap_box(data_mean: np.ndarray, data_scale: np.ndarray) -> tuple[float, float, float, float]:
+    """The removed band in standardised units, (x_lo, x_hi, y_lo, y_hi), y over the moons."""
+    lo = (np.array([0.5 - GAP_HALF_WIDTH, -0.6]) - data_mean) / data_scale
+    hi = (np.array([0.5 + GAP_HALF_WIDTH, 1.1]) - data_mean) / data_scale
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+class CompareData(NamedTuple):
+    """Standardised split shared by every method, and where the gap is (if any)."""
+
+    x_train: np.ndarray  # float32[n, 2]
+    y_train: np.ndarray  # int32[n]
+    x_test: np.ndarray  # float32[m, 2]
+    y_test: np.ndarray  # int32[m]
+    gap: tuple[float, float, float, float] | None  # standardised box of the removed band
+
+
+def build_data(dataset: str, num_points: int, noise: float, test_fraction: float,
+               seed: int) -> CompareData:
+    """The named dataset (`COMPARE_DATASETS`), split and standardised."""
+    if dataset not in COMPARE_DATASETS:
+        raise ConfigError(f"dataset must be one of {', '.join(COMPARE_DATASETS)}; got {dataset!r}")
+    if dataset == GAP_DATASET:
+        x, y = gap_moons(num_points, noise, seed)
+    else:
+        x, y = datasets.make(dataset, num_points, noise, seed)
+    data = datasets.prepare(x, y, test_fraction, seed)
+    gap = gap_box(data.mean, data.scale) if dataset == GAP_DATASET else None
+    return CompareData(data.x_train, data.y_train, data.x_test, data.y_test, gap)
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareSettings:
+    """What the learner chose; validated on creation (bounds from `bnnlab.config`)."""
+
+    methods: tuple[str, ...] = ("map", "vi", "dropout", "ensemble", "hmc")
+    dataset: str = GAP_DATASET
+    base: TrainConfig = TrainConfig(
+        num_points=160, noise=0.1, hidden=(16, 16), prior_std=2.0, lr=0.01, steps=1_500,
+        steps_per_chunk=100, num_samples=4, kl_weight=1.0, dropout_rate=0.1, ensemble_size=5,
+        hmc_warmup=300, hmc_max_doublings=6)
+    hmc_samples: int = 500
+    hmc_chunk: int = 20  # NUTS transitions per tick (each is many gradient evaluations)
+
+    def __post_init__(self) -> None:
+        methods = tuple(dict.fromkeys(self.methods))
+        if not methods:
+            raise ConfigError("choose at least one method")
+        unknown = [m for m in methods if m not in config.METHODS]
+        if unknown:
+            raise ConfigError(f"unknown method {unknown[0]!r}; choose from "
+                              f"{', '.join(config.METHODS)}")
+        object.__setattr__(self, "methods", methods)
+        if self.dataset not in COMPARE_DATASETS:
+            raise ConfigError(f"dataset must be one of {', '.join(COMPARE_DATASETS)}")
+        for name, value, lo, hi in (("hmc_samples", self.hmc_samples, 10, config.MAX_HMC_SAMPLES),
+                                    ("hmc_chunk", self.hmc_chunk, 1, config.MAX_STEPS_PER_CHUNK)):
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise ConfigError(f"{name} must be a whole number from {lo} to {hi}; "
+                                  f"got {value!r}")
+        if self.base.hmc_warmup + self.hmc_samples > config.MAX_STEPS:
+            raise ConfigError(f"HMC warm-up plus samples must be at most {config.MAX_STEPS:,}")
+
+    def method_config(self, method: str) -> TrainConfig:
+        """The `TrainConfig` one method trains with: HMC counts transitions (warm-up + samples)
+        as steps and takes `hmc_chunk` of them per chunk."""
+        if method == "hmc":
+            return self.base.replace(method="hmc", steps=self.base.hmc_warmup + self.hmc_samples,
+                                     steps_per_chunk=self.hmc_chunk)
+        return self.base.replace(method=method)
+
+
+class MethodRun:
+    """One method's resumable run on the shared data."""
+
+    def __init__(self, cfg: TrainConfig, data: CompareData) -> None:
+        self.cfg = cfg
+        self.engine = train.compiled(train.StaticConfig.from_config(cfg, len(data.x_train)))
+        self.batch = train.make_batch(data.x_train, data.y_train, self.engine.static.data_bucket)
+        self.hyper = train.make_hyper(cfg)
+        self.state = self.engine.init(jax.random.key(cfg.seed), jnp.float32(cfg.init_std))
+        self.display_key = jax.random.key(cfg.seed + 1)
+        self.chunk_seconds: list[float] = []
+        self.chunk_steps: list[int] = []
+
+    @property
+    def step(self) -> int:
+        return int(self.state.step)
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.state.diverged)
+
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.cfg.steps or self.diverged
+
+    def advance(self) -> int:
+        """One chunk (fewer steps near the end); returns the steps taken."""
+        todo = min(self.engine.static.steps_per_chunk, self.cfg.steps - self.step)
+        if todo <= 0 or self.diverged:
+            return 0
+        before = self.step
+        start = time.perf_counter()
+        self.state, _ = self.engine.run_chunk(self.state, self.batch, self.hyper,
+                                              jnp.int32(todo))
+        jax.block_until_ready(self.state)
+        self.chunk_seconds.append(time.perf_counter() - start)
+        self.chunk_steps.append(self.step - before)
+        return self.step - before
+
+    @property
+    def wall_seconds(self) -> float:
+        """Time spent in chunks, the first one (which compiles) included."""
+        return float(sum(self.chunk_seconds))
+
+    @property
+    def steps_per_second(self) -> float:
+        """Steps (HMC: transitions) per second after the first, compiling chunk."""
+        seconds = sum(self.chunk_seconds[1:])
+        return float(sum(self.chunk_steps[1:]) / seconds) if seconds > 0 else float("nan")
+
+    def summary(self, points: np.ndarray) -> predict.Predictive:
+        """Mean probability and the three uncertainties at `points: float32[n, 2]`."""
+        out = self.engine.predictive_summary(self.display_key, self.state,
+                                             np.asarray(points, np.float32),
+                                             num_samples=EVAL_SAMPLES)
+        return predict.Predictive(*np.asarray(out))
+
+    def hmc_progress(self) -> dict[str, float] | None:
+        """Warm-up / samples drawn / acceptance rate / divergences of an HMC chain, else None."""
+        if self.cfg.method != "hmc":
+            return None
+        chain = self.state.method_state
+        transitions = int(chain.num_transitions)
+        return {
+            "transitions": transitions,
+            "warmup_done": min(transitions, self.cfg.hmc_warmup),
+            "warmup": self.cfg.hmc_warmup,
+            "samples": int(chain.num_kept),
+            "samples_wanted": self.cfg.steps - self.cfg.hmc_warmup,
+            "acceptance_rate": float(hmc.acceptance_rate(chain)),
+            "in_warmup": transitions < self.cfg.hmc_warmup,
+            "step_size": float(chain.step_size),
+            "num_divergent": int(chain.num_divergent),
+        }
+
+
+class MethodReport(NamedTuple):
+    """One row of the live table and the grid maps of one method."""
+
+    method: str
+    steps: int  # optimiser steps, or HMC transitions
+    finished: bool
+    diverged: bool
+    test_acc: float
+    test_nll: float
+    ece: float
+    entropy_near: float  # mean total entropy on test points
+    entropy_far: float  # mean total entropy ≥ 2 units from every training point
+    entropy_gap: float  # mean total entropy in the gap (NaN without one)
+    wall_s: float
+    steps_per_s: float
+    says_dont_know: bool  # entropy_far ≥ DONT_KNOW_FRACTION · ln 2
+    diff_from_hmc: float  # mean |p̄ − p̄_HMC| over the grid (NaN without a ready HMC)
+    diff_from_hmc_gap: float  # the same over the gap's grid cells
+    grid: predict.Predictive  # float32[ny, nx] each
+
+
+class Report(NamedTuple):
+    xs: np.ndarray  # float32[nx]
+    ys: np.ndarray  # float32[ny]
+    rows: dict[str, MethodReport]
+    hmc_ready: bool
+    lesson: list[str]
+
+
+class Comparison:
+    """Every chosen method on the same data; one per session."""
+
+    def __init__(self, settings: CompareSettings, data: CompareData | None = None) -> None:
+        self.settings = settings
+        base = settings.base
+        self.data = data or build_data(settings.dataset, base.num_points, base.noise,
+                                       base.test_fraction, base.seed)
+        self.runs = {m: MethodRun(settings.method_config(m), self.data)
+                     for m in settings.methods}
+        self.far_points = predict.far_probe_points(self.data.x_train, size=21)
+
+    @property
+    def finished(self) -> bool:
+        return all(run.finished for run in self.runs.values())
+
+    def advance(self) -> dict[str, int]:
+        """One chunk of every unfinished method; returns steps taken per method."""
+        return {m: run.advance() for m, run in self.runs.items() if not run.finished}
+
+    def hmc_ready(self) -> bool:
+        run = self.runs.get("hmc")
+        return run is not None and int(run.state.method_state.num_kept) >= MIN_HMC_DRAWS
+
+    def report(self, grid_size: int = 50, zoom: float = 1.0) -> Report:
+        """Metrics, maps and the lesson for every method on one shared grid."""
+        grid_size = int(np.clip(grid_size, config.MIN_GRID, config.MAX_COMPARE_GRID))
+        every = np.concatenate([self.data.x_train, self.data.x_test])
+        xs, ys, grid = predict.make_grid(every, grid_size, margin=0.5, zoom=zoom)
+        shape = (len(ys), len(xs))
+        gap_mask = self._in_gap(grid)
+        gap_points = self._gap_points()
+        on_grid = {m: run.summary(grid) for m, run in self.runs.items()}
+        ready = self.hmc_ready()
+        reference = on_grid["hmc"].mean if ready else None
+        rows: dict[str, MethodReport] = {}
+        for method, run in self.runs.items():
+            test = run.summary(self.data.x_test)
+            far = run.summary(self.far_points).total.mean() if len(self.far_points) else math.nan
+            gap = run.summary(gap_points).total.mean() if gap_points is not None else math.nan
+            mean = on_grid[method].mean
+            diff = diff_gap = math.nan
+            if reference is not None and method != "hmc":
+                diff = float(np.mean(np.abs(mean - reference)))
+                if gap_mask is not None and gap_mask.any():
+                    diff_gap = float(np.mean(np.abs(mean - reference)[gap_mask]))
+            rows[method] = MethodReport(
+                method=method, steps=run.step, finished=run.finished, diverged=run.diverged,
+                test_acc=predict.accuracy(test.mean, self.data.y_test),
+                test_nll=predict.nll(test.mean, self.data.y_test),
+                ece=predict.ece(test.mean, self.data.y_test),
+                entropy_near=float(test.total.mean()), entropy_far=float(far),
+                entropy_gap=float(gap), wall_s=run.wall_seconds,
+                steps_per_s=run.steps_per_second,
+                says_dont_know=bool(far >= DONT_KNOW_FRACTION * math.log(2)),
+                diff_from_hmc=diff, diff_from_hmc_gap=diff_gap,
+                grid=predict.Predictive(*(v.reshape(shape) for v in on_grid[method])),
+            )
+        return Report(xs, ys, rows, ready, lesson(rows, ready, self.data.gap is not None))
+
+    def _gap_points(self) -> np.ndarray | None:
+        if self.data.gap is None:
+            return None
+        x0, x1, y0, y1 = self.data.gap
+        gx, gy = np.meshgrid(np.linspace(x0, x1, 9), np.linspace(y0, y1, 9))
+        return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+
+    def _in_gap(self, grid: np.ndarray) -> np.ndarray | None:
+        if self.data.gap is None:
+            return None
+        x0, x1, y0, y1 = self.data.gap
+        return (grid[:, 0] >= x0) & (grid[:, 0] <= x1) & (grid[:, 1] >= y0) & (grid[:, 1] <= y1)
+
+
+def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool) -> list[str]:
+    """The comparison's conclusions as sentences, every number computed from `rows`."""
+    out: list[str] = []
+    ln2 = math.log(2)
+    sure = [m for m, r in rows.items() if not r.says_dont_know]
+    unsure = [m for m, r in rows.items() if r.says_dont_know]
+
+    def names(methods):
+        return ", ".join(f"{METHOD_LABELS[m]} ({rows[m].entropy_far:.2f})" for m in methods)
+
+    if unsure:
+        out.append(f"Far from the data (≥ 2 standardised units from every training point) these "
+                   f"say \"I don't know\" — mean predictive entropy ≥ {DONT_KNOW_FRACTION:.0%} "
+                   f"of the maximum ln 2 = {ln2:.2f} nats: {names(unsure)}.")
+    if sure:
+        out.append(f"These stay confident far from the data (mean entropy below "
+                   f"{DONT_KNOW_FRACTION * ln2:.2f} nats): {names(sure)}.")
+    if has_gap:
+        gap_rows = sorted(rows.items(), key=lambda kv: -kv[1].entropy_gap)
+        out.append("In the gap between the clusters (in-between uncertainty, Foong et al. "
+                   "2019), mean entropy: " + ", ".join(
+                       f"{METHOD_LABELS[m]} {r.entropy_gap:.2f}" for m, r in gap_rows) + ".")
+    if "hmc" in rows and not hmc_ready:
+        out.append(f"HMC is the reference once it has kept {MIN_HMC_DRAWS} draws after warm-up; "
+                   "the distances to it appear then.")
+    elif hmc_ready:
+        diffs = sorted((r.diff_from_hmc, m) for m, r in rows.items()
+                       if m != "hmc" and math.isfinite(r.diff_from_hmc))
+        if diffs:
+            text = ", ".join(f"{METHOD_LABELS[m]} {d:.3f}" for d, m in diffs)
+            out.append(f"Distance from HMC's predictive (mean |Δ P(y=1)| over the map), closest "
+                       f"first: {text}.")
+            if has_gap:
+                gap_diffs = sorted((r.diff_from_hmc_gap, m) for m, r in rows.items()
+                                   if m != "hmc" and math.isfinite(r.diff_from_hmc_gap))
+                if gap_diffs:
+                    out.append("In the gap alone: " + ", ".join(
+                        f"{METHOD_LABELS[m]} {d:.3f}" for d, m in gap_diffs) + ".")
+    return out

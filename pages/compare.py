@@ -1,0 +1,227 @@
+"""Compare inference methods: MAP, mean-field VI, MC dropout, a deep ensemble and HMC (the
+reference) trained on the same data, live, side by side. Every number comes from
+bnnlab.compare; this page arranges widgets, maps and the table."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from bnnlab import compare, config, runtime
+from bnnlab.config import BOUNDS, ConfigError
+from bnnlab.figures import compare as figures
+
+P = "cmp_"  # session-state prefix of this page
+DEFAULTS = compare.CompareSettings()
+KIND_LABELS = {"total": "total (predictive entropy)", "aleatoric": "aleatoric (expected entropy)",
+               "epistemic": "epistemic (mutual information)"}
+
+
+def _init_widgets() -> None:
+    base = DEFAULTS.base
+    values = {
+        "methods": list(DEFAULTS.methods), "dataset": DEFAULTS.dataset,
+        "num_points": base.num_points, "noise": base.noise, "seed": base.seed,
+        "hidden": ",".join(map(str, base.hidden)), "prior_std": base.prior_std, "lr": base.lr,
+        "steps": base.steps, "num_samples": base.num_samples, "kl_weight": base.kl_weight,
+        "dropout_rate": base.dropout_rate, "ensemble_size": base.ensemble_size,
+        "hmc_warmup": base.hmc_warmup, "hmc_samples": DEFAULTS.hmc_samples,
+        "hmc_max_doublings": base.hmc_max_doublings, "kind": "total", "zoom": False,
+        "grid_size": 50,
+    }
+    for name, value in values.items():
+        st.session_state.setdefault(P + name, value)
+    st.session_state.setdefault(P + "comparison", None)
+    st.session_state.setdefault(P + "training", False)
+    st.session_state.setdefault(P + "settings", None)
+
+
+_init_widgets()
+
+
+def _settings_from_widgets() -> compare.CompareSettings:
+    s = st.session_state
+    base = DEFAULTS.base.replace(
+        num_points=int(s[P + "num_points"]), noise=float(s[P + "noise"]), seed=int(s[P + "seed"]),
+        hidden=config.parse_hidden(s[P + "hidden"]), prior_std=float(s[P + "prior_std"]),
+        lr=float(s[P + "lr"]), steps=int(s[P + "steps"]), num_samples=int(s[P + "num_samples"]),
+        kl_weight=float(s[P + "kl_weight"]), dropout_rate=float(s[P + "dropout_rate"]),
+        ensemble_size=int(s[P + "ensemble_size"]), hmc_warmup=int(s[P + "hmc_warmup"]),
+        hmc_max_doublings=int(s[P + "hmc_max_doublings"]))
+    return compare.CompareSettings(methods=tuple(s[P + "methods"]), dataset=s[P + "dataset"],
+                                   base=base, hmc_samples=int(s[P + "hmc_samples"]))
+
+
+def _train() -> None:
+    st.session_state[P + "training"] = True
+    st.session_state[P + "start"] = True
+
+
+def _stop() -> None:
+    st.session_state[P + "training"] = False
+
+
+def _reset() -> None:
+    st.session_state[P + "training"] = False
+    st.session_state[P + "comparison"] = None
+
+
+st.title("Compare inference methods")
+st.caption(f"JAX {runtime.jax_version()} · running on **{runtime.device_label()}** — every "
+           "method trains on the same data; HMC (NUTS) samples the true posterior as reference.")
+
+with st.sidebar:
+    st.header("Methods")
+    st.multiselect("Methods to compare", config.METHODS, key=P + "methods",
+                   format_func=compare.METHOD_LABELS.get)
+    st.header("Data")
+    st.selectbox("Dataset", compare.COMPARE_DATASETS, key=P + "dataset",
+                 format_func=lambda d: compare.DATASET_LABELS.get(d, d))
+    st.slider("Number of points", 32, 1_000, key=P + "num_points")
+    st.slider("Noise", 0.0, config.MAX_NOISE, step=0.01, key=P + "noise")
+    st.number_input("Seed", 0, config.MAX_SEED, step=1, key=P + "seed")
+    st.header("Model")
+    st.text_input("Hidden layers (widths)", key=P + "hidden",
+                  help=f"Comma-separated, e.g. 16,16; at most {config.MAX_LAYERS} layers of "
+                       f"width ≤ {config.MAX_WIDTH}. HMC slows down quickly with size.")
+    st.number_input("Prior σ", BOUNDS["prior_std"].lo, BOUNDS["prior_std"].hi, step=0.5,
+                    format="%.3f", key=P + "prior_std")
+    st.header("Optimised methods")
+    st.number_input("Steps (MAP, VI, dropout, ensemble)", 1, config.MAX_STEPS, step=500,
+                    key=P + "steps")
+    st.number_input("Learning rate (Adam)", config.MIN_LR, config.MAX_LR, step=0.001,
+                    format="%.4f", key=P + "lr")
+    st.slider("VI / dropout: samples per step", 1, config.MAX_SAMPLES, key=P + "num_samples")
+    st.number_input("VI: KL weight β", BOUNDS["kl_weight"].lo, BOUNDS["kl_weight"].hi,
+                    step=0.1, format="%.3f", key=P + "kl_weight")
+    st.slider("MC dropout rate", 0.0, config.MAX_DROPOUT_RATE, step=0.05,
+              key=P + "dropout_rate")
+    st.slider("Ensemble members M", 1, config.MAX_ENSEMBLE, key=P + "ensemble_size")
+    st.header("HMC (NUTS)")
+    st.number_input("Warm-up transitions", 0, config.MAX_HMC_WARMUP, step=100,
+                    key=P + "hmc_warmup")
+    st.number_input("Samples after warm-up", 10, config.MAX_HMC_SAMPLES, step=100,
+                    key=P + "hmc_samples")
+    st.slider("Max tree doublings", 1, config.MAX_HMC_DOUBLINGS, key=P + "hmc_max_doublings",
+              help="A NUTS trajectory has at most 2^doublings leapfrog steps")
+
+try:
+    settings = _settings_from_widgets()
+except (ConfigError, TypeError, ValueError) as err:
+    st.error(f"Setting not applied: {err}", icon="⚠️")
+    settings = st.session_state[P + "settings"] or DEFAULTS
+    st.session_state[P + "training"] = False
+st.session_state[P + "settings"] = settings
+
+comparison: compare.Comparison | None = st.session_state[P + "comparison"]
+if comparison is not None and comparison.settings != settings:
+    st.info("Settings changed: press Train to start again with them.", icon="ℹ️")
+if st.session_state.pop(P + "start", False) and (
+        comparison is None or comparison.settings != settings or comparison.finished):
+    try:
+        with st.spinner("Compiling one training chunk per method (once per process)…"):
+            comparison = compare.Comparison(settings)
+    except (ConfigError, ValueError) as err:
+        st.error(f"Could not start: {err}", icon="⚠️")
+        comparison = None
+        st.session_state[P + "training"] = False
+    st.session_state[P + "comparison"] = comparison
+
+training = bool(st.session_state[P + "training"]) and comparison is not None \
+    and not comparison.finished
+cols = st.columns([1, 1, 2.5, 1, 1.5])
+if training:
+    cols[0].button("⏹ Stop", on_click=_stop, key=P + "stop", type="primary")
+else:
+    label = "▶ Resume" if comparison is not None and not comparison.finished \
+        and comparison.settings == settings else "▶ Train"
+    cols[0].button(label, on_click=_train, key=P + "train", type="primary")
+cols[1].button("↺ Reset", on_click=_reset, key=P + "reset")
+cols[2].selectbox("Uncertainty map", list(KIND_LABELS), format_func=KIND_LABELS.get,
+                  key=P + "kind")
+cols[3].toggle("Zoom out", key=P + "zoom", help="Show the maps ×3 wider: far from the data")
+cols[4].slider("Map resolution", config.MIN_GRID, config.MAX_COMPARE_GRID, key=P + "grid_size")
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) and math.isfinite(value) else "—"
+
+
+@st.fragment(run_every=0.3 if training else None)
+def live_view() -> None:
+    comparison: compare.Comparison | None = st.session_state[P + "comparison"]
+    if comparison is None:
+        st.info("Choose methods and press **Train**: they all train on the same data and their "
+                "uncertainty maps appear here side by side.", icon="👆")
+        return
+    if st.session_state[P + "training"] and not comparison.finished:
+        comparison.advance()
+    report = comparison.report(int(st.session_state[P + "grid_size"]),
+                               3.0 if st.session_state[P + "zoom"] else 1.0)
+    kind = st.session_state[P + "kind"]
+    titles = {m: compare.METHOD_LABELS[m] for m in report.rows}
+    fig = figures.uncertainty_maps(
+        report.xs, report.ys, {m: r.grid for m, r in report.rows.items()}, titles, kind,
+        comparison.data.x_train, comparison.data.y_train, comparison.data.gap)
+    st.plotly_chart(fig, key=P + "maps", config={"displayModeBar": False})
+    st.caption(f"Colour: {KIND_LABELS[kind]} in nats, one scale for every map (0 to ln 2). "
+               "White line: P(y=1) = 0.5. Dots: training points"
+               + (" · dotted box: the gap cut out of the moons." if comparison.data.gap else "."))
+    hmc_run = comparison.runs.get("hmc")
+    if hmc_run is not None:
+        prog = hmc_run.hmc_progress()
+        if prog["in_warmup"]:
+            fraction = prog["warmup_done"] / max(prog["warmup"], 1)
+            text = (f"HMC warm-up: {prog['warmup_done']:,} / {prog['warmup']:,} transitions · "
+                    f"acceptance {prog['acceptance_rate']:.2f} (target 0.8) · "
+                    f"step size {prog['step_size']:.3g}")
+        else:
+            fraction = prog["samples"] / max(prog["samples_wanted"], 1)
+            text = (f"HMC samples drawn: {prog['samples']:,} / {prog['samples_wanted']:,} · "
+                    f"acceptance {prog['acceptance_rate']:.2f} · step size "
+                    f"{prog['step_size']:.3g} · divergent {prog['num_divergent']}")
+        st.progress(min(max(fraction, 0.0), 1.0), text=text)
+    rows = []
+    for method, r in report.rows.items():
+        unit = "transitions" if method == "hmc" else "steps"
+        rows.append({
+            "method": compare.METHOD_LABELS[method],
+            "progress": f"{r.steps:,} {unit}" + (" ✓" if r.finished else "")
+                        + (" (diverged)" if r.diverged else ""),
+            "test acc": _fmt(r.test_acc), "test NLL": _fmt(r.test_nll), "ECE": _fmt(r.ece),
+            "entropy near": _fmt(r.entropy_near), "entropy far": _fmt(r.entropy_far),
+            **({"entropy in gap": _fmt(r.entropy_gap)} if comparison.data.gap else {}),
+            "|Δp| vs HMC": _fmt(r.diff_from_hmc),
+            "wall s": _fmt(r.wall_s, 1),
+            "steps (HMC: samples) /s": _fmt(r.steps_per_s, 0),
+        })
+    table = pd.DataFrame(rows)
+    table.columns = [str(c) for c in table.columns]
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.subheader("The lesson, computed")
+    for line in report.lesson:
+        st.markdown(f"- {line}")
+    if report.hmc_ready and len(report.rows) > 1:
+        others = [m for m in report.rows if m != "hmc"]
+        st.plotly_chart(figures.distance_bars(
+            [compare.METHOD_LABELS[m] for m in others],
+            [report.rows[m].diff_from_hmc for m in others],
+            [report.rows[m].diff_from_hmc_gap for m in others] if comparison.data.gap else None),
+            key=P + "bars", config={"displayModeBar": False})
+    if st.session_state[P + "training"] and comparison.finished:
+        st.session_state[P + "training"] = False
+        st.rerun(scope="app")
+
+
+live_view()
+
+st.markdown(
+    "**What you are looking at.** *MAP* is one network; *mean-field VI* a factorised Gaussian "
+    "over the weights (Blundell et al. 2015); *MC dropout* keeps dropout on at prediction (Gal & "
+    "Ghahramani 2016); a *deep ensemble* trains M networks from different seeds at once with "
+    "`vmap` (Lakshminarayanan et al. 2017); *HMC* draws samples from the true posterior of the "
+    "same network with NUTS and Stan's warm-up (Hoffman & Gelman 2014; blackjax). The preset "
+    "*moons with a gap* asks what each says between the clusters, where no data constrain the "
+    "answer (Foong et al. 2019).")

@@ -1,0 +1,86 @@
+"""The comparison (bnnlab.compare) and the CLI's new methods: the gap preset, the computed
+lesson, HMC as reference, and `python -m bnnlab train --method hmc|ensemble|dropout`."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from bnnlab import cli, compare
+from bnnlab.config import ConfigError, TrainConfig
+
+# Shared by the CLI runs and the comparison so that both use the same compiled engines.
+SMALL = dict(num_points=128, hidden=(8,), num_samples=2, steps_per_chunk=20, hmc_warmup=100,
+             hmc_max_doublings=4, ensemble_size=3, prior_std=2.0, lr=0.02)
+CLI_ARGS = ["train", "--dataset", "moons", "--num-points", "128", "--noise", "0.1",
+            "--hidden", "8", "--num-samples", "2", "--steps-per-chunk", "20",
+            "--hmc-warmup", "100", "--hmc-max-doublings", "4", "--ensemble-size", "3",
+            "--prior-std", "2", "--lr", "0.02", "--json"]
+
+
+@pytest.mark.parametrize("method,steps", [("hmc", 300), ("ensemble", 300), ("dropout", 300)])
+def test_cli_new_methods_print_the_full_contract(method, steps, capsys):
+    """Every new method's JSON has every contract field; HMC is more uncertain far away."""
+    assert cli.main([*CLI_ARGS, "--method", method, "--steps", str(steps)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(cli.CONTRACT_FIELDS) <= set(report)
+    assert report["method"] == method and report["steps"] == steps
+    assert all(report[f] is not None and math.isfinite(report[f])
+               for f in ("test_acc", "test_nll", "ece", "entropy_near", "entropy_far"))
+    if method == "hmc":
+        assert report["hmc_samples"] == steps - 100
+        assert 0.3 < report["acceptance_rate"] <= 1.0
+        assert report["entropy_far"] > report["entropy_near"]
+
+
+def test_cli_refuses_out_of_bounds_method_settings(capsys):
+    """An ensemble of 100 members is refused with one line naming the setting."""
+    assert cli.main(["train", "--method", "ensemble", "--ensemble-size", "100"]) == 2
+    assert "ensemble_size" in capsys.readouterr().err
+
+
+def test_gap_preset_leaves_the_band_empty():
+    """The gap preset has no training or test point in the removed band, and the asked size."""
+    data = compare.build_data(compare.GAP_DATASET, 200, 0.1, 0.25, seed=0)
+    assert len(data.x_train) + len(data.x_test) == 200
+    x0, x1, _, _ = data.gap
+    every = np.concatenate([data.x_train, data.x_test])
+    assert not np.any((every[:, 0] > x0) & (every[:, 0] < x1))
+
+
+def test_settings_validate_methods_and_bounds():
+    """No method, an unknown method or too many HMC samples is a ConfigError."""
+    with pytest.raises(ConfigError, match="at least one"):
+        compare.CompareSettings(methods=())
+    with pytest.raises(ConfigError, match="unknown method"):
+        compare.CompareSettings(methods=("sgld",))
+    with pytest.raises(ConfigError, match="hmc_samples"):
+        compare.CompareSettings(hmc_samples=10**9)
+    cfg = compare.CompareSettings(hmc_samples=50).method_config("hmc")
+    assert cfg.steps == cfg.hmc_warmup + 50
+
+
+def test_comparison_against_hmc_computes_the_lesson():
+    """Trained side by side, every method gets metrics; distances to HMC are finite once HMC has
+    kept draws, and the lesson names every method with numbers from the table."""
+    settings = compare.CompareSettings(
+        methods=("map", "ensemble", "hmc"), base=TrainConfig(**SMALL, steps=100),
+        hmc_samples=60, hmc_chunk=20)
+    comparison = compare.Comparison(settings)
+    while not comparison.finished:
+        comparison.advance()
+    report = comparison.report(grid_size=20)
+    assert report.hmc_ready
+    for method, row in report.rows.items():
+        assert row.grid.total.shape == (20, 20) and np.all(np.isfinite(row.grid.mean))
+        assert 0 <= row.test_acc <= 1 and row.wall_s > 0
+        if method != "hmc":
+            assert 0 <= row.diff_from_hmc <= 1 and math.isfinite(row.diff_from_hmc_gap)
+    text = " ".join(report.lesson)
+    for label in ("MAP", "Deep ensemble", "HMC (reference)"):
+        assert label in text
+    assert f"{report.rows['hmc'].entropy_far:.2f}" in text
+    assert comparison.runs["hmc"].hmc_progress()["samples"] == 60

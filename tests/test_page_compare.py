@@ -1,0 +1,75 @@
+"""The comparison page under AppTest: it starts idle, trains the chosen methods on one data set
+and shows their maps, table and computed lesson; bad input gives a message, not a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "compare.py")
+
+
+def _small(at: AppTest, methods=("map", "ensemble", "hmc")) -> None:
+    at.session_state["cmp_methods"] = list(methods)
+    at.session_state["cmp_num_points"] = 64
+    at.session_state["cmp_hidden"] = "8"
+    at.session_state["cmp_steps"] = 200
+    at.session_state["cmp_hmc_warmup"] = 60
+    at.session_state["cmp_hmc_samples"] = 40
+    at.session_state["cmp_hmc_max_doublings"] = 4
+    at.session_state["cmp_ensemble_size"] = 3
+    at.session_state["cmp_grid_size"] = 20
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    _small(at)
+    at.run()
+    return at
+
+
+def _maps(at: AppTest):
+    charts = at.get("plotly_chart")
+    return [c for c in charts if '"coloraxis"' in c.proto.spec]
+
+
+def test_page_starts_idle_with_an_invitation(app):
+    """Before Train there is no chart and no exception, and the Train button is there."""
+    assert not app.exception
+    assert not _maps(app)
+    assert any(b.label == "▶ Train" for b in app.button)
+
+
+def test_train_shows_every_chosen_method_and_ticks(app):
+    """Train: one map per chosen method on a shared scale; each tick advances the table."""
+    next(b for b in app.button if b.label == "▶ Train").click().run()
+    assert not app.exception
+    spec = _maps(app)[0].proto.spec
+    for title in ("MAP", "Deep ensemble", "HMC (reference)"):
+        assert title in spec
+    first = app.dataframe[0].value
+    assert list(first["method"]) == ["MAP", "Deep ensemble", "HMC (reference)"]
+    for _ in range(6):
+        app.run()
+    assert not app.exception
+    later = app.dataframe[0].value
+    assert list(later["progress"]) != list(first["progress"])
+    assert any("HMC" in p.proto.text for p in app.get("progress")) or app.get("progress")
+    assert any("I don't know" in m.value or "confident" in m.value for m in app.markdown)
+
+
+def test_bad_hidden_layers_give_a_message_and_no_traceback(app):
+    """A malformed layer list is refused with a clear message."""
+    app.text_input(key="cmp_hidden").set_value("8,x").run()
+    assert not app.exception
+    assert any("hidden" in e.value for e in app.error)
+
+
+def test_no_method_chosen_is_refused(app):
+    """An empty method list names the problem."""
+    app.multiselect(key="cmp_methods").set_value([]).run()
+    assert not app.exception
+    assert any("at least one method" in e.value for e in app.error)
