@@ -19,6 +19,8 @@ PAGES = {
                 icon=":material/science:", url_path="playground"),
     ],
     "More": [
+        st.Page("pages/compare.py", title="Compare inference methods",
+                icon=":material/compare:", url_path="compare"),
         st.Page("pages/jax_in_code.py", title="JAX in code", icon=":material/bolt:",
                 url_path="jax"),
         st.Page("pages/what_next.py", title="What next", icon=":material/menu_book:",

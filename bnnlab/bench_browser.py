@@ -1,0 +1,134 @@
+"""Browser benchmark of the live playground: `python -m bnnlab bench --browser`.
+
+Starts `streamlit run app.py` on 127.0.0.1 and a free port, drives Debian's Chromium through
+Playwright (never `playwright install`), and measures in the browser, not on the server:
+
+* click Train → first redrawn frame with a new step, cold (first run of that architecture in the
+  server process: includes compiling the training chunk) and warm (a second session);
+* canvas redraws per second and training steps per second while training;
+* blank frames: every animation frame, the centre pixel of the map must be painted.
+
+Needs the dev requirements (playwright) and /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+CHROMIUM = os.environ.get("BNNLAB_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run"]
+QUERY = "dataset=moons&num_points=512&noise=0.15&hidden=32,32&num_samples=8&steps=100000"
+
+# rAF loop: count frames whose map centre pixel is unpainted (alpha 0) or whose chart is missing.
+WATCH_JS = """() => {
+  window.__bnnBlank = 0; window.__bnnFrames = 0; window.__bnnWatch = true;
+  const tick = () => {
+    if (!window.__bnnWatch) return;
+    const c = document.querySelector('.bnn-map canvas');
+    window.__bnnFrames += 1;
+    if (!c || !c.width) { window.__bnnBlank += 1; }
+    else {
+      const px = c.getContext('2d').getImageData(c.width >> 1, c.height >> 1, 1, 1).data;
+      if (px[3] === 0) window.__bnnBlank += 1;
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_server(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=APP.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("streamlit did not start")
+
+
+def _session(browser, url: str, watch_s: float) -> dict:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(f"{url}/playground?{QUERY}")
+    page.wait_for_function("document.querySelector('.bnn-live') && "
+                           "document.querySelector('.bnn-live').dataset.step === '0'")
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
+    page.evaluate(WATCH_JS)
+    start = time.perf_counter()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) > 0",
+                           polling="raf")
+    first_frame_s = time.perf_counter() - start
+    redraws0 = page.evaluate("window.__bnnRedraws")
+    step0 = int(page.locator(".bnn-live").get_attribute("data-step"))
+    t0 = time.perf_counter()
+    time.sleep(watch_s)
+    redraws1 = page.evaluate("window.__bnnRedraws")
+    step1 = int(page.locator(".bnn-live").get_attribute("data-step"))
+    elapsed = time.perf_counter() - t0
+    blank, frames = page.evaluate("[window.__bnnBlank, window.__bnnFrames]")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    context.close()
+    return {"first_frame_s": first_frame_s, "redraws_per_s": (redraws1 - redraws0) / elapsed,
+            "steps_per_s": (step1 - step0) / elapsed, "blank": blank, "frames": frames}
+
+
+def run(watch_s: float = 10.0) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    server = _start_server(port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            warmup = browser.new_page()  # streamlit#9992: first visit goes to the default page
+            warmup.goto(url)
+            warmup.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=120_000)
+            warmup.close()
+            cold = _session(browser, url, watch_s)
+            warm = _session(browser, url, watch_s)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    return {
+        "name": "browser_live",
+        "config": "moons-512 2-32-32-1 tanh S=8, 50 steps per redraw, 64x64 grid",
+        "click_to_first_frame_cold_s": round(cold["first_frame_s"], 3),
+        "click_to_first_frame_warm_s": round(warm["first_frame_s"], 3),
+        "redraws_per_s": round(warm["redraws_per_s"], 2),
+        "steps_per_s_while_drawing": round(warm["steps_per_s"], 1),
+        "blank_frames": cold["blank"] + warm["blank"],
+        "frames_sampled": cold["frames"] + warm["frames"],
+        "watch_s": watch_s,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run()))
