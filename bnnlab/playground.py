@@ -94,6 +94,9 @@ class Run:
         self.history: list[np.ndarray] = []  # float32[3, K] chunks: elbo, ell, kl
         self.train_seconds = 0.0
         self.last_chunk_steps_per_s = 0.0
+        # Held while a chunk runs or while the data / engine / hyperparameters are swapped, so a
+        # background `Trainer` and the page never interleave halfway.
+        self.lock = threading.RLock()
 
     @property
     def step(self) -> int:
@@ -111,21 +114,24 @@ class Run:
     def advance(self, num_steps: int | None = None) -> int:
         """Run one chunk (at most `steps_per_chunk` steps, fewer near `cfg.steps`); returns the
         number of steps taken (0 when finished or diverged)."""
-        remaining = self.cfg.steps - self.step
-        todo = min(num_steps or self.engine.static.steps_per_chunk,
-                   self.engine.static.steps_per_chunk, remaining)
-        if todo <= 0 or self.diverged:
-            return 0
-        before = self.step
-        start = time.perf_counter()
-        self.state, info = self.engine.run_chunk(self.state, self.batch, self.hyper,
-                                                 jnp.int32(todo))
-        taken = self.step - before
-        elapsed = time.perf_counter() - start
-        self.train_seconds += elapsed
-        self.last_chunk_steps_per_s = taken / elapsed if elapsed > 0 else 0.0
-        self.history.append(np.stack([np.asarray(v)[:taken] for v in info]))
-        return taken
+        with self.lock:
+            remaining = self.cfg.steps - self.step
+            todo = min(num_steps or self.engine.static.steps_per_chunk,
+                       self.engine.static.steps_per_chunk, remaining)
+            if todo <= 0 or self.diverged:
+                return 0
+            before = self.step
+            start = time.perf_counter()
+            state, info = self.engine.run_chunk(self.state, self.batch, self.hyper,
+                                                jnp.int32(todo))
+            jax.block_until_ready(state)
+            self.state = state
+            taken = self.step - before
+            elapsed = time.perf_counter() - start
+            self.train_seconds += elapsed
+            self.last_chunk_steps_per_s = taken / elapsed if elapsed > 0 else 0.0
+            self.history.append(np.stack([np.asarray(v)[:taken] for v in info]))
+            return taken
 
     @property
     def finished(self) -> bool:
@@ -240,19 +246,22 @@ def needs_reset(old: TrainConfig, new: TrainConfig) -> bool:
 
 def reconfigure(run: Run, cfg: TrainConfig) -> None:
     """Apply live settings to a running `run` (no reset; never recompiles for lr/β/σ)."""
-    run.update_hyper(cfg)
-    run.cfg = run.cfg.replace(steps=cfg.steps, steps_per_chunk=cfg.steps_per_chunk,
-                              grid_size=cfg.grid_size)
-    if cfg.steps_per_chunk != run.engine.static.steps_per_chunk:
-        run.engine = train.compiled(train.StaticConfig.from_config(run.cfg, len(run.data.x_train)))
+    with run.lock:
+        run.update_hyper(cfg)
+        run.cfg = run.cfg.replace(steps=cfg.steps, steps_per_chunk=cfg.steps_per_chunk,
+                                  grid_size=cfg.grid_size)
+        if cfg.steps_per_chunk != run.engine.static.steps_per_chunk:
+            run.engine = train.compiled(
+                train.StaticConfig.from_config(run.cfg, len(run.data.x_train)))
 
 
 def set_data(run: Run, data: PlaygroundData) -> None:
     """Swap the training data (e.g. a clicked point) keeping the parameters: the state's shapes
     do not depend on the data; a new bucket size selects another engine."""
-    run.data = data
-    run.engine = train.compiled(train.StaticConfig.from_config(run.cfg, len(data.x_train)))
-    run.batch = train.make_batch(data.x_train, data.y_train, run.engine.static.data_bucket)
+    with run.lock:
+        run.data = data
+        run.engine = train.compiled(train.StaticConfig.from_config(run.cfg, len(data.x_train)))
+        run.batch = train.make_batch(data.x_train, data.y_train, run.engine.static.data_bucket)
 
 
 def far_entropy(run: Run) -> tuple[float, float]:
@@ -325,3 +334,61 @@ class TrainingSlots:
 
 
 TRAINING_SLOTS = TrainingSlots(config.MAX_CONCURRENT_RUNS)
+
+
+class Trainer:
+    """Trains a `Run` in a background thread while its session only draws.
+
+    Rendering and training then overlap (JAX releases the GIL while a chunk runs), so the redraw
+    rate no longer waits for each chunk. Each chunk takes a server-wide `TrainingSlots` slot; a
+    trainer that gets none in time marks itself `waiting` and tries again. It stops on `stop()`,
+    when the run is finished or diverged, or when its session has not called `touch()` for
+    `idle_timeout` seconds (the learner closed the tab).
+    """
+
+    def __init__(self, run: Run, slots: TrainingSlots | None = None,
+                 idle_timeout: float = 15.0) -> None:
+        self.run = run
+        self.slots = slots or TRAINING_SLOTS
+        self.idle_timeout = idle_timeout
+        self.waiting = False
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_seen = time.monotonic()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def touch(self) -> None:
+        self._last_seen = time.monotonic()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._stop.clear()
+        self.touch()
+        self._thread = threading.Thread(target=self._loop, name="bnnlab-trainer", daemon=True)
+        self._thread.start()
+
+    def stop(self, wait: bool = True) -> None:
+        self._stop.set()
+        if wait and self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set() and not self.run.finished:
+                if time.monotonic() - self._last_seen > self.idle_timeout:
+                    break
+                with self.slots.slot(timeout=0.25) as got:
+                    self.waiting = not got
+                    if got:
+                        self.run.advance()
+                # Let the session's renderer and other sessions in between chunks.
+                time.sleep(0.001)
+        except Exception as err:  # noqa: BLE001 - reported in the page, never a traceback
+            self.error = f"{type(err).__name__}: {err}"
+        finally:
+            self.waiting = False

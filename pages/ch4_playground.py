@@ -18,7 +18,8 @@ P = "pg_"  # session-state prefix of this page
 KL_PRESETS = {"Talk: β = 0.001": 0.001, "Full Bayes: β = 1": 1.0}
 MAP_MODES = {"view": "Look", "add0": "Add class 0 (orange)", "add1": "Add class 1 (blue)",
              "probe": "Probe"}
-METHOD_LABELS = {"vi": "VI (Bayes by Backprop)", "map": "MAP (point estimate)"}
+METHOD_LABELS = {m: {"vi": "VI (Bayes by Backprop)", "map": "MAP (point estimate)"}[m]
+                 for m in config.PLAYGROUND_METHODS}
 # The settings this page shows; only these go into its links.
 FIELDS = ("dataset", "num_points", "noise", "test_fraction", "seed", "hidden", "activation",
           "method", "num_samples", "prior_std", "init_std", "kl_weight", "lr", "steps",
@@ -78,15 +79,23 @@ def _preset(value: float) -> None:
     st.session_state[P + "kl_weight"] = value
 
 
+def _stop_trainer() -> None:
+    trainer = _state("trainer")
+    if trainer is not None:
+        trainer.stop()
+
+
 def _train() -> None:
     _set("training", True)
 
 
 def _pause() -> None:
     _set("training", False)
+    _stop_trainer()
 
 
 def _reset() -> None:
+    _stop_trainer()
     _set("run", None)
     _set("training", False)
     _set("probe", None)
@@ -94,6 +103,7 @@ def _reset() -> None:
 
 def _step_once() -> None:
     _set("training", False)
+    _stop_trainer()
     run = _state("run")
     if run is not None:
         with playground.TRAINING_SLOTS.slot() as _:
@@ -101,11 +111,13 @@ def _step_once() -> None:
 
 
 def _clear_added() -> None:
+    _stop_trainer()
     _set("added", [])
     _set("run", None)
 
 
 def _use_generated() -> None:
+    _stop_trainer()
     _set("uploaded", None)
     _set("run", None)
 
@@ -204,6 +216,7 @@ if _state("uploaded") is not None:
 
 run: playground.Run | None = _state("run")
 if run is not None and playground.needs_reset(run.cfg, cfg):
+    _stop_trainer()
     run = None
     _set("training", False)
     _set("probe", None)
@@ -226,6 +239,17 @@ if _state("added"):
     wanted["added"] = playground.encode_added(_state("added"))
 if {k: st.query_params[k] for k in st.query_params} != wanted:
     st.query_params.from_dict(wanted)
+
+# Training runs in a background thread per session (bnnlab.playground.Trainer); the fragment
+# below only draws, so redraws never wait for a chunk and a chunk never waits for a redraw.
+trainer: playground.Trainer | None = _state("trainer")
+if trainer is None or trainer.run is not run:
+    if trainer is not None:
+        trainer.stop()
+    trainer = playground.Trainer(run)
+    _set("trainer", trainer)
+if _state("training") and not run.finished:
+    trainer.start()
 
 # ---------------------------------------------------------------- controls above the chart
 training = bool(_state("training")) and not run.finished
@@ -283,16 +307,16 @@ def _handle_click(click: dict, run: playground.Run) -> bool:
 @st.fragment(run_every=0.05 if training else None)
 def live_view() -> None:
     run: playground.Run = _state("run")
-    waiting = False
-    if _state("training") and not run.finished:
-        # A server-wide bound on concurrent training: if every slot is busy, skip this tick.
-        with playground.TRAINING_SLOTS.slot(timeout=0.25) as got_slot:
-            if got_slot:
-                run.advance()
-            waiting = not got_slot
-    if waiting:
-        st.info(f"Waiting for the accelerator: {playground.TRAINING_SLOTS.limit} other runs "
-                "are training on this server right now.", icon=":material/hourglass_top:")
+    trainer: playground.Trainer = _state("trainer")
+    trainer.touch()
+    if _state("training") and not run.finished and not trainer.running:
+        trainer.start()  # e.g. after the learner came back to this page
+    if trainer.waiting:
+        st.info(f"Waiting for the accelerator: {playground.TRAINING_SLOTS.limit} runs are "
+                "training on this server right now; yours continues when one finishes its "
+                "chunk.", icon=":material/hourglass_top:")
+    if trainer.error:
+        st.error(f"Training stopped: {trainer.error}", icon=":material/error:")
     mode = st.session_state[P + "mode"]
     payload = run.frame(run.cfg.grid_size, 4.0 if st.session_state.get(P + "zoom") else 1.0,
                         st.session_state[P + "kind"])
@@ -308,14 +332,19 @@ def live_view() -> None:
     # Metrics cost ~20 ms: refresh them a few times a second while training, not every frame.
     cached = _state("metrics")
     now = time.monotonic()
-    if (cached is None or cached[0] is not run or cached[1] != run.step
-            and (now - cached[2] > 0.4 or not _state("training"))):
-        cached = (run, run.step, now, run.metrics(), playground.far_entropy(run))
+    step = run.step
+    if (cached is None or cached[0] is not run
+            or (step != cached[1] and (now - cached[2] > 0.4 or not _state("training")))):
+        rate = (step - cached[1]) / (now - cached[2]) \
+            if cached is not None and cached[0] is run and step > cached[1] else 0.0
+        cached = (run, step, now, run.metrics(), playground.far_entropy(run), rate)
         _set("metrics", cached)
-    metrics, (near, far) = cached[3], cached[4]
+    metrics, (near, far), rate = cached[3], cached[4], cached[5]
     cols = st.columns(8)
     cols[0].metric("Step", f"{run.step:,}")
-    cols[1].metric("Steps/s", f"{run.last_chunk_steps_per_s:,.0f}")
+    cols[1].metric("Steps/s", f"{rate:,.0f}" if _state("training") else "–",
+                   help=f"Training progress per second of wall time; one chunk alone runs at "
+                        f"{run.last_chunk_steps_per_s:,.0f} steps/s")
     cols[2].metric("Train acc", f"{metrics['train_acc']:.3f}")
     cols[3].metric("Test acc", f"{metrics['test_acc']:.3f}")
     cols[4].metric("Test NLL", f"{metrics['test_nll']:.3f}")
@@ -333,7 +362,7 @@ def live_view() -> None:
                                 f"std {probs.std():.2f}",
                           xaxis={"range": [0, 1], "title": "P(y=1)"}, bargap=0.05)
         st.plotly_chart(fig, key=P + "probe_chart")
-    if _state("training") and run.finished:
+    if _state("training") and (run.finished or trainer.error):
         _set("training", False)
         st.rerun(scope="app")
 

@@ -1,6 +1,7 @@
 """Chapter 4 page under AppTest: controls map to the config, Train/Pause/Step/Reset, the method
 switch, URL settings and garbage, and bad input that keeps the previous state."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,17 @@ def _run_state(at: AppTest):
     return at.session_state["pg_run"]
 
 
+def _wait_for_step(at: AppTest, above: int, timeout: float = 60.0) -> int:
+    """Training runs in a background thread: rerun the page until the step passes `above`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
+        if _run_state(at).step > above:
+            return _run_state(at).step
+    raise AssertionError(f"step stayed at {_run_state(at).step}")
+
+
 @pytest.fixture(scope="module")
 def at():
     return _app()
@@ -46,13 +58,13 @@ def test_url_settings_reach_the_widgets_and_the_config(at):
 
 
 def test_train_ticks_then_pause_stops(at):
-    """Train: each fragment tick adds a chunk; Pause: the step stops growing."""
+    """Train: the background trainer keeps adding chunks; Pause: the step stops growing."""
     at.button(key="pg_train").click().run()
-    first = _run_state(at).step
-    at.run()
-    assert _run_state(at).step > first > 0
+    first = _wait_for_step(at, 0)
+    _wait_for_step(at, first)
     at.button(key="pg_pause").click().run()
     paused = _run_state(at).step
+    time.sleep(0.5)
     at.run()
     assert _run_state(at).step == paused
     assert _metric(at, "Step") == f"{paused:,}"
@@ -117,6 +129,10 @@ def test_divergence_is_reported_and_stops_training():
     bad.x_train[0, 0] = np.inf  # forces a non-finite ELBO on the first step
     playground.set_data(run, bad)
     at.button(key="pg_train").click().run()
+    deadline = time.monotonic() + 60
+    while not run.diverged and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at.run()
     at.run()
     assert run.diverged and run.step == 0
     assert any("diverged" in e.value and "learning rate" in e.value for e in at.error)

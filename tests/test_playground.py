@@ -1,5 +1,7 @@
 """bnnlab.playground: data assembly, resumable runs, live reconfiguration, frames, URL points."""
 
+import time
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -121,3 +123,32 @@ def test_training_slots_bound_concurrency():
             assert not second
     with slots.slot(timeout=0.05) as third:
         assert third
+
+
+def test_trainer_runs_in_the_background_until_the_budget(run):
+    """A Trainer advances the run on its own thread and stops at the step budget."""
+    trainer = playground.Trainer(run)
+    trainer.start()
+    for _ in range(300):
+        if not trainer.running:
+            break
+        trainer.touch()
+        time.sleep(0.05)
+    assert run.step == 35 and not trainer.running and trainer.error is None
+
+
+def test_trainer_stops_on_request_and_when_its_session_goes_quiet():
+    """stop() halts training; without touch() for idle_timeout seconds it halts by itself."""
+    cfg = CFG.replace(steps=100_000)
+    run = playground.Run(cfg, playground.build_data(cfg))
+    trainer = playground.Trainer(run)
+    trainer.start()
+    time.sleep(0.3)
+    trainer.stop()
+    stopped = run.step
+    time.sleep(0.3)
+    assert run.step == stopped and not trainer.running
+    quiet = playground.Trainer(run, idle_timeout=0.2)
+    quiet.start()
+    time.sleep(1.5)
+    assert not quiet.running
