@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
 # Bounds (DESIGN.md section 5). Server-side, whatever a URL or widget says.
@@ -111,6 +111,8 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{name} must be a number; got {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number; got {value!r}")
             if bound.kind is int and int(value) != value:
                 raise ConfigError(f"{name} must be a whole number; got {value!r}")
             if not (math.isfinite(value) and bound.lo <= value <= bound.hi):
@@ -154,23 +156,40 @@ def to_query_params(cfg: TrainConfig) -> dict[str, str]:
     return out
 
 
+MAX_UNKNOWN_NOTICES = 5
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def from_query_params(
-    params: Mapping[str, str], base: TrainConfig | None = None
+    params: Mapping[str, str], base: TrainConfig | None = None,
+    fields: Collection[str] | None = None,
 ) -> tuple[TrainConfig, list[str]]:
     """Lenient parsing of URL settings: `(config, notices)`.
 
-    Unknown keys are ignored, unparsable values keep `base`'s value, out-of-range numbers are
-    clamped to the nearest bound; each such case adds a human-readable notice.
+    Unknown keys (not a `TrainConfig` field, or not in `fields` when given) are ignored,
+    unparsable values keep `base`'s value, out-of-range numbers are clamped to the nearest bound;
+    each such case adds a short, human-readable notice (unknown keys: at most
+    `MAX_UNKNOWN_NOTICES`, then one summary, so a crafted link cannot flood the page).
     """
     base = base or TrainConfig()
     known = {f.name for f in dataclasses.fields(TrainConfig)}
+    if fields is not None:
+        known &= set(fields)
     changes: dict[str, Any] = {}
     notices: list[str] = []
+    unknown = [key for key in params if key not in known]
+    for key in unknown[:MAX_UNKNOWN_NOTICES]:
+        notices.append(f"Ignored unknown setting {_shorten(key)!r}.")
+    if len(unknown) > MAX_UNKNOWN_NOTICES:
+        notices.append(f"Ignored {len(unknown) - MAX_UNKNOWN_NOTICES} more unknown settings.")
     for key, raw in params.items():
         raw = str(raw)[:200]
         shown = raw[:40]
         if key not in known:
-            notices.append(f"Ignored unknown setting {key!r}.")
             continue
         if key in CHOICES:
             if raw in CHOICES[key]:

@@ -38,8 +38,7 @@ def _set(name, value) -> None:
 def _load_from_url() -> None:
     params = {k: st.query_params[k] for k in st.query_params}
     added_text = params.pop("added", "")
-    cfg, notices = config.from_query_params({k: v for k, v in params.items() if k in FIELDS})
-    notices += [f"Ignored unknown setting {k!r}." for k in params if k not in FIELDS]
+    cfg, notices = config.from_query_params(params, fields=FIELDS)
     if cfg.method not in METHOD_LABELS:
         notices.append(f"method={cfg.method} is not trained here (see Compare methods); "
                        "using VI.")
@@ -170,8 +169,8 @@ with st.sidebar:
                     format="%.5f", key=P + "lr")
     st.header("Training")
     st.number_input("Steps in total", 1, config.MAX_STEPS, step=500, key=P + "steps")
-    st.slider("Steps per redraw", 1, 500, key=P + "steps_per_chunk")
-    st.slider("Grid resolution", config.MIN_GRID, 120, key=P + "grid_size")
+    st.slider("Steps per redraw", 1, config.MAX_STEPS_PER_CHUNK, key=P + "steps_per_chunk")
+    st.slider("Grid resolution", config.MIN_GRID, config.MAX_GRID, key=P + "grid_size")
 
 
 # ---------------------------------------------------------------- widgets -> validated config

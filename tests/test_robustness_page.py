@@ -107,10 +107,6 @@ def test_out_of_range_url_values_are_clamped_on_the_page():
     assert not at.exception and at.session_state["pg_run"].step == 1
 
 
-@pytest.mark.xfail(strict=True, reason="pages/ch4_playground.py sliders stop below the config "
-                   "bounds (grid 120 < MAX_GRID 150, steps per redraw 500 < "
-                   "MAX_STEPS_PER_CHUNK 1000): a URL value above the slider raises "
-                   "StreamlitValueAboveMaxError")
 @pytest.mark.parametrize("setting, value", [("grid_size", "150"), ("steps_per_chunk", "1000")])
 def test_url_values_at_the_config_bound_do_not_crash_the_page(setting, value):
     """A URL at (or clamped to) the config's upper bound renders without an exception."""
