@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import streamlit as st
 
 from bnnlab import compare, config, runtime
@@ -110,21 +109,21 @@ with st.sidebar:
 try:
     settings = _settings_from_widgets()
 except (ConfigError, TypeError, ValueError) as err:
-    st.error(f"Setting not applied: {err}", icon="⚠️")
+    st.error(f"Setting not applied: {err}", icon=":material/warning:")
     settings = st.session_state[P + "settings"] or DEFAULTS
     st.session_state[P + "training"] = False
 st.session_state[P + "settings"] = settings
 
 comparison: compare.Comparison | None = st.session_state[P + "comparison"]
 if comparison is not None and comparison.settings != settings:
-    st.info("Settings changed: press Train to start again with them.", icon="ℹ️")
+    st.info("Settings changed: press Train to start again with them.", icon=":material/info:")
 if st.session_state.pop(P + "start", False) and (
         comparison is None or comparison.settings != settings or comparison.finished):
     try:
         with st.spinner("Compiling one training chunk per method (once per process)…"):
             comparison = compare.Comparison(settings)
     except (ConfigError, ValueError) as err:
-        st.error(f"Could not start: {err}", icon="⚠️")
+        st.error(f"Could not start: {err}", icon=":material/warning:")
         comparison = None
         st.session_state[P + "training"] = False
     st.session_state[P + "comparison"] = comparison
@@ -154,7 +153,7 @@ def live_view() -> None:
     comparison: compare.Comparison | None = st.session_state[P + "comparison"]
     if comparison is None:
         st.info("Choose methods and press **Train**: they all train on the same data and their "
-                "uncertainty maps appear here side by side.", icon="👆")
+                "uncertainty maps appear here side by side.", icon=":material/touch_app:")
         return
     if st.session_state[P + "training"] and not comparison.finished:
         comparison.advance()
@@ -197,9 +196,7 @@ def live_view() -> None:
             "wall s": _fmt(r.wall_s, 1),
             "steps (HMC: samples) /s": _fmt(r.steps_per_s, 0),
         })
-    table = pd.DataFrame(rows)
-    table.columns = [str(c) for c in table.columns]
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(rows, hide_index=True, width="stretch")
     st.subheader("The lesson, computed")
     for line in report.lesson:
         st.markdown(f"- {line}")
