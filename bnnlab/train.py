@@ -39,7 +39,7 @@ from bnnlab.config import TrainConfig
 TRACE_COUNTS: collections.Counter = collections.Counter()
 
 MIN_BUCKET = 64
-PREDICT_CHUNK = 512  # points per chunk in `predictive_summary`
+PREDICT_CHUNK = 512  # points per chunk in `predictive_summary` and `sample_probs`
 
 
 def data_bucket(num_points: int) -> int:
@@ -191,8 +191,9 @@ def _tree_select(pred: jax.Array, on_true, on_false):
 def make_engine(static: StaticConfig) -> Engine:
     """Build (trace lazily, compile on first call) the engine for `static`."""
     model = models.make_mlp(static.hidden, static.activation)
-    logits_fn, theta_template = models.make_logits_fn(model, jax.random.key(0))
-    dim = theta_template.shape[0]
+    # Shapes only: building an engine runs no computation (Flax's eager init took seconds).
+    flat = models.make_flat_mlp(model)
+    logits_fn, dim = flat.logits_fn, flat.num_params
     optimizer = direction_transform()
     method = static.method
     is_vi = method == "vi"
@@ -316,37 +317,55 @@ def make_engine(static: StaticConfig) -> Engine:
             return hmc.sample(rng_key, state.method_state, num_samples)
         return map_estimate.sample(rng_key, state.method_state, num_samples)
 
+    jitted_sample_params = jax.jit(sample_params, static_argnames="num_samples")
+
+    # The predictive runs in two compiled calls on purpose: posterior draws θ float32[S, d]
+    # first, then the network on them. In one call XLA:CPU fuses the sampling (softplus,
+    # erf_inv) into every element of the [S, n, width] activations; materialised θ lets the
+    # first layer be a cheap multiply-add (`models.FlatMLP.batched_logits`).
+    def probs_from_params(thetas: jax.Array, x: jax.Array) -> jax.Array:
+        """thetas float32[S, d], x float32[n, 2] -> probs float32[S, n], in chunks of points so
+        that each chunk's activations stay in cache."""
+        TRACE_COUNTS[("sample_probs", static)] += 1
+        n = x.shape[0]
+        chunk = min(PREDICT_CHUNK, n)
+        num_chunks = -(-n // chunk)
+        padded = jnp.zeros((num_chunks * chunk, 2), x.dtype).at[:n].set(x)
+        probs = jax.lax.map(lambda xc: jax.nn.sigmoid(flat.batched_logits(thetas, xc)),
+                            padded.reshape(num_chunks, chunk, 2))  # [chunks, S, chunk]
+        return jnp.moveaxis(probs, 0, 1).reshape(thetas.shape[0], -1)[:, :n]
+
+    jitted_probs = jax.jit(probs_from_params)
+
     def sample_probs(rng_key: jax.Array, state: TrainState, x: jax.Array,
                      num_samples: int) -> jax.Array:
-        TRACE_COUNTS[("sample_probs", static)] += 1
-        thetas = sample_params(rng_key, state, static.num_draws(num_samples))
-        return jax.nn.sigmoid(jax.vmap(logits_fn, in_axes=(0, None))(thetas, x))
+        thetas = jitted_sample_params(rng_key, state, static.num_draws(num_samples))
+        return jitted_probs(thetas, jnp.asarray(x, jnp.float32))
 
-    def predictive_chunk(rng_key: jax.Array, state: TrainState, x_chunk: jax.Array,
-                         num_samples: int) -> jax.Array:
+    def predictive_chunk(thetas: jax.Array, x_chunk: jax.Array) -> jax.Array:
         TRACE_COUNTS[("predictive_chunk", static)] += 1
-        thetas = sample_params(rng_key, state, static.num_draws(num_samples))
-        probs = jax.nn.sigmoid(jax.vmap(logits_fn, in_axes=(0, None))(thetas, x_chunk))
+        probs = jax.nn.sigmoid(flat.batched_logits(thetas, x_chunk))
         mean = probs.mean(axis=0)
         total = binary_entropy(mean)
         aleatoric = binary_entropy(probs).mean(axis=0)
-        epistemic = (jnp.maximum(total - aleatoric, 0.0) if static.num_draws(num_samples) > 1
+        epistemic = (jnp.maximum(total - aleatoric, 0.0) if thetas.shape[0] > 1
                      else jnp.zeros_like(total))
         return jnp.stack([mean, total, aleatoric, epistemic])
 
-    jitted_chunk = jax.jit(predictive_chunk, static_argnames="num_samples")
+    jitted_chunk = jax.jit(predictive_chunk)
 
     def predictive_summary(rng_key: jax.Array, state: TrainState, x: np.ndarray | jax.Array,
                            num_samples: int) -> np.ndarray:
         # Fixed-size chunks of points: one compilation serves every number of points, and each
         # chunk's activations stay in cache (measured several times faster than one
-        # [S, n, width] pass for a 100×100 grid × 64 samples on CPU). The same key in every
-        # chunk means the same posterior draws for every point.
+        # [S, n, width] pass for a 100×100 grid × 64 samples on CPU). The draws are made once,
+        # so every point sees the same posterior samples.
+        thetas = jitted_sample_params(rng_key, state, static.num_draws(num_samples))
         x = np.asarray(x, np.float32)
         n = len(x)
         padded = np.zeros((-(-n // PREDICT_CHUNK) * PREDICT_CHUNK, 2), np.float32)
         padded[:n] = x
-        parts = [jitted_chunk(rng_key, state, padded[i:i + PREDICT_CHUNK], num_samples)
+        parts = [jitted_chunk(thetas, padded[i:i + PREDICT_CHUNK])
                  for i in range(0, len(padded), PREDICT_CHUNK)]
         return np.concatenate([np.asarray(p) for p in parts], axis=1)[:, :n]
 
@@ -358,8 +377,8 @@ def make_engine(static: StaticConfig) -> Engine:
         run_chunk=jax.jit(run_chunk),
         init_batched=jax.jit(jax.vmap(init)),
         run_chunk_batched=jax.jit(jax.vmap(run_chunk, in_axes=(0, None, 0, None))),
-        sample_probs=jax.jit(sample_probs, static_argnames="num_samples"),
-        sample_params=jax.jit(sample_params, static_argnames="num_samples"),
+        sample_probs=sample_probs,
+        sample_params=jitted_sample_params,
         predictive_summary=predictive_summary,
     )
 
