@@ -87,8 +87,15 @@ def concurrent_phase(browser, url: str, sessions: int, seconds: float, server) -
                 "first_errors": s.errors[:3],
                 "benign_resource_failures": len(s.benign),
             })
+        pause_failures = []
         for s in learners:
-            s.click("Pause")
+            try:
+                s.page.get_by_role("button", name="Pause", exact=True).click(timeout=15_000)
+            except Exception as err:  # noqa: BLE001 - recorded, then the run goes on
+                shot = Path(tempfile.gettempdir()) / f"bnn_load_{s.name}.png"
+                s.page.screenshot(path=str(shot))
+                pause_failures.append(f"{s.name}: {type(err).__name__}; screenshot {shot}; "
+                                      f"buttons {s.page.get_by_role('button').all_inner_texts()}")
     finally:
         for s in learners:
             s.close()
@@ -107,6 +114,7 @@ def concurrent_phase(browser, url: str, sessions: int, seconds: float, server) -
         "sessions_that_saw_waiting": sum(w > 0 for w in waiting_seen),
         "server_cpu_cores": round(server_cpu, 2),
         "server_rss_mb_min_max": [round(min(rss), 1), round(max(rss), 1)],
+        "pause_failures": pause_failures,
         "per_session": per_session,
     }
 

@@ -178,10 +178,11 @@ def test_two_sessions_with_different_settings_do_not_see_each_other():
     assert a.query_params["lr"] == "0.05" and b.query_params["lr"] == "0.01"
     assert not a.warning and any("lr" in w.value for w in b.warning)
     assert not b.session_state["pg_training"]
-    # Reset in b leaves a's progress alone.
+    # Reset in b leaves a's progress alone (a paused first: it trains in the background).
+    a.button(key="pg_pause").click().run()
     before = _step(a)
     b.button(key="pg_reset").click().run()
-    assert _step(a) == before
+    assert _step(a) == before and a.session_state["pg_run"] is not b.session_state["pg_run"]
 
 
 def test_a_session_beyond_the_bound_shows_waiting_then_trains():
@@ -193,12 +194,40 @@ def test_a_session_beyond_the_bound_shows_waiting_then_trains():
     try:
         assert all(t.__enter__() for t in taken)
         at.button(key="pg_train").click().run()
+        # Training runs in the session's background trainer: give it time to find no slot.
+        deadline = time.monotonic() + 10
+        while not at.session_state["pg_trainer"].waiting and time.monotonic() < deadline:
+            time.sleep(0.05)
         at.run()
         assert _step(at) == 0
         assert any("Waiting for the accelerator" in i.value for i in at.info)
     finally:
         for t in taken:
             t.__exit__(None, None, None)
+    deadline = time.monotonic() + 30
+    while _step(at) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
     at.run()
     assert _step(at) > 0
     assert not any("Waiting for the accelerator" in i.value for i in at.info)
+    at.button(key="pg_pause").click().run()
+
+
+@pytest.mark.xfail(strict=True, reason="playground.Trainer.start assigns self._thread before "
+                   "Thread.start(); if starting fails (e.g. 'can't start new thread' under "
+                   "load), a later stop() joins an unstarted thread: RuntimeError 'cannot join "
+                   "thread before it is started' (seen in the 20-session load test's server log)")
+def test_stopping_a_trainer_whose_thread_failed_to_start_does_not_raise(monkeypatch):
+    """A trainer whose thread could not start can still be stopped (Pause/Reset must work)."""
+    cfg = TrainConfig(num_points=16, hidden=(4,), steps_per_chunk=5)
+    trainer = playground.Trainer(playground.Run(cfg, playground.build_data(cfg)))
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(RuntimeError, match="start new thread"):
+        trainer.start()
+    monkeypatch.undo()
+    trainer.stop()
+    assert not trainer.running
