@@ -369,13 +369,16 @@ class Trainer:
             return
         self._stop.clear()
         self.touch()
-        self._thread = threading.Thread(target=self._loop, name="bnnlab-trainer", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._loop, name="bnnlab-trainer", daemon=True)
+        thread.start()  # may raise (no thread to be had): then there is nothing to stop later
+        self._thread = thread
 
     def stop(self, wait: bool = True) -> None:
         self._stop.set()
-        if wait and self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=30)
+        thread = self._thread
+        if wait and thread is not None and thread.is_alive() \
+                and thread is not threading.current_thread():
+            thread.join(timeout=30)
 
     def _loop(self) -> None:
         try:

@@ -13,6 +13,7 @@ import streamlit as st
 from bnnlab import config, datasets, playground, runtime, vi
 from bnnlab.config import BOUNDS, ConfigError, TrainConfig
 from ui.live_chart import live_chart
+from ui.text import escape_markdown
 
 P = "pg_"  # session-state prefix of this page
 KL_PRESETS = {"Talk: β = 0.001": 0.001, "Full Bayes: β = 1": 1.0}
@@ -126,7 +127,7 @@ st.title("4 · Variational Bayes in code")
 st.caption(f"JAX {runtime.jax_version()} · running on **{runtime.device_label()}** — "
            "the training step below is jitted and runs on the server's accelerator.")
 for notice in _state("notices", []):
-    st.warning(notice, icon=":material/link:")
+    st.warning(escape_markdown(notice), icon=":material/link:")
 
 with st.sidebar:
     st.header("Data")
@@ -188,7 +189,7 @@ def _config_from_widgets(previous: TrainConfig) -> TrainConfig:
             steps=int(s[P + "steps"]), steps_per_chunk=int(s[P + "steps_per_chunk"]),
             grid_size=int(s[P + "grid_size"]))
     except (ConfigError, TypeError, ValueError) as err:
-        st.error(f"Setting not applied: {err}. Keeping the previous settings.",
+        st.error(escape_markdown(f"Setting not applied: {err}. Keeping the previous settings."),
                  icon=":material/warning:")
         return previous
 
@@ -201,7 +202,8 @@ if upload is not None and upload.file_id != _state("upload_id"):
     try:
         xy = datasets.load_csv(upload.getvalue())
     except datasets.DataError as err:
-        st.error(f"Could not use {upload.name!r}: {err}. Keeping the previous data.",
+        st.error(escape_markdown(f"Could not use {upload.name!r}: {err}. Keeping the previous "
+                                 "data."),
                  icon=":material/description:")
     else:
         _set("uploaded", xy)
@@ -225,7 +227,7 @@ if run is None:
         with st.spinner("Compiling the training step for this architecture (once per process)…"):
             run = playground.Run(cfg, data)
     except (datasets.DataError, ConfigError, ValueError) as err:
-        st.error(f"Could not start: {err}", icon=":material/warning:")
+        st.error(escape_markdown(f"Could not start: {err}"), icon=":material/warning:")
         st.stop()
     _set("run", run)
 else:
@@ -305,8 +307,11 @@ def _handle_click(click: dict, run: playground.Run) -> bool:
 
 @st.fragment(run_every=0.05 if training else None)
 def live_view() -> None:
-    run: playground.Run = _state("run")
-    trainer: playground.Trainer = _state("trainer")
+    run: playground.Run | None = _state("run")
+    trainer: playground.Trainer | None = _state("trainer")
+    if run is None or trainer is None or trainer.run is not run:
+        # A tick that raced a Reset: the full rerun builds the new run first.
+        st.rerun(scope="app")
     trainer.touch()
     if _state("training") and not run.finished and not trainer.running:
         trainer.start()  # e.g. after the learner came back to this page
@@ -315,7 +320,7 @@ def live_view() -> None:
                 "training on this server right now; yours continues when one finishes its "
                 "chunk.", icon=":material/hourglass_top:")
     if trainer.error:
-        st.error(f"Training stopped: {trainer.error}", icon=":material/error:")
+        st.error(escape_markdown(f"Training stopped: {trainer.error}"), icon=":material/error:")
     mode = st.session_state[P + "mode"]
     payload = run.frame(run.cfg.grid_size, 4.0 if st.session_state.get(P + "zoom") else 1.0,
                         st.session_state[P + "kind"])

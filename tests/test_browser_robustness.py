@@ -39,8 +39,6 @@ def test_markup_in_the_url_is_shown_as_text(app_server, page):
     _no_exception(page)
 
 
-@pytest.mark.xfail(strict=True, reason="pages/ch4_playground.py renders URL notices with "
-                   "st.warning (markdown): a key like [text](https://…) becomes a live link")
 def test_a_link_in_the_url_is_not_rendered_as_a_link(app_server, page):
     """A crafted link cannot put a clickable link on a learner's page."""
     _open(page, f"{app_server.url}/playground?{SMALL}"

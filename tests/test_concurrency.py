@@ -213,10 +213,6 @@ def test_a_session_beyond_the_bound_shows_waiting_then_trains():
     at.button(key="pg_pause").click().run()
 
 
-@pytest.mark.xfail(strict=True, reason="playground.Trainer.start assigns self._thread before "
-                   "Thread.start(); if starting fails (e.g. 'can't start new thread' under "
-                   "load), a later stop() joins an unstarted thread: RuntimeError 'cannot join "
-                   "thread before it is started' (seen in the 20-session load test's server log)")
 def test_stopping_a_trainer_whose_thread_failed_to_start_does_not_raise(monkeypatch):
     """A trainer whose thread could not start can still be stopped (Pause/Reset must work)."""
     cfg = TrainConfig(num_points=16, hidden=(4,), steps_per_chunk=5)
