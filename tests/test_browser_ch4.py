@@ -21,8 +21,15 @@ def _open(page, url):
                            timeout=120_000)
 
 
+def _live_attr(page, name: str) -> str:
+    # During a full rerun Streamlit can briefly hold the old chart element next to the new one.
+    page.wait_for_function("document.querySelectorAll('.bnn-live').length === 1",
+                           timeout=30_000)
+    return page.locator(LIVE).get_attribute(name)
+
+
 def _step(page) -> int:
-    return int(page.locator(LIVE).get_attribute("data-step"))
+    return int(_live_attr(page, "data-step"))
 
 
 def _canvas(page) -> str:
@@ -54,7 +61,7 @@ def test_train_redraws_pause_stops_reset_resets(app_server, page):
 def test_clicking_the_map_adds_a_point(app_server, page):
     """In "Add class 1" mode a click on the map adds a training point (and it lands in the URL)."""
     _open(page, f"{app_server.url}/playground?{SMALL}")
-    count = int(page.locator(LIVE).get_attribute("data-train-points"))
+    count = int(_live_attr(page, "data-train-points"))
     page.get_by_test_id("stSelectbox").filter(has_text="Click on the map to").click()
     page.get_by_role("option", name="Add class 1 (blue)").click()
     page.wait_for_function("document.querySelector('.bnn-map .bnn-title').textContent"
@@ -88,9 +95,9 @@ def test_garbage_url_opens_with_defaults_and_a_notice(app_server, page):
 def test_bad_csv_shows_its_message_and_keeps_the_data(app_server, page):
     """Uploading a CSV with one class shows the core's message; the previous data stay."""
     _open(page, f"{app_server.url}/playground?{SMALL}")
-    count = page.locator(LIVE).get_attribute("data-train-points")
+    count = _live_attr(page, "data-train-points")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         files=[{"name": "one_class.csv", "mimeType": "text/csv",
                 "buffer": b"x1,x2,label\n0,0,1\n1,1,1\n"}])
     page.get_by_text("expected exactly two classes").wait_for(timeout=30_000)
-    assert page.locator(LIVE).get_attribute("data-train-points") == count
+    assert _live_attr(page, "data-train-points") == count

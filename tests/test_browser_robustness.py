@@ -51,12 +51,14 @@ def test_a_malformed_csv_is_refused_with_a_message(app_server, page, tmp_path):
     """Uploading a CSV with a formula-injection cell: an error naming the problem, the
     generated data still drawn, no traceback."""
     _open(page, f"{app_server.url}/playground?{SMALL}")
+    page.wait_for_function("document.querySelectorAll('.bnn-live').length === 1")
     points = page.locator(".bnn-live").get_attribute("data-train-points")
     bad = tmp_path / "evil.csv"
     bad.write_bytes(b"x1,x2,label\n1,2,0\n3,4,=cmd|'/c calc'!A0\n")
     page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(bad))
     page.get_by_text("Could not use").wait_for(timeout=30_000)
     assert "plain value" in page.inner_text("[data-testid=stAlert]:has-text('Could not use')")
+    page.wait_for_function("document.querySelectorAll('.bnn-live').length === 1")
     assert page.locator(".bnn-live").get_attribute("data-train-points") == points
     _no_exception(page)
 
