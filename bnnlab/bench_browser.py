@@ -81,15 +81,15 @@ def _session(browser, url: str, watch_s: float) -> dict:
     page.evaluate(WATCH_JS)
     start = time.perf_counter()
     page.get_by_role("button", name="Train", exact=True).click()
-    page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) > 0",
-                           polling="raf")
+    page.wait_for_function("(e => e && Number(e.dataset.step) > 0)"
+                           "(document.querySelector('.bnn-live'))", polling="raf")
     first_frame_s = time.perf_counter() - start
     redraws0 = page.evaluate("window.__bnnRedraws")
-    step0 = int(page.locator(".bnn-live").get_attribute("data-step"))
+    step0 = int(page.locator(".bnn-live").last.get_attribute("data-step"))
     t0 = time.perf_counter()
     time.sleep(watch_s)
     redraws1 = page.evaluate("window.__bnnRedraws")
-    step1 = int(page.locator(".bnn-live").get_attribute("data-step"))
+    step1 = int(page.locator(".bnn-live").last.get_attribute("data-step"))
     elapsed = time.perf_counter() - t0
     blank, frames = page.evaluate("[window.__bnnBlank, window.__bnnFrames]")
     page.get_by_role("button", name="Pause", exact=True).click()

@@ -347,10 +347,13 @@ class Trainer:
     """
 
     def __init__(self, run: Run, slots: TrainingSlots | None = None,
-                 idle_timeout: float = 15.0) -> None:
+                 idle_timeout: float = 15.0, duty: float = 1.0) -> None:
         self.run = run
         self.slots = slots or TRAINING_SLOTS
         self.idle_timeout = idle_timeout
+        # Share of wall time spent training: below 1 it rests after each chunk, leaving the
+        # CPU to the renderer (on a 2-core machine the browser and the server share it too).
+        self.duty = min(max(duty, 0.05), 1.0)
         self.waiting = False
         self.error: str | None = None
         self._stop = threading.Event()
@@ -385,12 +388,14 @@ class Trainer:
             while not self._stop.is_set() and not self.run.finished:
                 if time.monotonic() - self._last_seen > self.idle_timeout:
                     break
+                started = time.perf_counter()
                 with self.slots.slot(timeout=0.25) as got:
                     self.waiting = not got
                     if got:
                         self.run.advance()
+                busy = time.perf_counter() - started if got else 0.0
                 # Let the session's renderer and other sessions in between chunks.
-                time.sleep(0.001)
+                self._stop.wait(0.001 + busy * (1.0 / self.duty - 1.0))
         except Exception as err:  # noqa: BLE001 - reported in the page, never a traceback
             self.error = f"{type(err).__name__}: {err}"
         finally:

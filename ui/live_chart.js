@@ -273,7 +273,8 @@ class LiveChart {
   constructor(root) {
     this.root = root;
     root.innerHTML = '<div class="bnn-row"><div class="bnn-map"></div><div class="bnn-unc"></div>' +
-      '</div><div class="bnn-elbo"></div><div class="bnn-error"></div>';
+      '</div><div class="bnn-metrics"></div><div class="bnn-elbo"></div>' +
+      '<div class="bnn-error"></div>';
     this.maps = [new CanvasMap(root.querySelector(".bnn-map"), "mean", this),
                  new CanvasMap(root.querySelector(".bnn-unc"), "uncertainty", this)];
     this.elboDiv = root.querySelector(".bnn-elbo");
@@ -322,7 +323,28 @@ class LiveChart {
     this.root.dataset.redraws = String(this.redraws);
     this.root.dataset.step = String(d.step);
     this.root.dataset.trainPoints = String(d.train.c.length);
+    this.showMetrics(d.metrics || []);
     this.scheduleElbo(d);
+  }
+
+  showMetrics(items) {
+    const box = this.root.querySelector(".bnn-metrics");
+    if (box.children.length !== items.length) {
+      box.innerHTML = "";
+      for (let k = 0; k < items.length; k++) {
+        const cell = document.createElement("div");
+        cell.className = "bnn-metric";
+        cell.innerHTML = '<div class="bnn-metric-label"></div><div class="bnn-metric-value"></div>';
+        box.appendChild(cell);
+      }
+    }
+    items.forEach((item, k) => {
+      const cell = box.children[k];
+      cell.querySelector(".bnn-metric-label").textContent = item.label;
+      cell.querySelector(".bnn-metric-value").textContent = item.value;
+      cell.title = item.help || "";
+      cell.dataset.label = item.label;
+    });
   }
 
   scheduleElbo(d) {

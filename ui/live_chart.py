@@ -29,6 +29,9 @@ CSS = """
 .bnn-cbar-hi { top: -2px; } .bnn-cbar-lo { bottom: -2px; }
 .bnn-readout { font-size: 12px; color: #555; margin-left: 38px; min-height: 16px; }
 .bnn-elbo { min-height: 240px; }
+.bnn-metrics { display: grid; grid-template-columns: repeat(8, 1fr); gap: 6px; margin: 8px 0; }
+.bnn-metric-label { font-size: 13px; color: #555; }
+.bnn-metric-value { font-size: 26px; color: #222; line-height: 1.2; }
 .bnn-error { color: #b00020; font-size: 0.85rem; }
 /* Fragment reruns mark their elements stale (faded) every tick: keep the live view steady. */
 div[data-stale="true"] { opacity: 1 !important; transition: none !important; }
