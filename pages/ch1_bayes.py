@@ -343,10 +343,10 @@ def variational_section(prior: float, lik_bug_free: float, lik_buggy: float,
         "q(F) = φ: how much your approximation believes in bug-free code", 0.0, 1.0,
         step=0.001, format="%.3f", key="ch1_phi", disabled=running,
     )
-    if run and not running and abs(phi - run.get("phi_shown", phi)) > 5e-4:
+    if run and not running and abs(phi - run.get("phi_shown", phi)) > 0.01:
         # φ moved by hand: forget the last optimisation path. Not an on_change callback,
-        # and not an exact comparison: the browser echoes the optimiser's value back (with
-        # float noise) when the slider is re-enabled.
+        # and not an exact comparison: the browser echoes the optimiser's value back when the
+        # slider is re-enabled, sometimes a step or more off: only a move of > 0.01 counts.
         st.session_state.pop("ch1_vi", None)
         run = None
     # The label stays fixed: a changing label would make it a new widget.
