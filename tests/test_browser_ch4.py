@@ -5,20 +5,12 @@ import time
 
 import pytest
 
+from tests.browser_helpers import open_playground
+
 pytestmark = pytest.mark.browser
 
 SMALL = "num_points=120&hidden=8&num_samples=2&steps_per_chunk=10&grid_size=24&steps=100000"
 LIVE = ".bnn-live"
-
-
-def _open(page, url):
-    page.goto(url)
-    page.wait_for_function("document.querySelector('.bnn-live') && "
-                           "document.querySelector('.bnn-live').dataset.step !== undefined",
-                           timeout=120_000)
-    # Wait until the page's own script run has finished (the status widget disappears).
-    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')",
-                           timeout=120_000)
 
 
 def _live_attr(page, name: str) -> str:
@@ -38,7 +30,7 @@ def _canvas(page) -> str:
 
 def test_train_redraws_pause_stops_reset_resets(app_server, page):
     """Train: the step counter and the heatmap change over time; Pause: both stop; Reset: 0."""
-    _open(page, f"{app_server.url}/playground?{SMALL}")
+    open_playground(page, f"{app_server.url}/playground?{SMALL}")
     before = _canvas(page)
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) >= 30",
@@ -60,7 +52,7 @@ def test_train_redraws_pause_stops_reset_resets(app_server, page):
 
 def test_clicking_the_map_adds_a_point(app_server, page):
     """In "Add class 1" mode a click on the map adds a training point (and it lands in the URL)."""
-    _open(page, f"{app_server.url}/playground?{SMALL}")
+    open_playground(page, f"{app_server.url}/playground?{SMALL}")
     count = int(_live_attr(page, "data-train-points"))
     page.get_by_test_id("stSelectbox").filter(has_text="Click on the map to").click()
     page.get_by_role("option", name="Add class 1 (blue)").click()
@@ -75,7 +67,8 @@ def test_clicking_the_map_adds_a_point(app_server, page):
 
 def test_url_settings_open_with_those_settings(app_server, page):
     """A link with settings opens the playground with them."""
-    _open(page, f"{app_server.url}/playground?{SMALL}&dataset=xor&activation=relu&hidden=8,4")
+    open_playground(page, f"{app_server.url}/playground?{SMALL}"
+                          "&dataset=xor&activation=relu&hidden=8,4")
     assert page.get_by_role("textbox", name="Hidden layers (widths)").input_value() == "8,4"
     # The page writes its validated settings back to the URL.
     search = page.evaluate("location.search")
@@ -84,7 +77,8 @@ def test_url_settings_open_with_those_settings(app_server, page):
 
 def test_garbage_url_opens_with_defaults_and_a_notice(app_server, page):
     """Garbage in the URL: the page opens with defaults and says what it ignored."""
-    _open(page, f"{app_server.url}/playground?{SMALL}&dataset=%3Cb%3Ehi%3C/b%3E&lr=nan&foo=1")
+    open_playground(page, f"{app_server.url}/playground?{SMALL}"
+                          "&dataset=%3Cb%3Ehi%3C/b%3E&lr=nan&foo=1")
     alerts = page.get_by_test_id("stAlert").all_inner_texts()
     text = " ".join(alerts)
     assert "dataset" in text and "lr" in text and "foo" in text
@@ -94,7 +88,7 @@ def test_garbage_url_opens_with_defaults_and_a_notice(app_server, page):
 
 def test_bad_csv_shows_its_message_and_keeps_the_data(app_server, page):
     """Uploading a CSV with one class shows the core's message; the previous data stay."""
-    _open(page, f"{app_server.url}/playground?{SMALL}")
+    open_playground(page, f"{app_server.url}/playground?{SMALL}")
     count = _live_attr(page, "data-train-points")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         files=[{"name": "one_class.csv", "mimeType": "text/csv",

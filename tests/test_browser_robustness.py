@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser_helpers import open_playground
+
 pytestmark = pytest.mark.browser
 
 SMALL = "num_points=64&hidden=4&num_samples=2&steps_per_chunk=5&grid_size=10"
-
-
-def _open(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_function("document.querySelector('.bnn-live') && "
-                           "document.querySelector('.bnn-live').dataset.step !== undefined",
-                           timeout=120_000)
-    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')",
-                           timeout=120_000)
 
 
 def _no_exception(page) -> None:
@@ -28,7 +21,7 @@ def test_markup_in_the_url_is_shown_as_text(app_server, page):
     """`<img onerror>` and `<script>` in URL keys and values render as text: no element is
     created, no script runs, and the page still works."""
     page.add_init_script("window.__pwned = 0")
-    _open(page, f"{app_server.url}/playground?{SMALL}"
+    open_playground(page, f"{app_server.url}/playground?{SMALL}"
                 "&%3Cimg%20src%3Dx%20onerror%3D%22window.__pwned%3D1%22%3E=1"
                 "&dataset=%3Cscript%3Ewindow.__pwned%3D2%3C%2Fscript%3E")
     body = page.inner_text("body")
@@ -41,7 +34,7 @@ def test_markup_in_the_url_is_shown_as_text(app_server, page):
 
 def test_a_link_in_the_url_is_not_rendered_as_a_link(app_server, page):
     """A crafted link cannot put a clickable link on a learner's page."""
-    _open(page, f"{app_server.url}/playground?{SMALL}"
+    open_playground(page, f"{app_server.url}/playground?{SMALL}"
                 "&%5BYour%20grades%5D(https%3A%2F%2Fevil.example)=1")
     assert page.locator("[data-testid=stMain] a[href*='evil.example']").count() == 0
     _no_exception(page)
@@ -50,7 +43,7 @@ def test_a_link_in_the_url_is_not_rendered_as_a_link(app_server, page):
 def test_a_malformed_csv_is_refused_with_a_message(app_server, page, tmp_path):
     """Uploading a CSV with a formula-injection cell: an error naming the problem, the
     generated data still drawn, no traceback."""
-    _open(page, f"{app_server.url}/playground?{SMALL}")
+    open_playground(page, f"{app_server.url}/playground?{SMALL}")
     page.wait_for_function("document.querySelectorAll('.bnn-live').length === 1")
     points = page.locator(".bnn-live").get_attribute("data-train-points")
     bad = tmp_path / "evil.csv"
@@ -65,7 +58,7 @@ def test_a_malformed_csv_is_refused_with_a_message(app_server, page, tmp_path):
 
 def test_a_file_over_the_upload_limit_is_refused(app_server, page, tmp_path):
     """A 6 MB file is stopped by Streamlit's own server.maxUploadSize with a message."""
-    _open(page, f"{app_server.url}/playground?{SMALL}")
+    open_playground(page, f"{app_server.url}/playground?{SMALL}")
     big = tmp_path / "big.csv"
     big.write_bytes(b"1,2,0\n" * 1_000_000)
     page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(big))
