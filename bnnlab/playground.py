@@ -86,10 +86,8 @@ class Run:
     def __init__(self, cfg: TrainConfig, data: PlaygroundData) -> None:
         self.cfg = cfg
         self.data = data
-        self.engine = train.compiled(train.StaticConfig.from_config(cfg, len(data.x_train)))
-        self.batch = train.make_batch(data.x_train, data.y_train, self.engine.static.data_bucket)
-        self.hyper = train.make_hyper(cfg)
-        self.state = self.engine.init(jax.random.key(cfg.seed), jnp.float32(cfg.init_std))
+        self.engine, self.batch, self.hyper, self.state = train.start_run(cfg, data.x_train,
+                                                                      data.y_train)
         self.display_key = jax.random.key(cfg.seed + 1)
         self.history: list[np.ndarray] = []  # float32[3, K] chunks: elbo, ell, kl
         self.train_seconds = 0.0

@@ -422,15 +422,30 @@ class RunResult(NamedTuple):
     train_s: float  # wall time of every chunk after the first
 
 
+class RunStart(NamedTuple):
+    """Everything a run needs before its first chunk."""
+
+    engine: Engine
+    batch: Batch
+    hyper: Hyper
+    state: TrainState
+
+
+def start_run(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray) -> RunStart:
+    """The cached engine for `cfg` and this data size, the padded batch, the traced
+    hyperparameters and the initial state (seeded by `cfg.seed`)."""
+    engine = compiled(StaticConfig.from_config(cfg, len(x_train)))
+    batch = make_batch(x_train, y_train, engine.static.data_bucket)
+    state = engine.init(jax.random.key(cfg.seed), jnp.float32(cfg.init_std))
+    return RunStart(engine, batch, make_hyper(cfg), state)
+
+
 def fit(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
         steps: int | None = None) -> RunResult:
     """Train from scratch for `steps` (default `cfg.steps`) steps; the history is exact in
     length even when `steps` is not a multiple of the chunk length."""
     steps = cfg.steps if steps is None else steps
-    engine = compiled(StaticConfig.from_config(cfg, len(x_train)))
-    batch = make_batch(x_train, y_train, engine.static.data_bucket)
-    hyper = make_hyper(cfg)
-    state = engine.init(jax.random.key(cfg.seed), jnp.float32(cfg.init_std))
+    engine, batch, hyper, state = start_run(cfg, x_train, y_train)
     chunk = engine.static.steps_per_chunk
     parts: list[ChunkInfo] = []
     times: list[float] = []
