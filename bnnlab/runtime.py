@@ -15,6 +15,27 @@ def device_label() -> str:
     return f"{device.platform.upper()} · {getattr(device, 'device_kind', device.platform)}"
 
 
+# XLA:CPU compiler options for the training chunk and the predictive, measured on the 2-core
+# EPYC (`python -m bnnlab.bench`, interleaved in one process; moons-512, 2-32-32-1 tanh, S=8):
+# * YNNPACK for dots only (not for the reductions and elementwise ops XLA also hands it by
+#   default): the [S, n, 32] reductions of the backward pass ran slower in YNNPACK than in
+#   XLA's own loops; 1.28–1.38× training steps/s, grid predictive 46 → 29 ms.
+# * LLVM optimisation level 1 and the older loop emitters instead of the MLIR fusion emitters:
+#   the dots run in YNNPACK either way, so this costs ~10% of steps/s but halves the training
+#   chunk's compile time (0.9 → 0.45 s), which is the wait before a new architecture's first frame.
+CPU_COMPILER_OPTIONS = {
+    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT",
+    "xla_backend_optimization_level": 1,
+    "xla_cpu_use_fusion_emitters": False,
+}
+
+
+def compiler_options() -> dict:
+    """Options for `jax.jit(..., compiler_options=...)` of the hot compiled functions: the
+    CPU options above on a CPU, none elsewhere."""
+    return dict(CPU_COMPILER_OPTIONS) if jax.default_backend() == "cpu" else {}
+
+
 def jax_version() -> str:
     return jax.__version__
 

@@ -33,7 +33,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from bnnlab import dropout, ensemble, hmc, map_estimate, models, vi
+from bnnlab import dropout, ensemble, hmc, map_estimate, models, runtime, vi
 from bnnlab.config import TrainConfig
 
 # (function name, StaticConfig) -> number of times JAX traced it. Diagnostics only.
@@ -43,8 +43,10 @@ MIN_BUCKET = 64
 PREDICT_CHUNK = 512  # points per chunk in `predictive_summary` and `sample_probs`
 # B runs on a CPU go through `lax.map` in vmapped groups of this many: one vmap over all B
 # spills the [B, S, n, width] activations and the [B, K, S, d] noise out of cache and measured
-# slower than B runs one after another; groups of 4 measured 1.4× faster than one after another
-# (64 runs, 2-core EPYC). Accelerators vmap over all B.
+# slower than B runs one after another. With XLA's default options groups of 4 measured 1.4×
+# faster than one after another; with `runtime.CPU_COMPILER_OPTIONS` one run alone got faster
+# and groups of 2–4 run at ~0.9–1.0× of it (64 runs, 2-core EPYC; 8 and 16 slower). Accelerators
+# vmap over all B.
 CPU_RUN_GROUP = 4
 # `init` runs once per run, so its compile time is all that counts: without LLVM's optimisations
 # it compiles in half the time (0.99 → 0.48 CPU-s on the 2-core EPYC) and runs in under 1 ms.
@@ -333,7 +335,9 @@ def make_engine(static: StaticConfig) -> Engine:
                                (states, hypers), batch_size=CPU_RUN_GROUP)
         return jax.vmap(run_chunk, in_axes=(0, None, 0, None))(states, batch, hypers, num_steps)
 
-    jitted_sample_params = jax.jit(sample_params, static_argnames="num_samples")
+    hot = runtime.compiler_options()  # see `runtime.CPU_COMPILER_OPTIONS`
+    jitted_sample_params = jax.jit(sample_params, static_argnames="num_samples",
+                                   compiler_options=hot)
 
     # The predictive runs in two compiled calls on purpose: posterior draws θ float32[S, d]
     # first, then the network on them. In one call XLA:CPU fuses the sampling (softplus,
@@ -351,7 +355,7 @@ def make_engine(static: StaticConfig) -> Engine:
                             padded.reshape(num_chunks, chunk, 2))  # [chunks, S, chunk]
         return jnp.moveaxis(probs, 0, 1).reshape(thetas.shape[0], -1)[:, :n]
 
-    jitted_probs = jax.jit(probs_from_params)
+    jitted_probs = jax.jit(probs_from_params, compiler_options=hot)
 
     def sample_probs(rng_key: jax.Array, state: TrainState, x: jax.Array,
                      num_samples: int) -> jax.Array:
@@ -368,7 +372,7 @@ def make_engine(static: StaticConfig) -> Engine:
                      else jnp.zeros_like(total))
         return jnp.stack([mean, total, aleatoric, epistemic])
 
-    jitted_chunk = jax.jit(predictive_chunk)
+    jitted_chunk = jax.jit(predictive_chunk, compiler_options=hot)
 
     def predictive_summary(rng_key: jax.Array, state: TrainState, x: np.ndarray | jax.Array,
                            num_samples: int) -> np.ndarray:
@@ -390,9 +394,9 @@ def make_engine(static: StaticConfig) -> Engine:
         num_params=dim,
         logits_fn=logits_fn,
         init=jax.jit(init, compiler_options=ONE_OFF_COMPILER_OPTIONS),
-        run_chunk=jax.jit(run_chunk),
+        run_chunk=jax.jit(run_chunk, compiler_options=hot),
         init_batched=jax.jit(jax.vmap(init), compiler_options=ONE_OFF_COMPILER_OPTIONS),
-        run_chunk_batched=jax.jit(run_chunk_batched),
+        run_chunk_batched=jax.jit(run_chunk_batched, compiler_options=hot),
         sample_probs=sample_probs,
         sample_params=jitted_sample_params,
         predictive_summary=predictive_summary,
