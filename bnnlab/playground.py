@@ -70,6 +70,21 @@ def decode_grid(text: str, shape: tuple[int, int], vmax: float) -> np.ndarray:
     return raw.astype(np.float32) / 255.0 * vmax
 
 
+def encode_floats(values: np.ndarray) -> str:
+    """float32 little-endian bytes of `values`, base64: the live chart's compact wire format for
+    points, boundaries and the objective history (a JSON list of floats took the server longer
+    to build and encode than the frame's numbers took to compute). Non-finite values become
+    NaN: a break in a line for the chart."""
+    arr = np.asarray(values, np.float64).ravel()
+    arr = np.where(np.isfinite(arr), arr, np.nan).astype("<f4")
+    return base64.b64encode(arr.tobytes()).decode("ascii")
+
+
+def decode_floats(text: str) -> np.ndarray:
+    """Inverse of `encode_floats`: float32[n]."""
+    return np.frombuffer(base64.b64decode(text), "<f4").astype(np.float32)
+
+
 def _downsample(values: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(indices, values) with at most `limit` evenly spaced entries, always keeping the last."""
     n = len(values)
@@ -97,12 +112,24 @@ class Run:
         self.lock = threading.RLock()
 
     @property
+    def state(self) -> train.TrainState:
+        return self._state
+
+    @state.setter
+    def state(self, state: train.TrainState) -> None:
+        # Step and divergence as Python values, read once per chunk: the page asks for them
+        # many times per frame, and each read of a device array costs a transfer under the GIL.
+        self._state = state
+        self._step = int(state.step)
+        self._diverged = bool(state.diverged)
+
+    @property
     def step(self) -> int:
-        return int(self.state.step)
+        return self._step
 
     @property
     def diverged(self) -> bool:
-        return bool(self.state.diverged)
+        return self._diverged
 
     def update_hyper(self, cfg: TrainConfig) -> None:
         """Take new lr / β / prior σ without recompiling or resetting."""
@@ -204,31 +231,27 @@ class Run:
             "uncertainty": encode_grid(uncertainty, float(np.log(2))),
             "uncertainty_kind": kind,
             "uncertainty_max": float(np.log(2)),
-            "boundaries": {"x": _finite_list(np.concatenate(boundary_x or [np.zeros(0)])),
-                           "y": _finite_list(np.concatenate(boundary_y or [np.zeros(0)]))},
+            # Arrays go as `encode_floats` strings (NaN breaks a boundary line).
+            "boundaries": {"x": encode_floats(np.concatenate(boundary_x or [np.zeros(0)])),
+                           "y": encode_floats(np.concatenate(boundary_y or [np.zeros(0)]))},
             "data_version": id(self.data),
             "train": _points(self.data.x_train, self.data.y_train),
             "test": _points(self.data.x_test, self.data.y_test),
             "history": {
-                "step": (idx + 1).tolist(),
-                "elbo": _finite_list(elbo_ds),
-                "ell": _finite_list(ell[idx]),
-                "neg_kl": _finite_list(-self.cfg.kl_weight * kl[idx]),
+                "step": encode_floats(idx + 1),
+                "elbo": encode_floats(elbo_ds),
+                "ell": encode_floats(ell[idx]),
+                "neg_kl": encode_floats(-self.cfg.kl_weight * kl[idx]),
                 "method": self.cfg.method,
             },
             "step": self.step,
         }
 
 
-def _finite_list(values: np.ndarray) -> list[float | None]:
-    """JSON-ready list: 4 decimals, NaN/inf as null (a line break for Plotly)."""
-    rounded = np.round(np.asarray(values, np.float64), 4)
-    return [None if not np.isfinite(v) else v for v in rounded.tolist()]
-
-
 def _points(x: np.ndarray, y: np.ndarray) -> dict:
-    return {"x": np.round(x[:, 0], 4).tolist(), "y": np.round(x[:, 1], 4).tolist(),
-            "c": y.astype(int).tolist()}
+    """Points for the live chart: coordinates as `encode_floats`, classes as a '0'/'1' string."""
+    return {"x": encode_floats(x[:, 0]), "y": encode_floats(x[:, 1]),
+            "c": (np.asarray(y, np.uint8) + ord("0")).tobytes().decode("ascii"), "n": len(y)}
 
 
 # Settings a running session can take without starting over: optimisation hyperparameters are

@@ -78,9 +78,25 @@ def test_frame_payload(run):
     assert frame["grid"]["nx"] == 16 and frame["step"] == 10
     mean = playground.decode_grid(frame["mean"], (16, 16), 1.0)
     assert 0 <= mean.min() and mean.max() <= 1
-    assert len(frame["boundaries"]["x"]) > 0
-    assert len(frame["train"]["x"]) == len(run.data.x_train)
-    assert len(frame["history"]["elbo"]) == 10
+    bx = playground.decode_floats(frame["boundaries"]["x"])
+    by = playground.decode_floats(frame["boundaries"]["y"])
+    assert len(bx) == len(by) > 0 and np.isnan(bx).any()  # NaN separates segments
+    assert frame["train"]["n"] == len(run.data.x_train) == len(frame["train"]["c"])
+    np.testing.assert_array_equal(playground.decode_floats(frame["train"]["x"]),
+                                  run.data.x_train[:, 0])
+    assert frame["train"]["c"] == "".join(str(int(c)) for c in run.data.y_train)
+    elbo, _, _ = run.history_arrays()
+    np.testing.assert_array_equal(playground.decode_floats(frame["history"]["elbo"]), elbo)
+    np.testing.assert_array_equal(playground.decode_floats(frame["history"]["step"]),
+                                  np.arange(1, 11))
+
+
+def test_encode_floats_round_trips_and_turns_non_finite_into_nan():
+    values = np.array([0.0, -1.5, 3.25e10, np.inf, -np.inf, np.nan, 1e-7])
+    decoded = playground.decode_floats(playground.encode_floats(values))
+    np.testing.assert_array_equal(decoded[[0, 1, 2, 6]], values[[0, 1, 2, 6]].astype(np.float32))
+    assert np.isnan(decoded[3:6]).all()
+    assert len(playground.decode_floats(playground.encode_floats(np.zeros(0)))) == 0
 
 
 def test_map_frame_has_zero_epistemic_and_no_sample_boundaries():
@@ -90,7 +106,7 @@ def test_map_frame_has_zero_epistemic_and_no_sample_boundaries():
     run.advance()
     frame = run.frame(16, 1.0, "epistemic")
     assert playground.decode_grid(frame["uncertainty"], (16, 16), 1.0).max() == 0
-    assert frame["boundaries"]["x"] == []
+    assert len(playground.decode_floats(frame["boundaries"]["x"])) == 0
 
 
 def test_zoom_widens_the_grid(run):

@@ -252,7 +252,7 @@ def test_divergence_keeps_the_last_finite_state_and_stops_advancing():
     assert run.advance() == 0 and run.step == 0
     np.testing.assert_array_equal(np.asarray(run.state.method_state.mean), before)
     frame = run.frame(cfg.grid_size, 1.0, "total")
-    assert all(v is None or np.isfinite(v) for v in frame["history"]["elbo"])
+    assert not np.isinf(playground.decode_floats(frame["history"]["elbo"])).any()
 
 
 def test_compiled_engines_are_shared_not_rebuilt():

@@ -26,6 +26,31 @@ function loadPlotly() {
   return window.__bnnPlotlyLoading;
 }
 
+// Write text only when it changed: every DOM write invalidates style and layout.
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// `bnnlab.playground.encode_floats`: base64 of little-endian float32 (NaN = a break).
+function decodeFloats(text) {
+  const bin = atob(text || "");
+  const bytes = new Uint8Array(bin.length);
+  for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+  return new Float32Array(bytes.buffer, 0, bytes.length >> 2);
+}
+
+// Points: {x, y: encodeFloats, c: "0101…"} -> {x, y: Float32Array, c: Uint8Array}.
+function decodePoints(p) {
+  const c = new Uint8Array(p.c.length);
+  for (let k = 0; k < c.length; k++) c[k] = p.c.charCodeAt(k) - 48;
+  return { x: decodeFloats(p.x), y: decodeFloats(p.y), c: c };
+}
+
+// For Plotly: a plain array with null for NaN (a gap in the line).
+function plotlyArray(text) {
+  return Array.from(decodeFloats(text), (v) => (Number.isFinite(v) ? v : null));
+}
+
 function makeLut(stops) {
   const lut = new Uint8ClampedArray(256 * 3);
   for (let v = 0; v < 256; v++) {
@@ -75,7 +100,14 @@ class CanvasMap {
     this.bindEvents();
   }
 
+  // The canvas's CSS size, measured once per draw (and on events): reading the layout for
+  // every point and boundary vertex forced a layout each time (~8% of the browser's time).
   size() {
+    if (!this.cachedSize) this.cachedSize = this.measure();
+    return this.cachedSize;
+  }
+
+  measure() {
     const rect = this.canvas.getBoundingClientRect();
     return { w: Math.max(50, rect.width), h: Math.max(50, rect.height) };
   }
@@ -181,13 +213,14 @@ class CanvasMap {
     ctx.putImageData(img, 0, 0);
     const hi = this.el.querySelector(".bnn-cbar-hi");
     const lo = this.el.querySelector(".bnn-cbar-lo");
-    hi.textContent = this.kind === "mean" ? "1" : this.scale.toFixed(2);
-    lo.textContent = "0";
+    setText(hi, this.kind === "mean" ? "1" : this.scale.toFixed(2));
+    setText(lo, "0");
   }
 
   draw(d, title) {
-    this.titleEl.textContent = title;
-    const { w, h } = this.size();
+    setText(this.titleEl, title);
+    this.cachedSize = this.measure();
+    const { w, h } = this.cachedSize;
     const dpr = window.devicePixelRatio || 1;
     if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
       this.canvas.width = Math.round(w * dpr);
@@ -209,15 +242,15 @@ class CanvasMap {
     ctx.fillRect(0, 0, w, h);
     ctx.imageSmoothingEnabled = true;
     ctx.drawImage(this.image, ax, ay, bx - ax, by - ay);
-    if (this.kind === "mean" && d.boundaries.x.length) {
+    const xs = this.live.decoded.boundaryX;
+    const ys = this.live.decoded.boundaryY;
+    if (this.kind === "mean" && xs.length) {
       ctx.strokeStyle = "rgba(30,30,30,0.55)";
       ctx.lineWidth = 1;
       ctx.beginPath();
-      const xs = d.boundaries.x;
-      const ys = d.boundaries.y;
       let pen = false;
       for (let k = 0; k < xs.length; k++) {
-        if (xs[k] === null) { pen = false; continue; }
+        if (Number.isNaN(xs[k]) || Number.isNaN(ys[k])) { pen = false; continue; }
         const [px, py] = this.toPixel(xs[k], ys[k]);
         if (pen) ctx.lineTo(px, py); else ctx.moveTo(px, py);
         pen = true;
@@ -243,8 +276,8 @@ class CanvasMap {
         }
       }
     };
-    drawPoints(d.train, false);
-    if (this.kind === "mean") drawPoints(d.test, true);
+    drawPoints(this.live.decoded.train, false);
+    if (this.kind === "mean") drawPoints(this.live.decoded.test, true);
     ctx.restore();
     // Axes.
     const v = this.live.view;
@@ -310,6 +343,10 @@ class LiveChart {
   }
 
   update(d) {
+    // Decoded once per frame for both maps (the payload object itself is left as received).
+    this.decoded = { boundaryX: decodeFloats(d.boundaries.x),
+                     boundaryY: decodeFloats(d.boundaries.y),
+                     train: decodePoints(d.train), test: decodePoints(d.test) };
     this.data = d;
     if (this.viewRevision !== d.view_revision || !this.view) {
       this.viewRevision = d.view_revision;
@@ -322,7 +359,7 @@ class LiveChart {
     window.__bnnRedraws = (window.__bnnRedraws || 0) + 1;
     this.root.dataset.redraws = String(this.redraws);
     this.root.dataset.step = String(d.step);
-    this.root.dataset.trainPoints = String(d.train.c.length);
+    this.root.dataset.trainPoints = String(d.train.n);
     this.showMetrics(d.metrics || []);
     this.scheduleElbo(d);
   }
@@ -340,10 +377,10 @@ class LiveChart {
     }
     items.forEach((item, k) => {
       const cell = box.children[k];
-      cell.querySelector(".bnn-metric-label").textContent = item.label;
-      cell.querySelector(".bnn-metric-value").textContent = item.value;
-      cell.title = item.help || "";
-      cell.dataset.label = item.label;
+      setText(cell.querySelector(".bnn-metric-label"), item.label);
+      setText(cell.querySelector(".bnn-metric-value"), item.value);
+      if (cell.title !== (item.help || "")) cell.title = item.help || "";
+      if (cell.dataset.label !== item.label) cell.dataset.label = item.label;
     });
   }
 
@@ -363,13 +400,14 @@ class LiveChart {
     try {
       const Plotly = await loadPlotly();
       const vi = h.method === "vi";
+      const steps = plotlyArray(h.step);
       const traces = [
-        { type: "scatter", mode: "lines", name: vi ? "ELBO" : "MAP objective", x: h.step,
-          y: h.elbo, line: { color: "#222", width: 2 } },
+        { type: "scatter", mode: "lines", name: vi ? "ELBO" : "MAP objective", x: steps,
+          y: plotlyArray(h.elbo), line: { color: "#222", width: 2 } },
         { type: "scatter", mode: "lines", name: vi ? "E_q[log P(Y|X,θ)]" : "log P(Y|X,θ)",
-          x: h.step, y: h.ell, line: { color: "#2f6db5" } },
+          x: steps, y: plotlyArray(h.ell), line: { color: "#2f6db5" } },
         { type: "scatter", mode: "lines", name: vi ? "−β·KL(q‖prior)" : "−β·‖θ‖²/2σ²",
-          x: h.step, y: h.neg_kl, line: { color: "#c0392b" } },
+          x: steps, y: plotlyArray(h.neg_kl), line: { color: "#c0392b" } },
       ];
       const layout = {
         title: { text: vi ? "ELBO = E_q[log P(Y|X,θ)] − β·KL(q‖prior), per step"
@@ -380,7 +418,7 @@ class LiveChart {
       };
       await Plotly.react(this.elboDiv, traces, layout,
                          { displaylogo: false, responsive: true });
-      this.root.querySelector(".bnn-error").textContent = "";
+      setText(this.root.querySelector(".bnn-error"), "");
     } catch (err) {
       this.root.querySelector(".bnn-error").textContent = "Chart error: " + err;
     }
