@@ -78,6 +78,9 @@ def _session(browser, url: str, watch_s: float) -> dict:
     page.wait_for_function("document.querySelector('.bnn-live') && "
                            "document.querySelector('.bnn-live').dataset.step === '0'")
     page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
+    # The page is on screen once the objective chart is drawn (plotly.js loaded and run): a
+    # learner cannot press Train before seeing it.
+    page.wait_for_function("document.querySelector('.bnn-elbo .main-svg')")
     page.evaluate(WATCH_JS)
     start = time.perf_counter()
     page.get_by_role("button", name="Train", exact=True).click()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import threading
 import time
 from typing import NamedTuple
@@ -95,11 +96,15 @@ def _downsample(values: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]
     return idx, values[idx]
 
 
+_SERIALS = itertools.count(1)  # unique names for runs and data sets (ids get reused)
+
+
 class Run:
     """A resumable training run for one session: the engine, the state and the history."""
 
     def __init__(self, cfg: TrainConfig, data: PlaygroundData) -> None:
         self.cfg = cfg
+        self.serial = next(_SERIALS)
         self.data = data
         self.engine, self.batch, self.hyper, self.state = train.start_run(cfg, data.x_train,
                                                                       data.y_train)
@@ -110,6 +115,29 @@ class Run:
         # Held while a chunk runs or while the data / engine / hyperparameters are swapped, so a
         # background `Trainer` and the page never interleave halfway.
         self.lock = threading.RLock()
+        self._warm_up: threading.Thread | None = None
+        self._frame_cache: tuple[tuple, dict] | None = None
+        self._evaluation_cache: tuple[tuple, tuple] | None = None
+        self._far_points: tuple[int, np.ndarray] | None = None
+
+    def warm_up(self) -> None:
+        """Compile the training chunk in a background thread, unless this engine has been
+        compiled before: the page calls it when a run is created, so the compile overlaps the
+        time the learner spends looking at the page instead of following the click on Train.
+        `advance` waits for it (one compilation, never two in parallel)."""
+        engine = self.engine
+        if train.TRACE_COUNTS[("run_chunk", engine.static)] or self._warm_up is not None:
+            return
+        args = (self.state, self.batch, self.hyper, jnp.int32(0))  # 0 steps: state unchanged
+
+        def compile_chunk() -> None:
+            # An error here is raised again, and reported, by the first real chunk.
+            with contextlib.suppress(Exception):
+                jax.block_until_ready(engine.run_chunk(*args))
+
+        thread = threading.Thread(target=compile_chunk, name="bnnlab-warm-up", daemon=True)
+        thread.start()
+        self._warm_up = thread
 
     @property
     def state(self) -> train.TrainState:
@@ -122,6 +150,15 @@ class Run:
         self._state = state
         self._step = int(state.step)
         self._diverged = bool(state.diverged)
+
+    @property
+    def data(self) -> PlaygroundData:
+        return self._data
+
+    @data.setter
+    def data(self, data: PlaygroundData) -> None:
+        self._data = data
+        self.data_version = next(_SERIALS)
 
     @property
     def step(self) -> int:
@@ -145,6 +182,8 @@ class Run:
                        self.engine.static.steps_per_chunk, remaining)
             if todo <= 0 or self.diverged:
                 return 0
+            if self._warm_up is not None:
+                self._warm_up.join()
             before = self.step
             start = time.perf_counter()
             state, info = self.engine.run_chunk(self.state, self.batch, self.hyper,
@@ -184,10 +223,29 @@ class Run:
             num_samples=num_samples))
         return predict.Predictive(*out)
 
+    def _evaluation(self) -> tuple[predict.Predictive, predict.Predictive, predict.Predictive]:
+        """Predictive summaries on the training points, the test points and the far probes
+        (`predict.far_probe_points`), in one call on device; cached per step and data."""
+        key = (self.step, self.diverged, self.data_version)
+        cached = self._evaluation_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        far_cache = self._far_points
+        if far_cache is None or far_cache[0] != self.data_version:
+            far_cache = (self.data_version, predict.far_probe_points(self.data.x_train, size=21))
+            self._far_points = far_cache
+        parts = (self.data.x_train, self.data.x_test, far_cache[1])
+        whole = self.summary(np.concatenate(parts))
+        ends = np.cumsum([len(p) for p in parts])[:-1]
+        out = tuple(predict.Predictive(*piece) for piece in
+                    zip(*(np.split(np.asarray(v), ends) for v in whole), strict=True))
+        self._evaluation_cache = (key, out)
+        return out
+
     def metrics(self) -> dict[str, float]:
         """Train/test accuracy, test NLL and ECE from the mean predictive (LIVE_SAMPLES draws)."""
-        train_mean = self.summary(self.data.x_train).mean
-        test_mean = self.summary(self.data.x_test).mean
+        train_pred, test_pred, _ = self._evaluation()
+        train_mean, test_mean = train_pred.mean, test_pred.mean
         return {
             "train_acc": predict.accuracy(train_mean, self.data.y_train),
             "test_acc": predict.accuracy(test_mean, self.data.y_test),
@@ -201,10 +259,23 @@ class Run:
         return self.probs(np.array([[x, y]], np.float32), num_samples, key)[:, 0]
 
     def frame(self, grid_size: int, zoom: float, kind: str) -> dict:
-        """Everything the live chart draws, as a JSON-ready dict with quantised grids."""
+        """Everything the live chart draws, as a JSON-ready dict with quantised grids; `frame_id`
+        names its contents. Asked again with nothing changed (the page ticks faster than a
+        chunk, or while the chunk compiles), it returns the previous frame without computing."""
         if kind not in UNCERTAINTY_KINDS:
             raise ValueError(f"kind must be one of {UNCERTAINTY_KINDS}")
         grid_size = int(np.clip(grid_size, config.MIN_GRID, config.MAX_GRID))
+        key = (grid_size, float(zoom), kind, self.step, self.diverged, self.data_version,
+               self.cfg.kl_weight, self.cfg.method, len(self.history))
+        cached = self._frame_cache
+        if cached is not None and cached[0] == key:
+            return dict(cached[1])
+        payload = self._compute_frame(grid_size, zoom, kind)
+        payload["frame_id"] = f"{self.serial}-{next(_SERIALS)}"
+        self._frame_cache = (key, payload)
+        return dict(payload)
+
+    def _compute_frame(self, grid_size: int, zoom: float, kind: str) -> dict:
         every = np.concatenate([self.data.x_train, self.data.x_test])
         xs, ys, grid = predict.make_grid(every, grid_size, margin=0.5, zoom=zoom)
         pred = self.summary(grid)
@@ -234,7 +305,7 @@ class Run:
             # Arrays go as `encode_floats` strings (NaN breaks a boundary line).
             "boundaries": {"x": encode_floats(np.concatenate(boundary_x or [np.zeros(0)])),
                            "y": encode_floats(np.concatenate(boundary_y or [np.zeros(0)]))},
-            "data_version": id(self.data),
+            "data_version": self.data_version,
             "train": _points(self.data.x_train, self.data.y_train),
             "test": _points(self.data.x_test, self.data.y_test),
             "history": {
@@ -288,10 +359,9 @@ def set_data(run: Run, data: PlaygroundData) -> None:
 def far_entropy(run: Run) -> tuple[float, float]:
     """Mean predictive entropy on the test points and on probes ≥ 2 units from all training
     points (`predict.far_probe_points`): how much more the model says "I don't know" far away."""
-    near = run.summary(run.data.x_test).total.mean()
-    far_points = predict.far_probe_points(run.data.x_train, size=21)
-    far = run.summary(far_points).total.mean() if len(far_points) else float("nan")
-    return float(near), float(far)
+    _, test_pred, far_pred = run._evaluation()
+    far = far_pred.total.mean() if len(far_pred.total) else float("nan")
+    return float(test_pred.total.mean()), float(far)
 
 
 def encode_added(points: list[tuple[float, float, int]]) -> str:

@@ -90,6 +90,13 @@ def _stop_trainer() -> None:
 
 def _train() -> None:
     _set("training", True)
+    run = _state("run")
+    if run is not None and not run.finished:
+        # One chunk right away, so the page this click brings back already shows training;
+        # the background trainer takes over from there. Skipped when the server is busy.
+        with playground.TRAINING_SLOTS.slot(timeout=0) as got:
+            if got:
+                run.advance()
 
 
 def _pause() -> None:
@@ -229,6 +236,7 @@ if run is None:
         data = playground.build_data(cfg, _state("added"), _state("uploaded"))
         with st.spinner("Compiling the training step for this architecture (once per process)…"):
             run = playground.Run(cfg, data)
+        run.warm_up()  # compiles the training step while the learner looks at the page
     except (datasets.DataError, ConfigError, ValueError) as err:
         st.error(escape_markdown(f"Could not start: {err}"), icon=":material/warning:")
         st.stop()

@@ -72,6 +72,15 @@ def test_train_ticks_then_pause_stops(at):
     assert _shown_step(at) == paused
 
 
+def test_train_click_shows_a_trained_frame_at_once():
+    """The rerun that the click on Train brings back already draws a frame after one chunk
+    (the click's callback runs it), instead of waiting for the background trainer."""
+    at = _app({"steps": "10"})  # one chunk is the whole budget: the trainer has nothing left
+    at.button(key="pg_train").click().run()
+    assert _run_state(at).step == 10 and _shown_step(at) == 10
+    assert not at.exception
+
+
 def test_step_and_reset(at):
     """Step runs exactly one chunk; Reset goes back to step 0."""
     before = _run_state(at).step

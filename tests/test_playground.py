@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bnnlab import playground, train
+from bnnlab import playground, predict, train
 from bnnlab.config import TrainConfig
 
 CFG = TrainConfig(num_points=120, hidden=(8,), num_samples=2, steps_per_chunk=10, steps=35,
@@ -168,3 +168,59 @@ def test_trainer_stops_on_request_and_when_its_session_goes_quiet():
     quiet.start()
     time.sleep(1.5)
     assert not quiet.running
+
+
+def test_frame_is_reused_until_something_changes(run):
+    """Asked again with nothing changed, `frame` returns the same frame (same `frame_id`) without
+    computing; a new chunk, another uncertainty kind or new data give a new one."""
+    first = run.frame(16, 1.0, "total")
+    again = run.frame(16, 1.0, "total")
+    assert again == first and again is not first  # a copy: the page adds its own keys
+    assert run.frame(16, 1.0, "epistemic")["frame_id"] != first["frame_id"]
+    run.advance()
+    after = run.frame(16, 1.0, "total")
+    assert after["frame_id"] != first["frame_id"] and after["step"] == first["step"] + 10
+    playground.set_data(run, playground.build_data(run.cfg, [(0.1, 0.2, 1)]))
+    moved = run.frame(16, 1.0, "total")
+    assert moved["frame_id"] != after["frame_id"]
+    assert moved["data_version"] != after["data_version"]
+    assert moved["train"]["n"] == after["train"]["n"] + 1
+
+
+def test_warm_up_compiles_the_chunk_in_the_background_and_leaves_the_state():
+    """`warm_up` compiles the training chunk in a thread without changing the run; the first
+    `advance` waits for it, so the chunk is traced once."""
+    cfg = TrainConfig(num_points=40, hidden=(3, 5), num_samples=2, steps_per_chunk=7, lr=0.05)
+    run = playground.Run(cfg, playground.build_data(cfg))
+    key = ("run_chunk", run.engine.static)
+    assert train.TRACE_COUNTS[key] == 0  # an architecture no other test compiles
+    before = np.asarray(run.state.method_state.mean).copy()
+    run.warm_up()
+    thread = run._warm_up
+    run.warm_up()  # a second call starts nothing
+    assert run._warm_up is thread
+    thread.join(timeout=120)
+    assert train.TRACE_COUNTS[key] == 1 and run.step == 0
+    np.testing.assert_array_equal(np.asarray(run.state.method_state.mean), before)
+    assert run.advance() == 7 and run.step == 7
+    assert train.TRACE_COUNTS[key] == 1
+    fresh = playground.Run(cfg, playground.build_data(cfg))
+    fresh.warm_up()  # already compiled: no thread
+    assert fresh._warm_up is None
+
+
+def test_metrics_and_far_entropy_match_separate_predictives(run):
+    """Metrics and near/far entropy come from one predictive call over train, test and far
+    points; they equal the summaries computed on each set alone (the same posterior draws)."""
+    run.advance()
+    metrics = run.metrics()
+    near, far = playground.far_entropy(run)
+    test_mean = run.summary(run.data.x_test).mean
+    assert metrics["test_acc"] == predict.accuracy(test_mean, run.data.y_test)
+    assert metrics["train_acc"] == predict.accuracy(run.summary(run.data.x_train).mean,
+                                                    run.data.y_train)
+    assert metrics["test_nll"] == pytest.approx(predict.nll(test_mean, run.data.y_test), rel=1e-6)
+    assert near == pytest.approx(float(run.summary(run.data.x_test).total.mean()), rel=1e-6)
+    far_points = predict.far_probe_points(run.data.x_train, size=21)
+    assert len(far_points) > 0
+    assert far == pytest.approx(float(run.summary(far_points).total.mean()), rel=1e-6)
