@@ -86,6 +86,29 @@ def decode_floats(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), "<f4").astype(np.float32)
 
 
+def encode_segments(xs: np.ndarray, ys: np.ndarray, box: tuple[float, float, float, float]
+                    ) -> dict:
+    """Line segments from `contour.segments` ((start, end, NaN) triples) inside `box` =
+    (x0, x1, y0, y1), as uint16 coordinates over the box (x_start, y_start, x_end, y_end per
+    segment, base64): a third of the bytes of float32 triples, and at most box/65535 off."""
+    x0, x1, y0, y1 = box
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    quads = np.stack([xs[0::3], ys[0::3], xs[1::3], ys[1::3]], axis=-1).reshape(-1, 4)
+    lo = np.array([x0, y0, x0, y0])
+    span = np.maximum(np.array([x1 - x0, y1 - y0] * 2), 1e-12)
+    q = np.round(np.clip((quads - lo) / span, 0.0, 1.0) * 65535).astype("<u2")
+    return {"q": base64.b64encode(q.tobytes()).decode("ascii"), "n": len(q),
+            "x0": x0, "x1": x1, "y0": y0, "y1": y1}
+
+
+def decode_segments(payload: dict) -> np.ndarray:
+    """Inverse of `encode_segments`: float64[n, 4] (x_start, y_start, x_end, y_end)."""
+    q = np.frombuffer(base64.b64decode(payload["q"]), "<u2").reshape(-1, 4) / 65535.0
+    lo = np.array([payload["x0"], payload["y0"]] * 2)
+    span = np.array([payload["x1"] - payload["x0"], payload["y1"] - payload["y0"]] * 2)
+    return lo + q * span
+
+
 def _downsample(values: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(indices, values) with at most `limit` evenly spaced entries, always keeping the last."""
     n = len(values)
@@ -116,6 +139,7 @@ class Run:
         # background `Trainer` and the page never interleave halfway.
         self.lock = threading.RLock()
         self._warm_up: threading.Thread | None = None
+        self._advanced = threading.Condition()  # notified after every chunk
         self._frame_cache: tuple[tuple, dict] | None = None
         self._evaluation_cache: tuple[tuple, tuple] | None = None
         self._far_points: tuple[int, np.ndarray] | None = None
@@ -188,14 +212,25 @@ class Run:
             start = time.perf_counter()
             state, info = self.engine.run_chunk(self.state, self.batch, self.hyper,
                                                 jnp.int32(todo))
-            jax.block_until_ready(state)
-            self.state = state
+            # One transfer for everything the page reads (each separate read of a device
+            # array costs a round trip under the GIL).
+            info_np, step, diverged = jax.device_get((info, state.step, state.diverged))
+            self._state, self._step, self._diverged = state, int(step), bool(diverged)
             taken = self.step - before
             elapsed = time.perf_counter() - start
             self.train_seconds += elapsed
             self.last_chunk_steps_per_s = taken / elapsed if elapsed > 0 else 0.0
-            self.history.append(np.stack([np.asarray(v)[:taken] for v in info]))
-            return taken
+            self.history.append(np.stack([np.asarray(v)[:taken] for v in info_np]))
+        with self._advanced:
+            self._advanced.notify_all()
+        return taken
+
+    def wait_for_step_after(self, step: int, timeout: float) -> bool:
+        """Block (without the GIL) until the run is past `step` or `timeout` seconds passed;
+        returns whether it is. The live page waits here so that each redraw shows new steps
+        rather than sending the browser the same frame again."""
+        with self._advanced:
+            return self._advanced.wait_for(lambda: self.step != step, timeout)
 
     @property
     def finished(self) -> bool:
@@ -266,7 +301,7 @@ class Run:
             raise ValueError(f"kind must be one of {UNCERTAINTY_KINDS}")
         grid_size = int(np.clip(grid_size, config.MIN_GRID, config.MAX_GRID))
         key = (grid_size, float(zoom), kind, self.step, self.diverged, self.data_version,
-               self.cfg.kl_weight, self.cfg.method, len(self.history))
+               self.cfg.method)
         cached = self._frame_cache
         if cached is not None and cached[0] == key:
             return dict(cached[1])
@@ -274,6 +309,21 @@ class Run:
         payload["frame_id"] = f"{self.serial}-{next(_SERIALS)}"
         self._frame_cache = (key, payload)
         return dict(payload)
+
+    def history_payload(self) -> dict:
+        """The objective chart's data: at most HISTORY_POINTS steps of ELBO, expected
+        log-likelihood and −β·KL (`encode_floats`). Separate from `frame`: the chart redraws
+        twice a second, so the page sends it about that often rather than with every frame."""
+        elbo, ell, kl = self.history_arrays()
+        idx, elbo_ds = _downsample(elbo, HISTORY_POINTS)
+        return {
+            "step": encode_floats(idx + 1),
+            "elbo": encode_floats(elbo_ds),
+            "ell": encode_floats(ell[idx]),
+            "neg_kl": encode_floats(-self.cfg.kl_weight * kl[idx]),
+            "method": self.cfg.method,
+            "last_step": self.step,
+        }
 
     def _compute_frame(self, grid_size: int, zoom: float, kind: str) -> dict:
         every = np.concatenate([self.data.x_train, self.data.x_test])
@@ -293,8 +343,6 @@ class Run:
                                           float(by[1] - by[0]))
                 boundary_x.append(sx)
                 boundary_y.append(sy)
-        elbo, ell, kl = self.history_arrays()
-        idx, elbo_ds = _downsample(elbo, HISTORY_POINTS)
         return {
             "grid": {"x0": float(xs[0]), "dx": float(xs[1] - xs[0]), "y0": float(ys[0]),
                      "dy": float(ys[1] - ys[0]), "nx": len(xs), "ny": len(ys)},
@@ -302,19 +350,14 @@ class Run:
             "uncertainty": encode_grid(uncertainty, float(np.log(2))),
             "uncertainty_kind": kind,
             "uncertainty_max": float(np.log(2)),
-            # Arrays go as `encode_floats` strings (NaN breaks a boundary line).
-            "boundaries": {"x": encode_floats(np.concatenate(boundary_x or [np.zeros(0)])),
-                           "y": encode_floats(np.concatenate(boundary_y or [np.zeros(0)]))},
+            # Arrays go as compact base64 strings (`encode_segments`, `encode_floats`).
+            "boundaries": encode_segments(
+                np.concatenate(boundary_x or [np.zeros(0)]),
+                np.concatenate(boundary_y or [np.zeros(0)]),
+                (float(bx[0]), float(bx[-1]), float(by[0]), float(by[-1]))),
             "data_version": self.data_version,
             "train": _points(self.data.x_train, self.data.y_train),
             "test": _points(self.data.x_test, self.data.y_test),
-            "history": {
-                "step": encode_floats(idx + 1),
-                "elbo": encode_floats(elbo_ds),
-                "ell": encode_floats(ell[idx]),
-                "neg_kl": encode_floats(-self.cfg.kl_weight * kl[idx]),
-                "method": self.cfg.method,
-            },
             "step": self.step,
         }
 

@@ -362,6 +362,10 @@ def live_view() -> None:
                 "chunk.", icon=":material/hourglass_top:")
     if trainer.error:
         st.error(escape_markdown(f"Training stopped: {trainer.error}"), icon=":material/error:")
+    if _state("training") and trainer.running and _state("shown_step") == run.step:
+        # The page ticks faster than chunks finish: wait for the next chunk instead of sending
+        # the browser the same frame again (that work would slow the training down).
+        run.wait_for_step_after(run.step, timeout=0.25)
     mode = st.session_state[P + "mode"]
     payload = run.frame(run.cfg.grid_size, 4.0 if st.session_state.get(P + "zoom") else 1.0,
                         st.session_state[P + "kind"])
@@ -369,6 +373,15 @@ def live_view() -> None:
     payload["add_class"] = mode[-1] if mode.startswith("add") else ""
     payload["view_revision"] = f"{run.cfg.dataset}-{st.session_state.get(P + 'zoom')}"
     payload["metrics"] = _metrics_row(run)
+    # The objective chart redraws twice a second: send its history about as often while
+    # training (the chart keeps the last one), and always otherwise.
+    sent = _state("history_sent")
+    now = time.monotonic()
+    if (not _state("training") or sent is None or sent[0] is not run
+            or now - sent[1] > 0.4 or sent[2] != run.cfg.kl_weight):
+        payload["history"] = run.history_payload()
+        _set("history_sent", (run, now, run.cfg.kl_weight))
+    _set("shown_step", payload["step"])
     result = live_chart(payload, key=P + "live")
     click = getattr(result, "click", None)
     if click and click != _state("last_click"):

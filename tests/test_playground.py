@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bnnlab import playground, predict, train
+from bnnlab import contour, playground, predict, train
 from bnnlab.config import TrainConfig
 
 CFG = TrainConfig(num_points=120, hidden=(8,), num_samples=2, steps_per_chunk=10, steps=35,
@@ -78,17 +78,33 @@ def test_frame_payload(run):
     assert frame["grid"]["nx"] == 16 and frame["step"] == 10
     mean = playground.decode_grid(frame["mean"], (16, 16), 1.0)
     assert 0 <= mean.min() and mean.max() <= 1
-    bx = playground.decode_floats(frame["boundaries"]["x"])
-    by = playground.decode_floats(frame["boundaries"]["y"])
-    assert len(bx) == len(by) > 0 and np.isnan(bx).any()  # NaN separates segments
+    segments = playground.decode_segments(frame["boundaries"])
+    assert segments.shape == (frame["boundaries"]["n"], 4) and len(segments) > 0
+    box = frame["boundaries"]
+    assert box["x0"] <= segments[:, 0].min() and segments[:, 2].max() <= box["x1"]
     assert frame["train"]["n"] == len(run.data.x_train) == len(frame["train"]["c"])
     np.testing.assert_array_equal(playground.decode_floats(frame["train"]["x"]),
                                   run.data.x_train[:, 0])
     assert frame["train"]["c"] == "".join(str(int(c)) for c in run.data.y_train)
     elbo, _, _ = run.history_arrays()
-    np.testing.assert_array_equal(playground.decode_floats(frame["history"]["elbo"]), elbo)
-    np.testing.assert_array_equal(playground.decode_floats(frame["history"]["step"]),
-                                  np.arange(1, 11))
+    history = run.history_payload()
+    np.testing.assert_array_equal(playground.decode_floats(history["elbo"]), elbo)
+    np.testing.assert_array_equal(playground.decode_floats(history["step"]), np.arange(1, 11))
+    assert history["last_step"] == 10 and "history" not in frame
+
+
+def test_encode_segments_round_trips_within_the_quantisation():
+    """Segments (start, end, NaN) from `contour.segments` come back as (x0, y0, x1, y1) rows,
+    within box/65535 of the originals; the NaN separators are dropped."""
+    z = np.add.outer(np.linspace(-1, 1, 12), np.linspace(-1, 1, 9))  # level set: a line
+    xs, ys = contour.segments(z, -2.0, 0.5, 1.0, 0.25, level=0.1)
+    box = (-2.0, -2.0 + 0.5 * 8, 1.0, 1.0 + 0.25 * 11)
+    back = playground.decode_segments(playground.encode_segments(xs, ys, box))
+    expected = np.stack([xs[0::3], ys[0::3], xs[1::3], ys[1::3]], axis=-1)
+    assert back.shape == expected.shape and len(back) > 0
+    np.testing.assert_allclose(back, expected, atol=4.0 / 65535 + 1e-12)
+    empty = playground.encode_segments(np.zeros(0), np.zeros(0), box)
+    assert empty["n"] == 0 and playground.decode_segments(empty).shape == (0, 4)
 
 
 def test_encode_floats_round_trips_and_turns_non_finite_into_nan():
@@ -106,7 +122,7 @@ def test_map_frame_has_zero_epistemic_and_no_sample_boundaries():
     run.advance()
     frame = run.frame(16, 1.0, "epistemic")
     assert playground.decode_grid(frame["uncertainty"], (16, 16), 1.0).max() == 0
-    assert len(playground.decode_floats(frame["boundaries"]["x"])) == 0
+    assert frame["boundaries"]["n"] == 0
 
 
 def test_zoom_widens_the_grid(run):

@@ -41,6 +41,23 @@ function decodeFloats(text) {
   return new Float32Array(bytes.buffer, 0, bytes.length >> 2);
 }
 
+// `bnnlab.playground.encode_segments`: uint16 (x_start, y_start, x_end, y_end) over a box ->
+// Float64Array of data coordinates, four per segment.
+function decodeSegments(b) {
+  const bin = atob(b.q || "");
+  const bytes = new Uint8Array(bin.length);
+  for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+  const q = new Uint16Array(bytes.buffer, 0, bytes.length >> 1);
+  const out = new Float64Array(q.length);
+  const sx = (b.x1 - b.x0) / 65535;
+  const sy = (b.y1 - b.y0) / 65535;
+  for (let k = 0; k < q.length; k += 2) {
+    out[k] = b.x0 + q[k] * sx;
+    out[k + 1] = b.y0 + q[k + 1] * sy;
+  }
+  return out;
+}
+
 // Points: {x, y: encodeFloats, c: "0101…"} -> {x, y: Float32Array, c: Uint8Array}.
 function decodePoints(p) {
   const c = new Uint8Array(p.c.length);
@@ -244,18 +261,16 @@ class CanvasMap {
     ctx.fillRect(0, 0, w, h);
     ctx.imageSmoothingEnabled = true;
     ctx.drawImage(this.image, ax, ay, bx - ax, by - ay);
-    const xs = this.live.decoded.boundaryX;
-    const ys = this.live.decoded.boundaryY;
-    if (this.kind === "mean" && xs.length) {
+    const seg = this.live.decoded.segments;
+    if (this.kind === "mean" && seg.length) {
       ctx.strokeStyle = "rgba(30,30,30,0.55)";
       ctx.lineWidth = 1;
       ctx.beginPath();
-      let pen = false;
-      for (let k = 0; k < xs.length; k++) {
-        if (Number.isNaN(xs[k]) || Number.isNaN(ys[k])) { pen = false; continue; }
-        const [px, py] = this.toPixel(xs[k], ys[k]);
-        if (pen) ctx.lineTo(px, py); else ctx.moveTo(px, py);
-        pen = true;
+      for (let k = 0; k + 3 < seg.length; k += 4) {
+        const [ax, ay] = this.toPixel(seg[k], seg[k + 1]);
+        const [bx, by] = this.toPixel(seg[k + 2], seg[k + 3]);
+        ctx.moveTo(ax, ay);
+        ctx.lineTo(bx, by);
       }
       ctx.stroke();
     }
@@ -353,12 +368,12 @@ class LiveChart {
       this.data = d;
       if (titleChanged) this.redrawMaps();
       this.showMetrics(d.metrics || []);
+      if (d.history) this.scheduleElbo(d.history);
       return;
     }
     this.frameId = d.frame_id;
     // Decoded once per frame for both maps (the payload object itself is left as received).
-    this.decoded = { boundaryX: decodeFloats(d.boundaries.x),
-                     boundaryY: decodeFloats(d.boundaries.y),
+    this.decoded = { segments: decodeSegments(d.boundaries),
                      train: decodePoints(d.train), test: decodePoints(d.test) };
     this.data = d;
     if (this.viewRevision !== d.view_revision || !this.view) {
@@ -374,7 +389,7 @@ class LiveChart {
     this.root.dataset.step = String(d.step);
     this.root.dataset.trainPoints = String(d.train.n);
     this.showMetrics(d.metrics || []);
-    this.scheduleElbo(d);
+    if (d.history) this.scheduleElbo(d.history);
   }
 
   showMetrics(items) {
@@ -397,8 +412,8 @@ class LiveChart {
     });
   }
 
-  scheduleElbo(d) {
-    this.elboPending = d.history;
+  scheduleElbo(history) {
+    this.elboPending = history;
     const wait = this.lastElbo + ELBO_INTERVAL_MS - performance.now();
     if (this.elboTimer) return;
     this.elboTimer = setTimeout(() => this.drawElbo(), Math.max(0, wait));
