@@ -94,6 +94,9 @@ def encode_segments(xs: np.ndarray, ys: np.ndarray, box: tuple[float, float, flo
     x0, x1, y0, y1 = box
     xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
     quads = np.stack([xs[0::3], ys[0::3], xs[1::3], ys[1::3]], axis=-1).reshape(-1, 4)
+    quads = quads[np.isfinite(quads).all(axis=1)]
+    if not np.isfinite(box).all():
+        quads = quads[:0]
     lo = np.array([x0, y0, x0, y0])
     span = np.maximum(np.array([x1 - x0, y1 - y0] * 2), 1e-12)
     q = np.round(np.clip((quads - lo) / span, 0.0, 1.0) * 65535).astype("<u2")

@@ -84,8 +84,13 @@ def make_grid(x: np.ndarray, size: int, margin: float = 0.5,
 
     The box is the data's bounding box plus `margin` on each side, scaled by `zoom` about its
     centre (zoom > 1 shows far from the data). Returns `(xs float32[size], ys float32[size],
-    points float32[size*size, 2])`, points row-major over (ys, xs).
+    points float32[size*size, 2])`, points row-major over (ys, xs). Non-finite points are left
+    out of the box (with none left, the box is [−1, 1]² plus the margin).
     """
+    x = np.asarray(x, np.float64).reshape(-1, 2)
+    x = x[np.isfinite(x).all(axis=1)]
+    if len(x) == 0:
+        x = np.array([[-1.0, -1.0], [1.0, 1.0]])
     lo = x.min(axis=0) - margin
     hi = x.max(axis=0) + margin
     centre, half = (lo + hi) / 2, (hi - lo) / 2 * zoom

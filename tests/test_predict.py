@@ -64,3 +64,14 @@ def test_grid_covers_the_data_and_zooms_out():
     assert points.shape == (121, 2)
     xs3, _, _ = predict.make_grid(x, 11, margin=0.5, zoom=3.0)
     np.testing.assert_allclose(xs3[-1] - xs3[0], 3 * (xs[-1] - xs[0]), rtol=1e-6)
+
+
+def test_make_grid_ignores_non_finite_points():
+    """A non-finite point (only tests can inject one: CSV loading refuses them) does not turn
+    the grid into NaN; with no finite point the box is [-1, 1]² plus the margin."""
+    x = np.array([[0.0, 0.0], [1.0, 2.0], [np.inf, 0.0], [np.nan, 1.0]])
+    xs, ys, grid = predict.make_grid(x, 5, margin=0.5)
+    np.testing.assert_allclose([xs[0], xs[-1], ys[0], ys[-1]], [-0.5, 1.5, -0.5, 2.5])
+    assert np.isfinite(grid).all()
+    xs, _, _ = predict.make_grid(np.full((3, 2), np.nan), 3, margin=0.5)
+    np.testing.assert_allclose([xs[0], xs[-1]], [-1.5, 1.5])
