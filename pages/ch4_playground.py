@@ -234,7 +234,7 @@ if run is not None and playground.needs_reset(run.cfg, cfg):
 if run is None:
     try:
         data = playground.build_data(cfg, _state("added"), _state("uploaded"))
-        with st.spinner("Compiling the training step for this architecture (once per process)…"):
+        with st.spinner("Preparing this architecture (compiled once per process)…"):
             run = playground.Run(cfg, data)
         run.warm_up()  # compiles the training step while the learner looks at the page
     except (datasets.DataError, ConfigError, ValueError) as err:
