@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
@@ -32,8 +33,19 @@ CPU_COMPILER_OPTIONS = {
 
 def compiler_options() -> dict:
     """Options for `jax.jit(..., compiler_options=...)` of the hot compiled functions: the
-    CPU options above on a CPU, none elsewhere."""
-    return dict(CPU_COMPILER_OPTIONS) if jax.default_backend() == "cpu" else {}
+    CPU options above on a CPU, none elsewhere, and none where this jaxlib does not know them
+    (they are XLA debug options and come and go between versions)."""
+    return dict(_supported_cpu_options()) if jax.default_backend() == "cpu" else {}
+
+
+@functools.cache
+def _supported_cpu_options() -> tuple[tuple[str, object], ...]:
+    """`CPU_COMPILER_OPTIONS` if a tiny function compiles with them, else nothing."""
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=CPU_COMPILER_OPTIONS).lower(1.0).compile()
+    except Exception:  # noqa: BLE001 - an unknown option or value: XLA's defaults
+        return ()
+    return tuple(CPU_COMPILER_OPTIONS.items())
 
 
 def jax_version() -> str:

@@ -147,3 +147,20 @@ def test_predictive_summary_matches_numpy_decomposition():
         run.engine.sample_probs(key, run.state, points, num_samples=16)))
     for row, expected in zip(summary, reference, strict=True):
         np.testing.assert_allclose(row, expected, atol=2e-5)
+
+
+def test_compiler_options_fall_back_to_xla_defaults_when_unknown(monkeypatch):
+    """The CPU options are XLA debug options that come and go between versions: one this jaxlib
+    does not know gives XLA's defaults instead of an error."""
+    from bnnlab import runtime
+
+    runtime._supported_cpu_options.cache_clear()
+    try:
+        monkeypatch.setitem(runtime.CPU_COMPILER_OPTIONS, "xla_no_such_option_in_any_jaxlib", 1)
+        assert runtime.compiler_options() == {}
+        monkeypatch.undo()
+        runtime._supported_cpu_options.cache_clear()
+        expected = runtime.CPU_COMPILER_OPTIONS if jax.default_backend() == "cpu" else {}
+        assert runtime.compiler_options() == expected
+    finally:
+        runtime._supported_cpu_options.cache_clear()
