@@ -50,13 +50,13 @@ def unit_index(params: Mapping[str, Any]) -> tuple[np.ndarray, int]:
     marks: dict[str, dict[str, np.ndarray]] = {}
     offset = 0
     for layer, name in enumerate(names):
-        kernel = np.asarray(params[name]["kernel"])
-        rows = np.full(kernel.shape, -1, np.int32)
+        shape = tuple(params[name]["kernel"].shape)  # arrays or `jax.eval_shape` structs
+        rows = np.full(shape, -1, np.int32)
         if layer > 0:  # rows of this kernel are the previous hidden layer's units
-            rows = np.broadcast_to(offset + np.arange(kernel.shape[0], dtype=np.int32)[:, None],
-                                   kernel.shape).copy()
-            offset += kernel.shape[0]
-        marks[name] = {"bias": np.full(np.shape(params[name]["bias"]), -1, np.int32),
+            rows = np.broadcast_to(offset + np.arange(shape[0], dtype=np.int32)[:, None],
+                                   shape).copy()
+            offset += shape[0]
+        marks[name] = {"bias": np.full(tuple(params[name]["bias"].shape), -1, np.int32),
                        "kernel": rows}
     flat, _ = ravel_pytree(jax.tree.map(jnp.asarray, marks))
     return np.asarray(flat, np.int32), offset

@@ -209,7 +209,9 @@ def make_engine(static: StaticConfig) -> Engine:
     method = static.method
     is_vi = method == "vi"
     if method == "dropout":
-        template_params = model.init(jax.random.key(0), jnp.zeros((1, 2), jnp.float32))["params"]
+        # Shapes only, like `make_flat_mlp`: no eager Flax init when the engine is built.
+        template_params = jax.eval_shape(model.init, jax.random.key(0),
+                                         jnp.zeros((1, 2), jnp.float32))["params"]
         unit_index_np, num_units = dropout.unit_index(template_params)
         unit_index = jnp.asarray(unit_index_np)
     if method == "hmc":

@@ -27,6 +27,12 @@ def test_unit_index_marks_the_rows_leaving_each_hidden_unit():
     }
     flat, _ = jax.flatten_util.ravel_pytree(jax.tree.map(jnp.asarray, expected))
     np.testing.assert_array_equal(index, np.asarray(flat, np.int32))
+    # Shapes alone give the same index: the engine builds it without running Flax's init.
+    model, _ = _params((3, 2))
+    shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 2)))["params"]
+    from_shapes, units = dropout.unit_index(shapes)
+    np.testing.assert_array_equal(from_shapes, index)
+    assert units == num_units
 
 
 def test_masked_parameters_equal_dropping_hidden_units():
