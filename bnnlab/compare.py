@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bnnlab import config, datasets, hmc, predict, train
+from bnnlab import config, contour, datasets, hmc, playground, predict, train
 from bnnlab.config import ConfigError, TrainConfig
 
 GAP_DATASET = "moons_gap"
@@ -340,3 +340,26 @@ def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool) -> lis
                     out.append("In the gap alone: " + ", ".join(
                         f"{METHOD_LABELS[m]} {d:.3f}" for d, m in gap_diffs) + ".")
     return out
+
+
+def maps_payload(report: Report, kind: str, data: CompareData) -> dict:
+    """What the compare page's canvas maps draw (`ui/compare_maps.js`), JSON-ready and compact:
+    one uint8 grid of the `kind` uncertainty per method on the shared scale [0, ln 2] nats, the
+    p = 0.5 boundary of each method's mean predictive as uint16 segments, the training points,
+    and the gap's box. Grids are row-major over (ys, xs)."""
+    xs, ys = report.xs, report.ys
+    dx = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
+    dy = float(ys[1] - ys[0]) if len(ys) > 1 else 1.0
+    box = (float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1]))
+    vmax = float(np.log(2))
+    maps = []
+    for method, row in report.rows.items():
+        sx, sy = contour.segments(np.asarray(row.grid.mean), float(xs[0]), dx, float(ys[0]), dy)
+        maps.append({"method": method, "title": METHOD_LABELS[method],
+                     "values": playground.encode_grid(getattr(row.grid, kind), vmax),
+                     "boundary": playground.encode_segments(sx, sy, box)})
+    return {"grid": {"x0": float(xs[0]), "dx": dx, "y0": float(ys[0]), "dy": dy,
+                     "nx": len(xs), "ny": len(ys)},
+            "kind": kind, "vmax": vmax, "maps": maps,
+            "train": playground.points_payload(data.x_train, data.y_train),
+            "gap": list(data.gap) if data.gap is not None else None}

@@ -359,13 +359,13 @@ class Run:
                 np.concatenate(boundary_y or [np.zeros(0)]),
                 (float(bx[0]), float(bx[-1]), float(by[0]), float(by[-1]))),
             "data_version": self.data_version,
-            "train": _points(self.data.x_train, self.data.y_train),
-            "test": _points(self.data.x_test, self.data.y_test),
+            "train": points_payload(self.data.x_train, self.data.y_train),
+            "test": points_payload(self.data.x_test, self.data.y_test),
             "step": self.step,
         }
 
 
-def _points(x: np.ndarray, y: np.ndarray) -> dict:
+def points_payload(x: np.ndarray, y: np.ndarray) -> dict:
     """Points for the live chart: coordinates as `encode_floats`, classes as a '0'/'1' string."""
     return {"x": encode_floats(x[:, 0]), "y": encode_floats(x[:, 1]),
             "c": (np.asarray(y, np.uint8) + ord("0")).tobytes().decode("ascii"), "n": len(y)}

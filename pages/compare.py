@@ -11,6 +11,7 @@ import streamlit as st
 from bnnlab import compare, config, runtime
 from bnnlab.config import BOUNDS, ConfigError
 from bnnlab.figures import compare as figures
+from ui.compare_maps import compare_maps
 
 P = "cmp_"  # session-state prefix of this page
 DEFAULTS = compare.CompareSettings()
@@ -160,11 +161,7 @@ def live_view() -> None:
     report = comparison.report(int(st.session_state[P + "grid_size"]),
                                3.0 if st.session_state[P + "zoom"] else 1.0)
     kind = st.session_state[P + "kind"]
-    titles = {m: compare.METHOD_LABELS[m] for m in report.rows}
-    fig = figures.uncertainty_maps(
-        report.xs, report.ys, {m: r.grid for m, r in report.rows.items()}, titles, kind,
-        comparison.data.x_train, comparison.data.y_train, comparison.data.gap)
-    st.plotly_chart(fig, key=P + "maps", config={"displayModeBar": False})
+    compare_maps(compare.maps_payload(report, kind, comparison.data), key=P + "maps")
     st.caption(f"Colour: {KIND_LABELS[kind]} in nats, one scale for every map (0 to ln 2). "
                "White line: P(y=1) = 0.5. Dots: training points"
                + (" · dotted box: the gap cut out of the moons." if comparison.data.gap else "."))

@@ -1,23 +1,37 @@
 """Browser check of the comparison page: after Train every chosen method's map appears, and the
-maps and the table update while the methods train."""
+maps update in place (never blank) while the methods train."""
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-# Subplot titles of the small multiples, and a signature of the first map's colours.
-TITLES = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .gtitle,'
-  + '[data-testid="stPlotlyChart"] .annotation-text')].map(e => e.textContent)"""
+# Titles of the canvas small multiples, and a signature of the first map's pixels.
+TITLES = """() => [...document.querySelectorAll('.bnn-cmp-title')].map(e => e.textContent)"""
 MAP_SIGNATURE = """() => {
-  const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-  if (!plot || !plot._fullData) return null;
-  return JSON.stringify(plot._fullData.filter(t => t.type === 'heatmap')
-    .map(t => Array.from(t.z[Math.floor(t.z.length / 2)] || [])));
+  const c = document.querySelector('.bnn-cmp-cell canvas');
+  if (!c || !c.width) return null;
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let h = 0;
+  for (let k = 0; k < px.length; k += 97) h = (h * 31 + px[k]) | 0;
+  return h;
+}"""
+# Counts animation frames in which a map's centre pixel is unpainted (a blank, flickering map).
+WATCH_BLANK = """() => {
+  window.__cmpBlank = 0; window.__cmpFrames = 0;
+  const tick = () => {
+    const c = document.querySelector('.bnn-cmp-cell canvas');
+    window.__cmpFrames += 1;
+    if (!c || !c.width || c.getContext('2d').getImageData(c.width >> 1, c.height >> 1, 1, 1)
+        .data[3] === 0) window.__cmpBlank += 1;
+    if (window.__cmpFrames < 100000) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
 }"""
 
 
 def test_maps_appear_and_update(app_server, page):
-    """Train shows one map per method (five by default) and they change from tick to tick."""
+    """Train shows one map per method (five by default); they change from tick to tick and are
+    repainted in place, so no animation frame shows a blank map."""
     page.goto(f"{app_server.url}/compare")
     if page.get_by_text("Page not found").count():
         page.keyboard.press("Escape")
@@ -26,8 +40,15 @@ def test_maps_appear_and_update(app_server, page):
     titles = page.evaluate(TITLES)
     for name in ("MAP", "Mean-field VI", "MC dropout", "Deep ensemble", "HMC (reference)"):
         assert name in titles
+    page.evaluate(WATCH_BLANK)
     first = page.evaluate(MAP_SIGNATURE)
     page.wait_for_function(f"({MAP_SIGNATURE})() !== {first!r}", timeout=120_000)
+    redraws = int(page.locator(".bnn-cmp").get_attribute("data-redraws"))
+    page.wait_for_function(
+        f"Number(document.querySelector('.bnn-cmp').dataset.redraws) > {redraws + 2}",
+        timeout=120_000)
+    blank, frames = page.evaluate("[window.__cmpBlank, window.__cmpFrames]")
+    assert frames > 10 and blank == 0  # the maps are repainted in place: never blank
     page.get_by_text("HMC warm-up").or_(page.get_by_text("HMC samples drawn")).first.wait_for()
     page.get_by_role("button", name="⏹ Stop").click()
     page.get_by_role("button", name="▶ Resume").wait_for()

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from bnnlab import cli, compare
+from bnnlab import cli, compare, playground
 from bnnlab.config import ConfigError, TrainConfig
 
 # Shared by the CLI runs and the comparison so that both use the same compiled engines.
@@ -84,3 +84,30 @@ def test_comparison_against_hmc_computes_the_lesson():
         assert label in text
     assert f"{report.rows['hmc'].entropy_far:.2f}" in text
     assert comparison.runs["hmc"].hmc_progress()["samples"] == 60
+
+
+def test_maps_payload_carries_each_method_on_the_shared_scale():
+    """The canvas maps get, per method, its uncertainty grid quantised on [0, ln 2], the p = 0.5
+    boundary of its mean inside the grid's box, the training points and the gap's box."""
+    settings = compare.CompareSettings(methods=("map", "ensemble"),
+                                       base=TrainConfig(**SMALL, steps=40))
+    comparison = compare.Comparison(settings)
+    while not comparison.finished:
+        comparison.advance()
+    report = comparison.report(grid_size=16)
+    payload = compare.maps_payload(report, "epistemic", comparison.data)
+    json.dumps(payload)  # JSON-ready
+    assert [m["method"] for m in payload["maps"]] == ["map", "ensemble"]
+    assert payload["grid"]["nx"] == payload["grid"]["ny"] == 16
+    assert payload["gap"] == (list(comparison.data.gap) if comparison.data.gap else None)
+    assert payload["train"]["n"] == len(comparison.data.x_train)
+    for m in payload["maps"]:
+        row = report.rows[m["method"]]
+        values = playground.decode_grid(m["values"], (16, 16), payload["vmax"])
+        np.testing.assert_allclose(values, np.clip(row.grid.epistemic, 0, np.log(2)),
+                                   atol=np.log(2) / 510 + 1e-6)
+        segments = playground.decode_segments(m["boundary"])
+        assert (segments[:, [0, 2]] >= report.xs[0] - 1e-6).all()
+        assert (segments[:, [0, 2]] <= report.xs[-1] + 1e-6).all()
+    # MAP is one network: its epistemic map is exactly zero.
+    assert playground.decode_grid(payload["maps"][0]["values"], (16, 16), 1.0).max() == 0

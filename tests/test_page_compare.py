@@ -3,8 +3,11 @@ and shows their maps, table and computed lesson; bad input gives a message, not 
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -31,9 +34,10 @@ def app() -> AppTest:
     return at
 
 
-def _maps(at: AppTest):
-    charts = at.get("plotly_chart")
-    return [c for c in charts if '"coloraxis"' in c.proto.spec]
+def _maps(at: AppTest) -> list[dict]:
+    """The data of the canvas maps component (`bnnlab.compare.maps_payload`)."""
+    return [json.loads(c.proto.json) for c in at.get("bidi_component")
+            if c.proto.component_name.endswith("bnnlab_compare_maps")]
 
 
 def test_page_starts_idle_with_an_invitation(app):
@@ -47,9 +51,11 @@ def test_train_shows_every_chosen_method_and_ticks(app):
     """Train: one map per chosen method on a shared scale; each tick advances the table."""
     next(b for b in app.button if b.label == "▶ Train").click().run()
     assert not app.exception
-    spec = _maps(app)[0].proto.spec
-    for title in ("MAP", "Deep ensemble", "HMC (reference)"):
-        assert title in spec
+    maps = _maps(app)[0]
+    assert [m["title"] for m in maps["maps"]] == ["MAP", "Deep ensemble", "HMC (reference)"]
+    assert maps["vmax"] == pytest.approx(np.log(2))
+    side = maps["grid"]["nx"] * maps["grid"]["ny"]
+    assert all(len(base64.b64decode(m["values"])) == side for m in maps["maps"])
     first = app.dataframe[0].value
     assert list(first["method"]) == ["MAP", "Deep ensemble", "HMC (reference)"]
     for _ in range(6):
