@@ -173,7 +173,12 @@ def direction_transform() -> optax.GradientTransformation:
 
 
 class Engine(NamedTuple):
-    """Jitted functions for one `StaticConfig`. Shapes: d = number of parameters."""
+    """Jitted functions for one `StaticConfig`. Shapes: d = number of parameters.
+
+    On a CPU the chunk and predictive functions carry `runtime.compiler_options()`, and JAX
+    accepts compiler options only on a top-level `jit`: call them directly (or under `vmap`),
+    not from inside another `jax.jit`; `jax.jit(engine.run_chunk.__wrapped__)` gives the plain
+    function to compose."""
 
     static: StaticConfig
     num_params: int
