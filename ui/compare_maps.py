@@ -6,10 +6,11 @@ from compact grids (`bnnlab.compare.maps_payload`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
+
+from ui.wire import component_js
 
 CSS = """
 .bnn-cmp { width: 100%; font-family: "Source Sans Pro", sans-serif; }
@@ -32,7 +33,7 @@ _component = st.components.v2.component(
     "bnnlab_compare_maps",
     html="",
     css=CSS,
-    js=(Path(__file__).with_name("compare_maps.js")).read_text(),
+    js=component_js("compare_maps.js"),
     isolate_styles=False,
 )
 

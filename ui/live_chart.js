@@ -7,8 +7,6 @@
 const PLOTLY_SRC = "app/static/plotly.min.js";
 const CLASS_COLORS = ["#e8730c", "#2f6db5"];
 const MEAN_STOPS = [[0, [246, 160, 77]], [0.5, [247, 247, 247]], [1, [91, 143, 209]]];
-const VIRIDIS_STOPS = [[0, [68, 1, 84]], [0.25, [59, 82, 139]], [0.5, [33, 145, 140]],
-                       [0.75, [94, 201, 98]], [1, [253, 231, 37]]];
 const MARGIN = { left: 38, right: 8, top: 6, bottom: 24 };
 // Plotly re-measures its axis labels on every update (~15 ms of the browser's main thread on
 // 2 cores): twice a second is live enough for the objective and leaves the frames to the maps.
@@ -28,67 +26,12 @@ function loadPlotly() {
   return window.__bnnPlotlyLoading;
 }
 
-// Write text only when it changed: every DOM write invalidates style and layout.
-function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text;
-}
-
-// `bnnlab.playground.encode_floats`: base64 of little-endian float32 (NaN = a break).
-function decodeFloats(text) {
-  const bin = atob(text || "");
-  const bytes = new Uint8Array(bin.length);
-  for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
-  return new Float32Array(bytes.buffer, 0, bytes.length >> 2);
-}
-
-// `bnnlab.playground.encode_segments`: uint16 (x_start, y_start, x_end, y_end) over a box ->
-// Float64Array of data coordinates, four per segment.
-function decodeSegments(b) {
-  const bin = atob(b.q || "");
-  const bytes = new Uint8Array(bin.length);
-  for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
-  const q = new Uint16Array(bytes.buffer, 0, bytes.length >> 1);
-  const out = new Float64Array(q.length);
-  const sx = (b.x1 - b.x0) / 65535;
-  const sy = (b.y1 - b.y0) / 65535;
-  for (let k = 0; k < q.length; k += 2) {
-    out[k] = b.x0 + q[k] * sx;
-    out[k + 1] = b.y0 + q[k + 1] * sy;
-  }
-  return out;
-}
-
-// Points: {x, y: encodeFloats, c: "0101…"} -> {x, y: Float32Array, c: Uint8Array}.
-function decodePoints(p) {
-  const c = new Uint8Array(p.c.length);
-  for (let k = 0; k < c.length; k++) c[k] = p.c.charCodeAt(k) - 48;
-  return { x: decodeFloats(p.x), y: decodeFloats(p.y), c: c };
-}
-
 // For Plotly: a plain array with null for NaN (a gap in the line).
 function plotlyArray(text) {
   return Array.from(decodeFloats(text), (v) => (Number.isFinite(v) ? v : null));
 }
 
-function makeLut(stops) {
-  const lut = new Uint8ClampedArray(256 * 3);
-  for (let v = 0; v < 256; v++) {
-    const t = v / 255;
-    let k = 0;
-    while (k < stops.length - 2 && t > stops[k + 1][0]) k++;
-    const [t0, c0] = stops[k];
-    const [t1, c1] = stops[k + 1];
-    const f = Math.min(1, Math.max(0, (t - t0) / (t1 - t0)));
-    for (let ch = 0; ch < 3; ch++) lut[v * 3 + ch] = c0[ch] + f * (c1[ch] - c0[ch]);
-  }
-  return lut;
-}
 const LUTS = { mean: makeLut(MEAN_STOPS), uncertainty: makeLut(VIRIDIS_STOPS) };
-
-function gradientCss(stops) {
-  return "linear-gradient(to top, " + stops.map(([t, c]) =>
-    `rgb(${c[0]},${c[1]},${c[2]}) ${t * 100}%`).join(", ") + ")";
-}
 
 function niceTicks(lo, hi, count) {
   const span = hi - lo;
@@ -207,29 +150,11 @@ class CanvasMap {
   setFrame(d) {
     const g = d.grid;
     const key = this.kind === "mean" ? "mean" : "uncertainty";
-    const bin = atob(d[key]);
-    const values = new Uint8Array(bin.length);
-    for (let k = 0; k < bin.length; k++) values[k] = bin.charCodeAt(k);
+    const values = decodeBytes(d[key]);
     this.values = values;
     this.scale = this.kind === "mean" ? 1 : d.uncertainty_max;
     this.label = this.kind === "mean" ? "P(y=1)" : d.uncertainty_kind;
-    const lut = LUTS[this.kind];
-    this.image.width = g.nx;
-    this.image.height = g.ny;
-    const ctx = this.image.getContext("2d");
-    const img = ctx.createImageData(g.nx, g.ny);
-    for (let j = 0; j < g.ny; j++) {
-      const row = (g.ny - 1 - j) * g.nx; // image row 0 is the top: largest y
-      for (let i = 0; i < g.nx; i++) {
-        const v = values[j * g.nx + i];
-        const o = (row + i) * 4;
-        img.data[o] = lut[v * 3];
-        img.data[o + 1] = lut[v * 3 + 1];
-        img.data[o + 2] = lut[v * 3 + 2];
-        img.data[o + 3] = 255;
-      }
-    }
-    ctx.putImageData(img, 0, 0);
+    paintGrid(this.image, values, g.nx, g.ny, LUTS[this.kind]);
     const hi = this.el.querySelector(".bnn-cbar-hi");
     const lo = this.el.querySelector(".bnn-cbar-lo");
     setText(hi, this.kind === "mean" ? "1" : this.scale.toFixed(2));

@@ -12,6 +12,8 @@ from typing import Any
 import plotly
 import streamlit as st
 
+from ui.wire import component_js
+
 APP_ROOT = Path(__file__).resolve().parents[1]
 STATIC_PLOTLY = APP_ROOT / "static" / "plotly.min.js"
 PACKAGE_PLOTLY = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -53,7 +55,7 @@ _component = st.components.v2.component(
     "bnnlab_live_chart",
     html="",
     css=CSS,
-    js=(Path(__file__).with_name("live_chart.js")).read_text(),
+    js=component_js("live_chart.js"),
     isolate_styles=False,
 )
 
