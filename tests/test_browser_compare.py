@@ -49,6 +49,9 @@ def test_maps_appear_and_update(app_server, page):
         timeout=120_000)
     blank, frames = page.evaluate("[window.__cmpBlank, window.__cmpFrames]")
     assert frames > 10 and blank == 0  # the maps are repainted in place: never blank
+    page.locator(".bnn-cmp-cell canvas").first.hover()  # the centre of the MAP map
+    readout = page.locator(".bnn-cmp-readout").inner_text()
+    assert readout.startswith("MAP · x = ") and "nats" in readout
     page.get_by_text("HMC warm-up").or_(page.get_by_text("HMC samples drawn")).first.wait_for()
     page.get_by_role("button", name="⏹ Stop").click()
     page.get_by_role("button", name="▶ Resume").wait_for()

@@ -8,7 +8,10 @@ const LUT = makeLut(VIRIDIS_STOPS);
 class CompareMaps {
   constructor(root) {
     this.root = root;
-    root.innerHTML = '<div class="bnn-cmp-row"></div><div class="bnn-cmp-error"></div>';
+    root.innerHTML = '<div class="bnn-cmp-row"></div><div class="bnn-cmp-readout">&nbsp;</div>' +
+      '<div class="bnn-cmp-error"></div>';
+    this.readout = root.querySelector(".bnn-cmp-readout");
+    this.geometry = [];  // per map: what the last draw put where, for the mouse readout
     this.row = root.querySelector(".bnn-cmp-row");
     this.image = document.createElement("canvas");
     this.redraws = 0;
@@ -24,6 +27,9 @@ class CompareMaps {
       const cell = document.createElement("div");
       cell.className = "bnn-cmp-cell";
       cell.innerHTML = '<div class="bnn-cmp-title"></div><canvas></canvas>';
+      const canvas = cell.querySelector("canvas");
+      canvas.addEventListener("mousemove", (ev) => this.showValue(k, ev));
+      canvas.addEventListener("mouseleave", () => { this.readout.innerHTML = "&nbsp;"; });
       this.row.appendChild(cell);
     }
     const bar = document.createElement("div");
@@ -32,6 +38,25 @@ class CompareMaps {
       '<span class="bnn-cmp-lo">0</span>';
     bar.querySelector(".bnn-cmp-grad").style.background = gradientCss(VIRIDIS_STOPS);
     this.row.appendChild(bar);
+  }
+
+  // "MAP · x = 0.12, y = −0.40 · total 0.231 nats" for the grid cell under the mouse.
+  showValue(k, ev) {
+    const geo = this.geometry[k];
+    const d = this.data;
+    if (!geo || !d) return;
+    const rect = ev.target.getBoundingClientRect();
+    const fx = (ev.clientX - rect.left - PAD) / (geo.w - 2 * PAD);
+    const fy = (ev.clientY - rect.top - PAD) / (geo.h - 2 * PAD);
+    const x = geo.x0 + fx * (geo.x1 - geo.x0);
+    const y = geo.y1 - fy * (geo.y1 - geo.y0);
+    const g = d.grid;
+    const i = Math.round((x - g.x0) / g.dx);
+    const j = Math.round((y - g.y0) / g.dy);
+    if (i < 0 || j < 0 || i >= g.nx || j >= g.ny) return;
+    const value = (geo.values[j * g.nx + i] / 255) * d.vmax;
+    setText(this.readout, `${geo.title} · x = ${x.toFixed(2)}, y = ${y.toFixed(2)} · ` +
+      `${d.kind} ${value.toFixed(3)} nats`);
   }
 
   draw(d) {
@@ -57,7 +82,9 @@ class CompareMaps {
       }
       const px = (x) => PAD + ((x - x0) / (x1 - x0)) * (w - 2 * PAD);
       const py = (y) => PAD + (1 - (y - y0) / (y1 - y0)) * (h - 2 * PAD);
-      paintGrid(this.image, decodeBytes(m.values), g.nx, g.ny, LUT);
+      const values = decodeBytes(m.values);
+      this.geometry[k] = { w, h, x0, x1, y0, y1, values, title: m.title };
+      paintGrid(this.image, values, g.nx, g.ny, LUT);
       const ctx = canvas.getContext("2d");
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.clearRect(0, 0, w, h);

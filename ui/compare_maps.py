@@ -25,6 +25,7 @@ CSS = """
                 border: 1px solid #bbb; }
 .bnn-cmp-hi, .bnn-cmp-lo { position: absolute; left: 14px; font-size: 11px; color: #444; }
 .bnn-cmp-hi { top: -2px; } .bnn-cmp-lo { bottom: -2px; }
+.bnn-cmp-readout { font-size: 12px; color: #555; min-height: 16px; margin-top: 2px; }
 .bnn-cmp-error { color: #b00020; font-size: 0.85rem; }
 div[data-stale="true"] { opacity: 1 !important; transition: none !important; }
 """
