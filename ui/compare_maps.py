@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import streamlit as st
-
-from ui.wire import component_js
+from ui.wire import canvas_component
 
 CSS = """
 .bnn-cmp { width: 100%; font-family: "Source Sans Pro", sans-serif; }
@@ -27,16 +25,9 @@ CSS = """
 .bnn-cmp-hi { top: -2px; } .bnn-cmp-lo { bottom: -2px; }
 .bnn-cmp-readout { font-size: 12px; color: #555; min-height: 16px; margin-top: 2px; }
 .bnn-cmp-error { color: #b00020; font-size: 0.85rem; }
-div[data-stale="true"] { opacity: 1 !important; transition: none !important; }
 """
 
-_component = st.components.v2.component(
-    "bnnlab_compare_maps",
-    html="",
-    css=CSS,
-    js=component_js("compare_maps.js"),
-    isolate_styles=False,
-)
+_component = canvas_component("bnnlab_compare_maps", CSS, "compare_maps.js")
 
 
 def compare_maps(payload: dict[str, Any], key: str) -> Any:

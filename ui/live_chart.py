@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import plotly
-import streamlit as st
 
-from ui.wire import component_js
+from ui.wire import canvas_component
 
 APP_ROOT = Path(__file__).resolve().parents[1]
 STATIC_PLOTLY = APP_ROOT / "static" / "plotly.min.js"
@@ -35,8 +34,6 @@ CSS = """
 .bnn-metric-label { font-size: 13px; color: #555; }
 .bnn-metric-value { font-size: 26px; color: #222; line-height: 1.2; }
 .bnn-error { color: #b00020; font-size: 0.85rem; }
-/* Fragment reruns mark their elements stale (faded) every tick: keep the live view steady. */
-div[data-stale="true"] { opacity: 1 !important; transition: none !important; }
 """
 
 
@@ -51,13 +48,7 @@ def ensure_static_plotly() -> None:
 
 
 ensure_static_plotly()
-_component = st.components.v2.component(
-    "bnnlab_live_chart",
-    html="",
-    css=CSS,
-    js=component_js("live_chart.js"),
-    isolate_styles=False,
-)
+_component = canvas_component("bnnlab_live_chart", CSS, "live_chart.js")
 
 
 def live_chart(payload: dict[str, Any], key: str) -> Any:

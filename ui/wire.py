@@ -1,9 +1,12 @@
-"""The JavaScript the app's canvas components share (`ui/wire.js`: the wire format of
-`bnnlab.playground`, colour tables, DOM helpers), prepended to each component's module."""
+"""What the app's canvas components share: the JavaScript of `ui/wire.js` (the wire format of
+`bnnlab.playground`, colour tables, DOM helpers), prepended to each component's module, and the
+CSS that keeps a fragment's elements from fading on every tick."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import streamlit as st
 
 _HERE = Path(__file__).resolve().parent
 
@@ -11,3 +14,13 @@ _HERE = Path(__file__).resolve().parent
 def component_js(name: str) -> str:
     """`ui/wire.js` followed by `ui/<name>`: one ES module for `st.components.v2.component`."""
     return (_HERE / "wire.js").read_text() + "\n" + (_HERE / name).read_text()
+
+
+# Fragment reruns mark their elements stale (faded) every tick: keep the live views steady.
+STEADY_CSS = 'div[data-stale="true"] { opacity: 1 !important; transition: none !important; }\n'
+
+
+def canvas_component(name: str, css: str, js_file: str):
+    """A v2 component `name` with `css` (plus `STEADY_CSS`) and `component_js(js_file)`."""
+    return st.components.v2.component(name, html="", css=css + STEADY_CSS,
+                                      js=component_js(js_file), isolate_styles=False)
