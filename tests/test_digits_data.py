@@ -229,3 +229,16 @@ def test_drawing_normalized_centres_a_stroke_drawn_off_centre():
     assert normalized[:, 3:5].sum() > 0.8 * normalized.sum()
     # Symmetric up to the one pixel that equal distances give to the lower index (313 is odd).
     assert abs(normalized[:, :3].sum() - normalized[:, 5:].sum()) <= 1
+
+
+def test_windowed_stroke_distance_is_exact_within_reach():
+    """`stroke_distance(..., reach=r)` equals the all-pixel distance wherever that is ≤ r and
+    is inf elsewhere (random polylines, some leaving the bitmap)."""
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        strokes = [rng.uniform(-2, 34, size=(rng.integers(1, 30), 2))
+                   for _ in range(rng.integers(1, 4))]
+        full = render.stroke_distance(strokes)
+        part = render.stroke_distance(strokes, reach=3.0)
+        np.testing.assert_array_equal(np.isfinite(part), full <= 3.0)
+        np.testing.assert_allclose(part[np.isfinite(part)], full[full <= 3.0])
