@@ -229,4 +229,4 @@ def test_snr_histogram_handles_point_masses():
     s = weights.from_samples(np.full((1, 10), 0.5), 1.0)
     fig = weight_figures.snr_histogram(s)
     assert len(fig.data[0].x) == 10 and np.all(np.isfinite(fig.data[0].x))
-    assert "beyond the axis" in fig.layout.title.text
+    assert "10 off the axis" in fig.layout.title.text

@@ -23,26 +23,34 @@ def default_layer_names(num_layers: int) -> list[str]:
     return [f"layer {i + 1}" for i in range(num_layers - 1)] + ["output"]
 
 
-def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+def _layout(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
+    # Short titles and a legend below the axis: the figures are meant for a half-width column
+    # (~340 px wide in Streamlit's centred layout at 1366×768).
     fig.update_layout(
-        height=height, margin={"l": 50, "r": 10, "t": 50, "b": 40},
-        title={"text": title, "font": {"size": 14}, "x": 0.0, "xanchor": "left"},
-        legend={"orientation": "h", "y": -0.14, "x": 0.0, "font": {"size": 11}},
+        height=height, margin={"l": 50, "r": 10, "t": 64, "b": 10},
+        title={"text": f"{title}<br><sup>{subtitle}</sup>", "font": {"size": 14}, "x": 0.0,
+               "xanchor": "left", "y": 0.97, "yanchor": "top"},
+        showlegend=True,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.16, "x": 0.0, "font": {"size": 11}},
         plot_bgcolor="white", bargap=0.05)
     return fig
 
 
 def posterior_bars(summary: WeightSummary, indices: np.ndarray | None = None,
-                   layer_names: Sequence[str] | None = None, height: int = 380) -> go.Figure:
+                   layer_names: Sequence[str] | None = None, sort_by_mean: bool = True,
+                   height: int = 400) -> go.Figure:
     """Each displayed weight's posterior mean ± 1σ, grouped by layer, over the prior's ±1σₚ band.
 
     `indices: int[k]` are the weights to draw (default `display_indices(summary.layer)`, sorted
-    by layer); weights at the prior are grey, the rest blue. The x axis is the display position,
-    with each layer's block labelled.
+    by layer); weights at the prior are grey, the rest blue. Inside each layer the weights are
+    drawn in order of their mean (`sort_by_mean`), which turns a cloud of bars into a readable
+    curve. The x axis is the display position, with each layer's block labelled.
     """
     if indices is None:
         indices = display_indices(summary.layer)
     indices = np.asarray(indices, np.int64)
+    if sort_by_mean:
+        indices = indices[np.lexsort((summary.mean[indices], summary.layer[indices]))]
     num_layers = int(summary.layer.max()) + 1
     names = list(layer_names) if layer_names is not None else default_layer_names(num_layers)
     position = np.arange(len(indices))
@@ -53,7 +61,7 @@ def posterior_bars(summary: WeightSummary, indices: np.ndarray | None = None,
     fig = go.Figure()
     left, right = -0.5, max(len(indices) - 0.5, 0.5)
     fig.add_trace(go.Scatter(
-        x=[left, right, right, left, left], y=[-sp, -sp, sp, sp, -sp], fill="toself",
+        x=[left, right, right, left, left], y=[-sp, -sp, sp, sp, -sp], fill="toself", mode="lines",
         fillcolor=PRIOR_BAND_COLOR, line={"color": PRIOR_LINE_COLOR, "width": 1},
         hoverinfo="skip", name=f"prior N(0, σₚ²): ±σₚ = ±{sp:g}"))
     for label, sel, color in (("informed by data: mean ± σ", ~at_prior, INFORMED_COLOR),
@@ -84,10 +92,11 @@ def posterior_bars(summary: WeightSummary, indices: np.ndarray | None = None,
                      title=None)
     fig.update_yaxes(title={"text": "weight value", "standoff": 4}, zeroline=True,
                      zerolinecolor="#ccc", gridcolor="#eee")
-    return _layout(fig, f"Posterior of each weight, mean ± σ ({shown} weights)", height)
+    return _layout(fig, "Each weight's posterior: mean ± σ", f"{shown} weights, by layer",
+                   height)
 
 
-def snr_histogram(summary: WeightSummary, num_bins: int = 48, height: int = 340) -> go.Figure:
+def snr_histogram(summary: WeightSummary, num_bins: int = 48, height: int = 400) -> go.Figure:
     """Histogram of log10 |μ|/σ over all weights, stacked by "at the prior" / "informed", with
     a vertical line at the largest SNR a weight at the prior can have; the share in the title.
 
@@ -111,17 +120,17 @@ def snr_histogram(summary: WeightSummary, num_bins: int = 48, height: int = 340)
     bound = snr_bound_at_prior(summary.kl_threshold)
     fig.add_vline(x=float(np.log10(bound)), line={"color": PRIOR_LINE_COLOR, "width": 2,
                                                   "dash": "dash"})
-    fig.add_annotation(x=float(np.log10(bound)), y=1.0, yref="paper", xanchor="left",
-                       yanchor="top", showarrow=False, font={"size": 11, "color": "#a0521d"},
-                       text=f" at the prior ⇒<br> |μ|/σ ≤ {bound:.2f}")
+    fig.add_annotation(x=float(np.log10(bound)), y=1.0, yref="paper", xanchor="center",
+                       yanchor="bottom", showarrow=False, font={"size": 11, "color": "#a0521d"},
+                       text=f"at the prior ⇒ |μ|/σ ≤ {bound:.2f}")
     ticks = np.arange(int(np.ceil(lo)), int(np.floor(hi)) + 1)
     fig.update_xaxes(range=[lo, hi], tickvals=ticks.tolist(),
                      ticktext=[f"{10.0 ** t:g}" for t in ticks],
                      title={"text": "signal-to-noise |μ|/σ (log scale)", "standoff": 2})
     fig.update_yaxes(title={"text": "weights", "standoff": 4}, gridcolor="#eee")
     fig.update_layout(barmode="stack")
-    title = (f"{100 * summary.share_at_prior:.0f}% of {summary.num_weights:,} weights at the "
-             f"prior (KL < {summary.kl_threshold:g} nats)")
+    title = f"{100 * summary.share_at_prior:.0f}% of {summary.num_weights:,} weights at the prior"
+    subtitle = f"at the prior: KL(q ‖ prior) < {summary.kl_threshold:g} nats"
     if outside:
-        title += f"<br><sup>{outside:,} beyond the axis drawn at its ends</sup>"
-    return _layout(fig, title, height)
+        subtitle += f"; {outside:,} off the axis drawn at its ends"
+    return _layout(fig, title, subtitle, height)
