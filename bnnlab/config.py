@@ -31,12 +31,18 @@ MAX_HMC_WARMUP = 5_000
 MAX_HMC_DOUBLINGS = 10  # NUTS trajectories of at most 2**10 leapfrog steps
 MAX_HMC_SAMPLES = 20_000  # draws kept after warm-up on the comparison page
 MAX_COMPARE_GRID = 80  # the comparison page draws up to five maps per tick
+# A chunk draws its random numbers for all K steps before the scan while they take at most this
+# many bytes, else one step at a time: K·S·d normals for 1,000 steps × 64 samples × 50k weights
+# were 12.8 GB.
+MAX_PREDRAWN_NOISE_BYTES = 64 * 2**20
 
-DATASETS = ("moons", "circles", "xor", "spiral", "gaussians")
-ACTIVATIONS = ("tanh", "relu", "gelu")
-METHODS = ("vi", "map", "dropout", "ensemble", "hmc")
 # The chapter 4 playground trains these two; the comparison page (pages/compare.py) all of METHODS.
 PLAYGROUND_METHODS = ("vi", "map")
+# The names of datasets, activations and methods live in `bnnlab.registry` (the one table the
+# widgets, URLs, CLI and engine read); `config.DATASETS`, `.ACTIVATIONS`, `.METHODS` and
+# `.CHOICES` are read from it on first use (`__getattr__` below), because the registry imports
+# this module.
+_REGISTRY_NAMES = ("DATASETS", "ACTIVATIONS", "METHODS", "CHOICES")
 
 
 class ConfigError(ValueError):
@@ -69,11 +75,20 @@ BOUNDS: dict[str, Bound] = {
     "hmc_warmup": Bound(int, 0, MAX_HMC_WARMUP),
     "hmc_max_doublings": Bound(int, 1, MAX_HMC_DOUBLINGS),
 }
-CHOICES: dict[str, tuple[str, ...]] = {
-    "dataset": DATASETS,
-    "activation": ACTIVATIONS,
-    "method": METHODS,
-}
+
+
+def _choices() -> dict[str, tuple[str, ...]]:
+    from bnnlab import registry
+
+    return {"dataset": registry.dataset_names(), "activation": registry.activation_names(),
+            "method": tuple(registry.METHODS)}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REGISTRY_NAMES:
+        choices = _choices()
+        return choices if name == "CHOICES" else choices[name[:-1].lower()]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +120,7 @@ class TrainConfig:
     hmc_max_doublings: int = 6  # HMC/NUTS: trajectory length ≤ 2**hmc_max_doublings steps
 
     def __post_init__(self) -> None:
-        for name, choices in CHOICES.items():
+        for name, choices in _choices().items():
             value = getattr(self, name)
             if value not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
@@ -188,16 +203,17 @@ def from_query_params(
         notices.append(f"Ignored unknown setting {_shorten(key)!r}.")
     if len(unknown) > MAX_UNKNOWN_NOTICES:
         notices.append(f"Ignored {len(unknown) - MAX_UNKNOWN_NOTICES} more unknown settings.")
+    choices = _choices()
     for key, raw in params.items():
         raw = str(raw)[:200]
         shown = raw[:40]
         if key not in known:
             continue
-        if key in CHOICES:
-            if raw in CHOICES[key]:
+        if key in choices:
+            if raw in choices[key]:
                 changes[key] = raw
             else:
-                notices.append(f"Ignored {key}={shown!r}: choose from {', '.join(CHOICES[key])}.")
+                notices.append(f"Ignored {key}={shown!r}: choose from {', '.join(choices[key])}.")
         elif key == "hidden":
             try:
                 widths = parse_hidden(raw)

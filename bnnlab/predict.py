@@ -28,25 +28,34 @@ class Predictive(NamedTuple):
     epistemic: np.ndarray
 
 
-def binary_entropy(p: np.ndarray) -> np.ndarray:
-    """H[Bernoulli(p)] in nats, 0 at p ∈ {0, 1}."""
-    p = np.asarray(p, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -(np.where(p > 0, p * np.log(p), 0.0) + np.where(p < 1, (1 - p) * np.log1p(-p), 0.0))
-    return h
+def binary_entropy(p, xp=np):
+    """H[Bernoulli(p)] in nats, exactly 0 at p ∈ {0, 1}. `xp` is `numpy` (float64) or
+    `jax.numpy` (the engine's on-device summary): one definition for both."""
+    if xp is np:
+        p = np.asarray(p, np.float64)
+    # log of a safe value where the branch is not taken: no NaN or warning, even under jit.
+    log_p = xp.log(xp.where(p > 0, p, 1.0))
+    log_q = xp.log1p(-xp.where(p < 1, p, 0.0))
+    return -(xp.where(p > 0, p * log_p, 0.0) + xp.where(p < 1, (1 - p) * log_q, 0.0))
+
+
+def uncertainty_split(probs, xp=np):
+    """`probs: float[S, ...]` sample-wise P(y=1) -> (mean, total, aleatoric, epistemic) over the
+    trailing shape, in `xp` (numpy or jax.numpy). One draw (S = 1) has epistemic exactly 0."""
+    mean = probs.mean(axis=0)
+    total = binary_entropy(mean, xp)
+    aleatoric = binary_entropy(probs, xp).mean(axis=0)
+    if probs.shape[0] == 1:
+        epistemic = xp.zeros_like(total)
+    else:
+        epistemic = xp.maximum(total - aleatoric, 0.0)
+    return mean, total, aleatoric, epistemic
 
 
 def decompose(probs: np.ndarray) -> Predictive:
     """`probs: float[S, ...]` sample-wise P(y=1) -> `Predictive` over the trailing shape."""
-    probs = np.asarray(probs, np.float64)
-    mean = probs.mean(axis=0)
-    total = binary_entropy(mean)
-    aleatoric = binary_entropy(probs).mean(axis=0)
-    if probs.shape[0] == 1:
-        epistemic = np.zeros_like(total)
-    else:
-        epistemic = np.maximum(total - aleatoric, 0.0)
-    return Predictive(*(a.astype(np.float32) for a in (mean, total, aleatoric, epistemic)))
+    parts = uncertainty_split(np.asarray(probs, np.float64), np)
+    return Predictive(*(a.astype(np.float32) for a in parts))
 
 
 def accuracy(mean_prob: np.ndarray, y: np.ndarray) -> float:
