@@ -175,4 +175,5 @@ SPEC = MethodSpec(
     name="dropout", label="MC dropout",
     description="dropout kept on at prediction (Gal & Ghahramani 2016)",
     build=make_algorithm, static_fields=("dropout_rate",),
+    noise_floats=lambda options, num_samples, num_params, num_units: num_samples * num_units,
     trace_labels=("E_mask[log-likelihood] − β·penalty", "E_mask[log-likelihood]", "‖θ‖²/(2σ²)"))

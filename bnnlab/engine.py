@@ -388,7 +388,13 @@ class RunStart(NamedTuple):
 
 def start_run(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray) -> RunStart:
     """The cached engine for `cfg` and this data size, the padded batch, the traced
-    hyperparameters and the initial state (seeded by `cfg.seed`)."""
+    hyperparameters and the initial state (seeded by `cfg.seed`).
+
+    The cost budget is applied first (`config.check_cost`): settings over it raise
+    `config.ConfigError` naming the setting to lower before anything compiles, and a chunk too
+    long for `config.MAX_CHUNK_SECONDS` is shortened (`engine.static.steps_per_chunk` says by
+    how much)."""
+    cfg, _ = config.check_cost(cfg, len(x_train))
     engine = compiled(StaticConfig.from_config(cfg, len(x_train)))
     batch = make_batch(x_train, y_train, engine.static.data_bucket)
     state = engine.init(jax.random.key(cfg.seed), jnp.float32(cfg.init_std))

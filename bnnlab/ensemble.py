@@ -110,4 +110,5 @@ SPEC = MethodSpec(
     num_draws=lambda options, num_samples: options["ensemble_size"],
     trace_labels=("mean of members' log-likelihood − β·penalty", "mean log-likelihood",
                   "mean ‖θ‖²/(2σ²)"),
-    parallel_copies=lambda options: options["ensemble_size"])
+    parallel_copies=lambda options: options["ensemble_size"],
+    state_floats=lambda options, num_params: 3 * options["ensemble_size"] * num_params)

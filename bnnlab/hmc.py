@@ -289,4 +289,6 @@ SPEC = MethodSpec(
     trace_labels=("log target density", "log-likelihood", "−log prior"),
     report=report, validate=validate,
     # the trajectory's leapfrog steps plus the gradient at its start
-    gradient_evaluations=lambda options: 2 ** options["hmc_max_doublings"] + 1)
+    gradient_evaluations=lambda options: 2 ** options["hmc_max_doublings"] + 1,
+    # position, mass matrix, Welford state and the kept-draw buffer
+    state_floats=lambda options, num_params: (5 + buffer_size(num_params)) * num_params)

@@ -173,4 +173,6 @@ def make_algorithm(problem: Problem) -> Algorithm:
 SPEC = MethodSpec(
     name="vi", label="Mean-field VI",
     description="mean-field Gaussian variational inference (Blundell et al. 2015)",
-    build=make_algorithm, trace_labels=("ELBO", "E_q[log-likelihood]", "KL(q ‖ prior)"))
+    build=make_algorithm, trace_labels=("ELBO", "E_q[log-likelihood]", "KL(q ‖ prior)"),
+    noise_floats=lambda options, num_samples, num_params, num_units: num_samples * num_params,
+    state_floats=lambda options, num_params: 6 * num_params)  # mean, rho and Adam's moments

@@ -149,10 +149,12 @@ class MethodSpec:
     trace_labels: chart names of `Trace`'s objective, log-likelihood and regulariser.
     report: (cfg, state) -> extra CLI JSON fields (e.g. HMC's acceptance rate).
     validate: cfg -> None, raising `config.ConfigError` for a run that cannot do what it says.
-    gradient_evaluations: options -> likelihood gradients per step over the whole data, per
-      draw (the cost model's time unit; HMC: one per leapfrog step of the longest trajectory).
-    noise_floats_per_step: (options, num_samples, num_params, num_units) -> float32 numbers
-      drawn per step (the cost model's memory for a chunk-wide draw).
+    The cost model (`config.chunk_cost`) reads the last four:
+    gradient_evaluations: options -> likelihood gradients per step (HMC: one per leapfrog step
+      of the longest trajectory, and one at its start).
+    parallel_copies: options -> networks evaluated side by side per draw (an ensemble: M).
+    noise_floats: (options, num_samples, num_params, num_units) -> random numbers per step.
+    state_floats: (options, num_params) -> float32 numbers in the method's state.
     """
 
     name: str
@@ -167,3 +169,6 @@ class MethodSpec:
     validate: Callable[[Any], None] = lambda cfg: None
     gradient_evaluations: Callable[[dict], int] = lambda options: 1
     parallel_copies: Callable[[dict], int] = lambda options: 1
+    noise_floats: Callable[[dict, int, int, int], int] = (
+        lambda options, num_samples, num_params, num_units: 0)
+    state_floats: Callable[[dict, int], int] = lambda options, num_params: 3 * num_params
