@@ -61,10 +61,11 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, default=",".join(map(str, default)), help=HELP[name])
         else:
             bound = config.BOUNDS[name]
+            spec = "d" if bound.kind is int else "g"
             parser.add_argument(flag, type=bound.kind, default=default,
                                 help=HELP.get(name, name.replace("_", " "))
-                                + f" ({bound.lo:g} to {bound.hi:{'d' if bound.kind is int else 'g'}};"
-                                f" default {default:g})")
+                                + f" ({bound.kind(bound.lo):{spec}} to "
+                                f"{bound.kind(bound.hi):{spec}}; default {default:g})")
 
 
 def _build_parser() -> argparse.ArgumentParser:
