@@ -277,6 +277,8 @@ class ChunkCost(NamedTuple):
     step_seconds: float  # modelled wall time of one step on this backend
     chunk_seconds: float  # steps_per_chunk × step_seconds
     run_seconds: float  # cfg.steps × step_seconds
+    noise_flops: float  # of step_flops, the random numbers' share
+    predrawn: bool  # the chunk draws all its steps' random numbers before the scan
 
 
 def _bucket(num_points: int) -> int:
@@ -322,14 +324,15 @@ def chunk_cost(cfg: TrainConfig, num_points: int, steps_per_chunk: int | None = 
     flops = (grads * copies * m * (2 * macs * BACKWARD_FACTOR + FLOPS_PER_UNIT * units)
              + NOISE_FLOPS_PER_NUMBER * noise)
     # as engine.predraws_noise: the chunk's noise at once only while it fits that budget
-    noise_bytes = NOISE_BYTES_PER_NUMBER * noise * (
-        k if 4 * noise * k <= MAX_PREDRAWN_NOISE_BYTES else 1)
+    predrawn = 4 * noise * k <= MAX_PREDRAWN_NOISE_BYTES
+    noise_bytes = NOISE_BYTES_PER_NUMBER * noise * (k if predrawn else 1)
     state_bytes = 4.0 * spec.state_floats(options, d)
     memory = (4.0 * ACTIVATION_COPIES * copies * m * max(units, 1) + noise_bytes
               + 2 * state_bytes + 4.0 * 4 * m)
     rate = ASSUMED_FLOPS_PER_S.get(backend or _backend(), ASSUMED_FLOPS_PER_S["cpu"])
     step_s = flops / rate + STEP_OVERHEAD_S
-    return ChunkCost(memory, flops, step_s, k * step_s, cfg.steps * step_s)
+    return ChunkCost(memory, flops, step_s, k * step_s, cfg.steps * step_s,
+                     NOISE_FLOPS_PER_NUMBER * noise, predrawn)
 
 
 def max_steps_per_chunk_for(cfg: TrainConfig, num_points: int) -> int:
@@ -371,14 +374,12 @@ def check_cost(cfg: TrainConfig, num_points: int) -> tuple[TrainConfig, list[str
     Raises `ConfigError` naming the setting to lower when one step is over the time budget,
     a chunk over `MAX_CHUNK_BYTES`, or the whole run over `MAX_RUN_SECONDS`."""
     cost = chunk_cost(cfg, num_points)
-    if cost.bytes > MAX_CHUNK_BYTES:
-        raise ConfigError(f"these settings need about {cost.bytes / 2**30:.1f} GB a step, over "
-                          f"the server's {MAX_CHUNK_BYTES / 2**30:g} GB: "
-                          f"{_biggest_contributor(cfg, num_points, cost.bytes / MAX_CHUNK_BYTES)}")
-    if cost.step_seconds > MAX_CHUNK_SECONDS:
-        fix = _biggest_contributor(cfg, num_points, cost.step_seconds / MAX_CHUNK_SECONDS)
-        raise ConfigError(f"one step of these settings takes about {cost.step_seconds:.1f} s, "
-                          f"over the {MAX_CHUNK_SECONDS:g} s a chunk may take: {fix}")
+    ratio = max(cost.bytes / MAX_CHUNK_BYTES, cost.step_seconds / MAX_CHUNK_SECONDS)
+    if ratio > 1:
+        fix = _biggest_contributor(cfg, num_points, ratio)
+        raise ConfigError(f"these settings need about {cost.bytes / 2**30:.2g} GB and "
+                          f"{cost.step_seconds:.2g} s a step, over the server's budget of "
+                          f"{MAX_CHUNK_BYTES / 2**30:g} GB and {MAX_CHUNK_SECONDS:g} s: {fix}")
     if cost.run_seconds > MAX_RUN_SECONDS:
         fix = _biggest_contributor(cfg, num_points, cost.run_seconds / MAX_RUN_SECONDS)
         raise ConfigError(f"{cfg.steps:,} steps of these settings take about "
