@@ -132,3 +132,27 @@ def test_chapters_have_unique_paths_and_existing_pages():
     paths = [c.url_path for c in registry.CHAPTERS]
     assert len(set(paths)) == len(paths)
     assert all((root / c.page).exists() for c in registry.CHAPTERS)
+
+
+def test_the_documented_new_method_is_one_file_and_one_registry_line(monkeypatch, data):
+    """docs/ADDING_A_METHOD.md's SGLD example, registered by adding its SPEC to METHODS only,
+    is accepted by TrainConfig and the CLI parser and trains through the engine."""
+    import re
+    import types
+    from pathlib import Path
+
+    from bnnlab import cli
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ADDING_A_METHOD.md").read_text()
+    source = re.findall(r"```python\n(.*?)```", doc, re.S)[0]
+    module = types.ModuleType("sgld")
+    exec(compile(source, "sgld.py", "exec"), module.__dict__)  # noqa: S102 - our own doc
+    monkeypatch.setattr(registry, "METHODS", types.MappingProxyType(
+        {**registry.METHODS, "sgld": module.SPEC}))
+    cfg = config.TrainConfig(method="sgld", hidden=(6,), steps=30, steps_per_chunk=10, lr=1e-3)
+    args = cli._build_parser().parse_args(["train", "--method", "sgld"])
+    assert args.method == "sgld"
+    run = engine.fit(cfg, *data)
+    assert int(run.state.step) == 30 and np.isfinite(run.history.objective).all()
+    probs = run.engine.sample_probs(jax.random.key(0), run.state, data[0], num_samples=8)
+    assert probs.shape == (8, len(data[0]))
