@@ -230,11 +230,49 @@ def bench_batched_runs(quick: bool) -> dict:
             "speedup": round(t_seq / t_batched, 2)}
 
 
+COST_MODEL_CASES = (
+    ("vi 2-32-32-1 S=8 n=384", config.TrainConfig(steps_per_chunk=50), 384),
+    ("vi 2-64-64-1 S=16 n=1000", config.TrainConfig(hidden=(64, 64), num_samples=16,
+                                                    steps_per_chunk=10), 1000),
+    ("ensemble M=5 2-32-32-1 n=1000", config.TrainConfig(method="ensemble", steps_per_chunk=20),
+     1000),
+    ("hmc 2-16-16-1 doublings 6 n=300", config.TrainConfig(method="hmc", hidden=(16, 16),
+                                                           hmc_warmup=10, steps_per_chunk=10),
+     300),
+)
+
+
+def bench_cost_model(quick: bool) -> dict:
+    """The cost model's step time (`config.chunk_cost`) against the measured one, for a few
+    configurations; a ratio above 1 means the model over-estimates (the safe side). HMC's
+    model assumes every trajectory at its maximum length, so it over-estimates most."""
+    out: dict = {"name": "cost_model"}
+    for label, cfg, num_points in COST_MODEL_CASES:
+        x, y = datasets.make("moons", num_points, 0.15, 0)
+        engine = train.compiled(train.StaticConfig.from_config(cfg, num_points))
+        batch = train.make_batch(x, y, engine.static.data_bucket)
+        hyper = train.make_hyper(cfg)
+        holder = {"state": engine.init(jax.random.key(0), jnp.float32(cfg.init_std))}
+
+        def chunk(holder=holder, engine=engine, batch=batch, hyper=hyper):
+            holder["state"], _ = engine.run_chunk(holder["state"], batch, hyper)
+            return holder["state"]
+
+        jax.block_until_ready(chunk())
+        measured = _median_time(chunk, 3 if quick else 7) / cfg.steps_per_chunk
+        modelled = config.chunk_cost(cfg, num_points).step_seconds
+        out[label] = {"measured_step_ms": round(measured * 1e3, 3),
+                      "model_step_ms": round(modelled * 1e3, 3),
+                      "model_over_measured": round(modelled / measured, 2)}
+    return out
+
+
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "train_steps": bench_train_steps,
     "compile": bench_compile,
     "grid_predictive": bench_grid_predictive,
     "batched_runs": bench_batched_runs,
+    "cost_model": bench_cost_model,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -11,14 +12,26 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
-from bnnlab import config, datasets, hmc, predict, runtime, train
+from bnnlab import config, datasets, predict, registry, runtime, train
 
 CONTRACT_FIELDS = (
     "dataset", "method", "steps", "elbo", "expected_log_likelihood", "kl", "train_acc",
     "test_acc", "test_nll", "ece", "entropy_near", "entropy_far", "steps_per_s", "compile_s",
     "device",
 )
-EVAL_SAMPLES = 64
+EVAL_SAMPLES = predict.EVAL_SAMPLES
+# Help texts of the settings whose flag name does not say enough; every other flag's help is
+# its range, from `config.BOUNDS`.
+HELP = {
+    "hidden": "comma-separated widths, e.g. 32,32",
+    "kl_weight": "β: weight of the KL (VI) or of the prior penalty (MAP family)",
+    "steps": "training steps (HMC: transitions, warm-up included)",
+    "steps_per_chunk": "steps fused into one compiled chunk",
+    "dropout_rate": "MC dropout: probability of dropping a hidden unit",
+    "ensemble_size": "deep ensemble: number of members M (trained at once with vmap)",
+    "hmc_warmup": "HMC: warm-up (adaptation) transitions; --steps counts all transitions",
+    "hmc_max_doublings": "HMC: NUTS trajectories of at most 2**N leapfrog steps",
+}
 
 
 class UsageError(Exception):
@@ -30,36 +43,36 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per `TrainConfig` field, its default the config's and its choices the
+    registry's: nothing here to keep in step by hand."""
     defaults = config.TrainConfig()
+    choices = config.CHOICES
+    labels = {"method": registry.method_label, "dataset": registry.dataset_label}
+    for field in dataclasses.fields(config.TrainConfig):
+        name, default = field.name, getattr(defaults, field.name)
+        flag = "--" + name.replace("_", "-")
+        if name in choices:
+            label = labels.get(name)
+            listed = ", ".join(f"{c} ({label(c)})" if label else c for c in choices[name])
+            parser.add_argument(flag, default=default, choices=choices[name],
+                                help=HELP.get(name, f"one of {listed}"))
+        elif name == "hidden":
+            parser.add_argument(flag, default=",".join(map(str, default)), help=HELP[name])
+        else:
+            bound = config.BOUNDS[name]
+            spec = "d" if bound.kind is int else "g"
+            parser.add_argument(flag, type=bound.kind, default=default,
+                                help=HELP.get(name, name.replace("_", " "))
+                                + f" ({bound.kind(bound.lo):{spec}} to "
+                                f"{bound.kind(bound.hi):{spec}}; default {default:g})")
+
+
+def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m bnnlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train one run and report its metrics")
-    t.add_argument("--dataset", default=defaults.dataset, choices=config.DATASETS)
-    t.add_argument("--num-points", type=int, default=defaults.num_points)
-    t.add_argument("--noise", type=float, default=defaults.noise)
-    t.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
-    t.add_argument("--seed", type=int, default=defaults.seed)
-    t.add_argument("--method", default=defaults.method, choices=config.METHODS)
-    t.add_argument("--hidden", default=",".join(map(str, defaults.hidden)),
-                   help="comma-separated widths, e.g. 32,32")
-    t.add_argument("--activation", default=defaults.activation, choices=config.ACTIVATIONS)
-    t.add_argument("--num-samples", type=int, default=defaults.num_samples)
-    t.add_argument("--prior-std", type=float, default=defaults.prior_std)
-    t.add_argument("--init-std", type=float, default=defaults.init_std)
-    t.add_argument("--kl-weight", type=float, default=defaults.kl_weight)
-    t.add_argument("--lr", type=float, default=defaults.lr)
-    t.add_argument("--steps", type=int, default=defaults.steps)
-    t.add_argument("--steps-per-chunk", type=int, default=defaults.steps_per_chunk)
-    t.add_argument("--grid-size", type=int, default=100)
-    t.add_argument("--dropout-rate", type=float, default=defaults.dropout_rate,
-                   help="MC dropout: probability of dropping a hidden unit")
-    t.add_argument("--ensemble-size", type=int, default=defaults.ensemble_size,
-                   help="deep ensemble: number of members M (trained at once with vmap)")
-    t.add_argument("--hmc-warmup", type=int, default=defaults.hmc_warmup,
-                   help="HMC: warm-up (adaptation) transitions; --steps counts all transitions")
-    t.add_argument("--hmc-max-doublings", type=int, default=defaults.hmc_max_doublings,
-                   help="HMC: NUTS trajectories of at most 2**N leapfrog steps")
+    _add_config_arguments(t)
     t.add_argument("--out", help="write data, grid predictive and history to this .npz")
     t.add_argument("--json", action="store_true", help="print only the JSON line")
     b = sub.add_parser("bench", help="speed benchmarks (JSON lines)")
@@ -72,73 +85,70 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _config_from_args(args: argparse.Namespace) -> config.TrainConfig:
-    return config.TrainConfig(
-        dataset=args.dataset, num_points=args.num_points, noise=args.noise,
-        test_fraction=args.test_fraction, seed=args.seed, hidden=config.parse_hidden(args.hidden),
-        activation=args.activation, method=args.method, num_samples=args.num_samples,
-        prior_std=args.prior_std, init_std=args.init_std, kl_weight=args.kl_weight, lr=args.lr,
-        steps=args.steps, steps_per_chunk=args.steps_per_chunk, grid_size=args.grid_size,
-        dropout_rate=args.dropout_rate, ensemble_size=args.ensemble_size,
-        hmc_warmup=args.hmc_warmup, hmc_max_doublings=args.hmc_max_doublings,
-    )
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config.TrainConfig)}
+    values["hidden"] = config.parse_hidden(values["hidden"])
+    cfg = config.TrainConfig(**values)
+    registry.validate(cfg)
+    return cfg
 
 
-def method_report(cfg: config.TrainConfig, state: train.TrainState) -> dict:
-    """Extra fields of the new methods: their settings and, for HMC, the chain's diagnostics."""
-    if cfg.method == "dropout":
-        return {"dropout_rate": cfg.dropout_rate}
-    if cfg.method == "ensemble":
-        return {"ensemble_size": cfg.ensemble_size}
-    if cfg.method == "hmc":
-        chain = state.method_state
-        return {"hmc_warmup": cfg.hmc_warmup, "hmc_samples": int(chain.num_kept),
-                "acceptance_rate": float(hmc.acceptance_rate(chain)),
-                "num_divergent": int(chain.num_divergent), "step_size": float(chain.step_size)}
-    return {}
+def prepare_data(cfg: config.TrainConfig) -> datasets.Dataset:
+    """The run's data: drawn from the registry's generator, split and standardised."""
+    x, y = datasets.make(cfg.dataset, cfg.num_points, cfg.noise, cfg.seed)
+    return datasets.prepare(x, y, cfg.test_fraction, cfg.seed)
+
+
+def metrics_key(cfg: config.TrainConfig) -> jax.Array:
+    """The key of the posterior draws behind the reported metrics."""
+    return jax.random.key(cfg.seed + 10_000)
 
 
 def run_train(cfg: config.TrainConfig, out: str | None = None) -> dict:
-    """Train, evaluate and (optionally) save; returns the contract dict."""
-    x, y = datasets.make(cfg.dataset, cfg.num_points, cfg.noise, cfg.seed)
-    data = datasets.prepare(x, y, cfg.test_fraction, cfg.seed)
+    """Train, evaluate and (optionally) save; returns the contract dict. Raises
+    `config.ConfigError` for settings over the cost budget, before anything compiles."""
+    data = prepare_data(cfg)
+    cfg, _ = config.check_cost(cfg, len(data.x_train))
     result = train.fit(cfg, data.x_train, data.y_train)
     engine, state, history = result.engine, result.state, result.history
-    key = jax.random.key(cfg.seed + 10_000)
-    keys = jax.random.split(key, 4)
-    far = predict.far_probe_points(data.x_train)
-
-    def probs(k, points):
-        return np.asarray(engine.sample_probs(k, state, points, num_samples=EVAL_SAMPLES))
-
-    metrics = predict.evaluate(probs(keys[0], data.x_train), data.y_train,
-                               probs(keys[1], data.x_test), data.y_test, probs(keys[2], far))
+    metrics = predict.evaluate(engine, state, data, metrics_key(cfg))
     steps_done = int(state.step)
-    timed_steps = max(steps_done - cfg.steps_per_chunk, 0)
+    timed_steps = max(steps_done - engine.static.steps_per_chunk, 0)
+
+    def last(values: np.ndarray) -> float | None:
+        return float(values[-1]) if len(values) else None
+
     report = {
         "dataset": cfg.dataset,
         "method": cfg.method,
         "steps": steps_done,
-        "elbo": float(history.elbo[-1]),
-        "expected_log_likelihood": float(history.expected_log_likelihood[-1]),
-        "kl": float(history.kl[-1]),
+        # the contract's names for the method's objective and its two terms (see Trace)
+        "elbo": last(history.objective),
+        "expected_log_likelihood": last(history.log_likelihood),
+        "kl": last(history.regulariser),
+        "trace_labels": list(registry.method(cfg.method).trace_labels),
         **metrics._asdict(),
         "steps_per_s": timed_steps / result.train_s if result.train_s > 0 else None,
         "compile_s": result.compile_s,
         "device": runtime.device_label(),
         "diverged": bool(state.diverged),
         "num_params": engine.num_params,
-        **method_report(cfg, state),
+        "steps_per_chunk": engine.static.steps_per_chunk,
+        **dict(registry.method_options(cfg)),
+        **registry.method(cfg.method).report(cfg, state),
     }
     if out:
         all_x = np.concatenate([data.x_train, data.x_test])
         xs, ys, grid = predict.make_grid(all_x, cfg.grid_size)
-        pred = predict.decompose(probs(keys[3], grid))
+        pred = predict.Predictive(*engine.predictive_summary(
+            jax.random.split(metrics_key(cfg))[1], state, grid, EVAL_SAMPLES))
         shape = (len(ys), len(xs))
         np.savez_compressed(
             out, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
             y_test=data.y_test, mean=data.mean, scale=data.scale, grid_x=xs, grid_y=ys,
             **{f"grid_{k}": v.reshape(shape) for k, v in pred._asdict().items()},
-            **{f"history_{k}": v for k, v in history._asdict().items()},
+            history_elbo=history.objective,
+            history_expected_log_likelihood=history.log_likelihood,
+            history_kl=history.regulariser,
             report=json.dumps(report),
         )
     return report
@@ -170,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         report = run_train(cfg, args.out)
-    except (datasets.DataError, OSError) as err:
+    except (datasets.DataError, config.ConfigError, OSError) as err:
         print(f"bnnlab: error: {err}", file=sys.stderr)
         return 2
     if not args.json:

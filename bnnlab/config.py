@@ -31,12 +31,18 @@ MAX_HMC_WARMUP = 5_000
 MAX_HMC_DOUBLINGS = 10  # NUTS trajectories of at most 2**10 leapfrog steps
 MAX_HMC_SAMPLES = 20_000  # draws kept after warm-up on the comparison page
 MAX_COMPARE_GRID = 80  # the comparison page draws up to five maps per tick
+# A chunk draws its random numbers for all K steps before the scan while they take at most this
+# many bytes, else one step at a time: K·S·d normals for 1,000 steps × 64 samples × 50k weights
+# were 12.8 GB.
+MAX_PREDRAWN_NOISE_BYTES = 64 * 2**20
 
-DATASETS = ("moons", "circles", "xor", "spiral", "gaussians")
-ACTIVATIONS = ("tanh", "relu", "gelu")
-METHODS = ("vi", "map", "dropout", "ensemble", "hmc")
 # The chapter 4 playground trains these two; the comparison page (pages/compare.py) all of METHODS.
 PLAYGROUND_METHODS = ("vi", "map")
+# The names of datasets, activations and methods live in `bnnlab.registry` (the one table the
+# widgets, URLs, CLI and engine read); `config.DATASETS`, `.ACTIVATIONS`, `.METHODS` and
+# `.CHOICES` are read from it on first use (`__getattr__` below), because the registry imports
+# this module.
+_REGISTRY_NAMES = ("DATASETS", "ACTIVATIONS", "METHODS", "CHOICES")
 
 
 class ConfigError(ValueError):
@@ -69,11 +75,20 @@ BOUNDS: dict[str, Bound] = {
     "hmc_warmup": Bound(int, 0, MAX_HMC_WARMUP),
     "hmc_max_doublings": Bound(int, 1, MAX_HMC_DOUBLINGS),
 }
-CHOICES: dict[str, tuple[str, ...]] = {
-    "dataset": DATASETS,
-    "activation": ACTIVATIONS,
-    "method": METHODS,
-}
+
+
+def _choices() -> dict[str, tuple[str, ...]]:
+    from bnnlab import registry
+
+    return {"dataset": registry.dataset_names(), "activation": registry.activation_names(),
+            "method": tuple(registry.METHODS)}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REGISTRY_NAMES:
+        choices = _choices()
+        return choices if name == "CHOICES" else choices[name[:-1].lower()]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +120,7 @@ class TrainConfig:
     hmc_max_doublings: int = 6  # HMC/NUTS: trajectory length ≤ 2**hmc_max_doublings steps
 
     def __post_init__(self) -> None:
-        for name, choices in CHOICES.items():
+        for name, choices in _choices().items():
             value = getattr(self, name)
             if value not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
@@ -188,16 +203,17 @@ def from_query_params(
         notices.append(f"Ignored unknown setting {_shorten(key)!r}.")
     if len(unknown) > MAX_UNKNOWN_NOTICES:
         notices.append(f"Ignored {len(unknown) - MAX_UNKNOWN_NOTICES} more unknown settings.")
+    choices = _choices()
     for key, raw in params.items():
         raw = str(raw)[:200]
         shown = raw[:40]
         if key not in known:
             continue
-        if key in CHOICES:
-            if raw in CHOICES[key]:
+        if key in choices:
+            if raw in choices[key]:
                 changes[key] = raw
             else:
-                notices.append(f"Ignored {key}={shown!r}: choose from {', '.join(CHOICES[key])}.")
+                notices.append(f"Ignored {key}={shown!r}: choose from {', '.join(choices[key])}.")
         elif key == "hidden":
             try:
                 widths = parse_hidden(raw)
@@ -225,3 +241,155 @@ def from_query_params(
                                f"(allowed {bound.lo:g} to {bound.hi:g}).")
             changes[key] = bound.kind(clamped)
     return base.replace(**changes), notices
+
+
+# ------------------------------------------------------------------ the cost budget
+#
+# Settings each within their bounds can together ask for more than the server has: hidden
+# 128,128,128,128 × 64 samples × 5,000 points is ~160 GFLOP and ~2 GB of activations a step (6–13 s
+# a step on the 2-core server, and an OOM when K steps' noise was drawn at once). `chunk_cost`
+# models a chunk's memory and time from the static settings alone (checked against XLA's
+# `memory_analysis()` / `cost_analysis()` of the compiled chunk in tests/test_config.py), and
+# `check_cost` refuses a run over the budget, naming the setting to lower, before anything is
+# compiled. `engine.start_run` and the CLI call it.
+
+MAX_CHUNK_BYTES = 1 * 2**30  # memory of one compiled training chunk (XLA temp + arguments + out)
+MAX_CHUNK_SECONDS = 0.5  # a chunk ends within this, so Pause and a closed tab act within a second
+MAX_RUN_SECONDS = 1_800  # a whole run (HMC: warm-up included) at the modelled speed
+# Sustained float32 rate the time model assumes, by JAX backend. CPU: training steps on the
+# shared 2-core EPYC ran at 8–24 GFLOP/s (2-32-32-1 × 8 samples fastest, 2-128-128-1 × 32 samples
+# on 2,000 points slowest; bench `cost_model` reports model against measurement); near the
+# low end, so that time is over- rather than under-estimated.
+ASSUMED_FLOPS_PER_S = {"cpu": 1e10, "gpu": 2e12, "tpu": 2e12}
+STEP_OVERHEAD_S = 2e-5  # per scan iteration, whatever its size
+ACTIVATION_COPIES = 3  # activations kept for the backward pass, with their gradients
+FLOPS_PER_UNIT = 30  # activation function and its gradient, per hidden unit and point
+BACKWARD_FACTOR = 3  # forward + backward ≈ 3 forward passes
+NOISE_BYTES_PER_NUMBER = 12  # a random float32 drawn for a whole chunk: bits, value, result
+NOISE_FLOPS_PER_NUMBER = 90  # threefry bits and the transform to a normal (XLA's count)
+
+
+class ChunkCost(NamedTuple):
+    """Modelled cost of one training chunk."""
+
+    bytes: float  # peak memory of the compiled chunk
+    step_flops: float  # floating-point operations of one step
+    step_seconds: float  # modelled wall time of one step on this backend
+    chunk_seconds: float  # steps_per_chunk × step_seconds
+    run_seconds: float  # cfg.steps × step_seconds
+    noise_flops: float  # of step_flops, the random numbers' share
+    predrawn: bool  # the chunk draws all its steps' random numbers before the scan
+
+
+def _bucket(num_points: int) -> int:
+    # as engine.data_bucket (kept here so config stays free of JAX)
+    return max(64, 1 << max(0, math.ceil(math.log2(max(num_points, 1)))))
+
+
+def _num_params(hidden: tuple[int, ...]) -> int:
+    sizes = [2, *hidden, 1]
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+def _backend() -> str:
+    import jax
+
+    return jax.default_backend()
+
+
+def chunk_cost(cfg: TrainConfig, num_points: int, steps_per_chunk: int | None = None,
+               backend: str | None = None) -> ChunkCost:
+    """The cost model of one chunk of `cfg` on `num_points` training points.
+
+    Memory: `ACTIVATION_COPIES` × copies × m × Σ widths float32 (copies = the MC samples, or
+    the ensemble's members, behind one step; m = the padded data size), the noise of a chunk
+    drawn at once (when under `MAX_PREDRAWN_NOISE_BYTES`), the method state twice (argument and
+    result; HMC's kept-draw buffer included) and the data. Time: copies × m × 2 × Σ fan-in ×
+    fan-out × `BACKWARD_FACTOR` (+ `FLOPS_PER_UNIT` per unit) per gradient, times the method's
+    gradients per step (HMC: 2**max_doublings + 1), at `ASSUMED_FLOPS_PER_S`."""
+    from bnnlab import registry
+
+    spec = registry.method(cfg.method)
+    options = dict(registry.method_options(cfg))
+    k = cfg.steps_per_chunk if steps_per_chunk is None else steps_per_chunk
+    m = _bucket(num_points)
+    d = _num_params(cfg.hidden)
+    samples = cfg.num_samples if spec.uses_samples else 1
+    copies = samples * spec.parallel_copies(options)
+    units = sum(cfg.hidden)
+    sizes = [2, *cfg.hidden, 1]
+    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    grads = spec.gradient_evaluations(options)
+    noise = spec.noise_floats(options, samples, d, units)
+    flops = (grads * copies * m * (2 * macs * BACKWARD_FACTOR + FLOPS_PER_UNIT * units)
+             + NOISE_FLOPS_PER_NUMBER * noise)
+    # as engine.predraws_noise: the chunk's noise at once only while it fits that budget
+    predrawn = 4 * noise * k <= MAX_PREDRAWN_NOISE_BYTES
+    noise_bytes = NOISE_BYTES_PER_NUMBER * noise * (k if predrawn else 1)
+    state_bytes = 4.0 * spec.state_floats(options, d)
+    memory = (4.0 * ACTIVATION_COPIES * copies * m * max(units, 1) + noise_bytes
+              + 2 * state_bytes + 4.0 * 4 * m)
+    rate = ASSUMED_FLOPS_PER_S.get(backend or _backend(), ASSUMED_FLOPS_PER_S["cpu"])
+    step_s = flops / rate + STEP_OVERHEAD_S
+    return ChunkCost(memory, flops, step_s, k * step_s, cfg.steps * step_s,
+                     NOISE_FLOPS_PER_NUMBER * noise, predrawn)
+
+
+def max_steps_per_chunk_for(cfg: TrainConfig, num_points: int) -> int:
+    """The most steps one chunk of `cfg` may run within `MAX_CHUNK_SECONDS` (at least 1, at
+    most `MAX_STEPS_PER_CHUNK`): what a scheduler sizes chunks by."""
+    step_s = chunk_cost(cfg, num_points, steps_per_chunk=1).step_seconds
+    return int(min(MAX_STEPS_PER_CHUNK, max(1, MAX_CHUNK_SECONDS // step_s)))
+
+
+def _biggest_contributor(cfg: TrainConfig, num_points: int, ratio: float) -> str:
+    """Which setting to lower, and to what, for a run `ratio` times over a budget."""
+    from bnnlab import registry
+
+    spec = registry.method(cfg.method)
+    options = dict(registry.method_options(cfg))
+    # Each setting's share of its own maximum; on a tie the first (a concrete number) wins.
+    shares: dict[str, float] = {}
+    if spec.uses_samples:
+        shares["num_samples"] = cfg.num_samples / MAX_SAMPLES
+    if "ensemble_size" in options:
+        shares["ensemble_size"] = options["ensemble_size"] / MAX_ENSEMBLE
+    if "hmc_max_doublings" in options:
+        shares["hmc_max_doublings"] = options["hmc_max_doublings"] / MAX_HMC_DOUBLINGS
+    shares["num_points"] = num_points / MAX_POINTS
+    shares["hidden"] = sum(cfg.hidden) / (MAX_LAYERS * MAX_WIDTH)
+    name = max(shares, key=shares.get)
+    if name == "hidden":
+        return "use fewer or narrower hidden layers"
+    if name == "hmc_max_doublings":
+        fit = options[name] - max(1, math.ceil(math.log2(ratio)))
+        return f"lower hmc_max_doublings to at most {max(fit, 1)}"
+    value = num_points if name == "num_points" else getattr(cfg, name)
+    return f"lower {name} to at most {max(1, int(value / ratio))}"
+
+
+def check_cost(cfg: TrainConfig, num_points: int) -> tuple[TrainConfig, list[str]]:
+    """Bound a run's cost before anything runs: `(cfg, notices)`, with `steps_per_chunk`
+    shortened (and a notice) where that suffices to keep a chunk within `MAX_CHUNK_SECONDS`.
+    Raises `ConfigError` naming the setting to lower when one step is over the time budget,
+    a chunk over `MAX_CHUNK_BYTES`, or the whole run over `MAX_RUN_SECONDS`."""
+    cost = chunk_cost(cfg, num_points)
+    ratio = max(cost.bytes / MAX_CHUNK_BYTES, cost.step_seconds / MAX_CHUNK_SECONDS)
+    if ratio > 1:
+        fix = _biggest_contributor(cfg, num_points, ratio)
+        raise ConfigError(f"these settings need about {cost.bytes / 2**30:.2g} GB and "
+                          f"{cost.step_seconds:.2g} s a step, over the server's budget of "
+                          f"{MAX_CHUNK_BYTES / 2**30:g} GB and {MAX_CHUNK_SECONDS:g} s: {fix}")
+    if cost.run_seconds > MAX_RUN_SECONDS:
+        fix = _biggest_contributor(cfg, num_points, cost.run_seconds / MAX_RUN_SECONDS)
+        raise ConfigError(f"{cfg.steps:,} steps of these settings take about "
+                          f"{cost.run_seconds / 60:.0f} min, over the {MAX_RUN_SECONDS // 60} min "
+                          f"a run may take: lower steps to at most "
+                          f"{int(MAX_RUN_SECONDS / cost.step_seconds):,}, or {fix}")
+    notices: list[str] = []
+    limit = max_steps_per_chunk_for(cfg, num_points)
+    if cfg.steps_per_chunk > limit:
+        notices.append(f"steps_per_chunk {cfg.steps_per_chunk} shortened to {limit}, so that a "
+                       f"chunk takes at most {MAX_CHUNK_SECONDS:g} s")
+        cfg = cfg.replace(steps_per_chunk=limit)
+    return cfg, notices

@@ -28,7 +28,9 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from bnnlab import map_estimate
-from bnnlab.vi import LogLikelihoodFn, VIInfo
+from bnnlab.map_estimate import MAPInfo
+from bnnlab.methods.base import Algorithm, Batch, Hyper, MethodSpec, Problem, keyed_step
+from bnnlab.vi import LogLikelihoodFn
 
 
 class DropoutState(NamedTuple):
@@ -95,16 +97,17 @@ def step_from_noise(
     learning_rate: float | jax.Array,
     prior_std: float | jax.Array,
     kl_weight: float | jax.Array,
-) -> tuple[DropoutState, VIInfo]:
+) -> tuple[DropoutState, MAPInfo]:
     """One step on (1/S) Σ_s log P(Y|X, θ ⊙ m_s) − kl_weight · ‖θ‖² / (2 prior_std²) with the
-    masks m_s from pre-drawn `uniform: float32[S, num_units]`. `VIInfo` fields as in MAP."""
+    masks m_s from pre-drawn `uniform: float32[S, num_units]`. `MAPInfo`'s log-likelihood is the
+average over the masks."""
     masks = masks_from_noise(uniform, index, rate)
 
     def loss_fn(position):
         log_likelihood = jnp.mean(jax.vmap(log_likelihood_fn)(position * masks))
         penalty = map_estimate.l2_penalty(position, prior_std)
         objective = log_likelihood - kl_weight * penalty
-        return -objective, VIInfo(objective, log_likelihood, penalty)
+        return -objective, MAPInfo(objective, log_likelihood, penalty)
 
     grads, info = jax.grad(loss_fn, has_aux=True)(state.position)
     direction, opt_state = optimizer.update(grads, state.opt_state, state.position)
@@ -124,7 +127,7 @@ def step(
     learning_rate: float | jax.Array,
     prior_std: float | jax.Array,
     kl_weight: float | jax.Array,
-) -> tuple[DropoutState, VIInfo]:
+) -> tuple[DropoutState, MAPInfo]:
     """One dropout-training step with `num_samples` fresh masks."""
     uniform = draw_noise(rng_key, num_samples, num_units)
     return step_from_noise(uniform, state, log_likelihood_fn, index=index, rate=rate,
@@ -137,3 +140,40 @@ def sample(rng_key: jax.Array, state: DropoutState, num_samples: int, *, index: 
     """Dropout kept on at prediction: θ ⊙ m_s for `num_samples` masks, float32[S, d]."""
     uniform = draw_noise(rng_key, num_samples, num_units)
     return state.position * masks_from_noise(uniform, index, rate)
+
+
+# ------------------------------------------------------------------ the registry's algorithm
+
+def make_algorithm(problem: Problem) -> Algorithm:
+    """MC dropout at rate `problem.options["dropout_rate"]`: a chunk's masks drawn at once."""
+    optimizer, num_samples = problem.optimizer, problem.num_samples
+    rate = problem.options["dropout_rate"]
+    # Shapes only: no eager Flax init when the engine is built.
+    template = jax.eval_shape(problem.model.init, jax.random.key(0),
+                              jnp.zeros((1, 2), jnp.float32))["params"]
+    index_np, num_units = unit_index(template)
+    index = jnp.asarray(index_np)
+
+    def draw(rng_key: jax.Array, num_steps: int) -> jax.Array:
+        return jax.random.uniform(rng_key, (num_steps, num_samples, num_units), jnp.float32)
+
+    def step_noise(uniform, state: DropoutState, batch: Batch, hyper: Hyper):
+        return step_from_noise(uniform, state, problem.log_likelihood_fn(batch), index=index,
+                               rate=rate, optimizer=optimizer, learning_rate=hyper.learning_rate,
+                               prior_std=hyper.prior_std, kl_weight=hyper.kl_weight)
+
+    return Algorithm(
+        init=lambda rng_key, init_std: init(problem.initial_position(rng_key), optimizer),
+        step=keyed_step(draw, step_noise),
+        predictive_samples=lambda rng_key, state, n: sample(
+            rng_key, state, n, index=index, num_units=num_units, rate=rate),
+        draw_noise=draw, step_from_noise=step_noise, trace=map_estimate.trace,
+        checked=lambda state: [state.position])
+
+
+SPEC = MethodSpec(
+    name="dropout", label="MC dropout",
+    description="dropout kept on at prediction (Gal & Ghahramani 2016)",
+    build=make_algorithm, static_fields=("dropout_rate",),
+    noise_floats=lambda options, num_samples, num_params, num_units: num_samples * num_units,
+    trace_labels=("E_mask[log-likelihood] − β·penalty", "E_mask[log-likelihood]", "‖θ‖²/(2σ²)"))

@@ -18,7 +18,17 @@ import jax.numpy as jnp
 import optax
 
 from bnnlab import map_estimate
-from bnnlab.vi import LogLikelihoodFn, VIInfo
+from bnnlab.map_estimate import MAPInfo
+from bnnlab.methods.base import (
+    Algorithm,
+    Batch,
+    Hyper,
+    MethodSpec,
+    Problem,
+    keyed_step,
+    no_noise,
+)
+from bnnlab.vi import LogLikelihoodFn
 
 
 class EnsembleState(NamedTuple):
@@ -48,7 +58,7 @@ def step(
     learning_rate: float | jax.Array,
     prior_std: float | jax.Array,
     kl_weight: float | jax.Array,
-) -> tuple[EnsembleState, VIInfo]:
+) -> tuple[EnsembleState, MAPInfo]:
     """One MAP step for every member at once (`vmap`); the `VIInfo` fields are the members'
     mean MAP objective, log-likelihood and penalty (float32[] each)."""
 
@@ -67,3 +77,38 @@ def sample(rng_key: jax.Array, state: EnsembleState, num_samples: int) -> jax.Ar
     member appears once and the mean of the draws' predictions is the ensemble's predictive."""
     del rng_key
     return state.positions[jnp.arange(num_samples) % size(state)]
+
+
+# ------------------------------------------------------------------ the registry's algorithm
+
+def make_algorithm(problem: Problem) -> Algorithm:
+    """M = `problem.options["ensemble_size"]` MAP members in one state, stepped with vmap."""
+    optimizer, members = problem.optimizer, problem.options["ensemble_size"]
+
+    def init_fn(rng_key: jax.Array, init_std: jax.Array) -> EnsembleState:
+        del init_std
+        # Each member from its own initialisation (Lakshminarayanan et al. 2017).
+        positions = jax.vmap(problem.initial_position)(jax.random.split(rng_key, members))
+        return init(positions, optimizer)
+
+    def step_noise(noise, state: EnsembleState, batch: Batch, hyper: Hyper):
+        del noise
+        return step(state, problem.log_likelihood_fn(batch), optimizer=optimizer,
+                    learning_rate=hyper.learning_rate, prior_std=hyper.prior_std,
+                    kl_weight=hyper.kl_weight)
+
+    return Algorithm(
+        init=init_fn, step=keyed_step(no_noise, step_noise), predictive_samples=sample,
+        draw_noise=no_noise, step_from_noise=step_noise, trace=map_estimate.trace,
+        checked=lambda state: [state.positions])
+
+
+SPEC = MethodSpec(
+    name="ensemble", label="Deep ensemble",
+    description="M MAP networks from different initialisations (Lakshminarayanan et al. 2017)",
+    build=make_algorithm, static_fields=("ensemble_size",), uses_samples=False,
+    num_draws=lambda options, num_samples: options["ensemble_size"],
+    trace_labels=("mean of members' log-likelihood − β·penalty", "mean log-likelihood",
+                  "mean ‖θ‖²/(2σ²)"),
+    parallel_copies=lambda options: options["ensemble_size"],
+    state_floats=lambda options, num_params: 3 * options["ensemble_size"] * num_params)

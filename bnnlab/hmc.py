@@ -35,6 +35,17 @@ from blackjax.adaptation.step_size import (
 from blackjax.mcmc import hmc as blackjax_hmc
 from blackjax.mcmc import nuts as blackjax_nuts
 
+from bnnlab.methods.base import (
+    Algorithm,
+    Batch,
+    Hyper,
+    MethodSpec,
+    Problem,
+    Trace,
+    keyed_step,
+    split_keys,
+)
+
 # logdensity_fn(theta float32[d]) -> float32[]: log P(Y|X,θ) + log P(θ), up to a constant.
 LogDensityFn = Callable[[jax.Array], jax.Array]
 
@@ -211,3 +222,73 @@ def sample(rng_key: jax.Array, state: HMCState, num_samples: int) -> jax.Array:
     index = (jnp.arange(num_samples) * jnp.maximum(filled, 1)) // num_samples
     draws = state.samples[index]
     return jnp.where(filled > 0, draws, jnp.broadcast_to(state.position, draws.shape))
+
+
+# ------------------------------------------------------------------ the registry's algorithm
+
+class TransitionInfo(NamedTuple):
+    """What the engine records of one transition: `HMCInfo` and the target's two terms at the
+    new position (float32[] each)."""
+
+    logdensity: jax.Array  # log P(Y|X,θ) + log P(θ), with the prior's constant
+    log_likelihood: jax.Array
+    log_prior: jax.Array
+    acceptance_rate: jax.Array
+    is_divergent: jax.Array  # bool[]
+    num_integration_steps: jax.Array  # int32[]
+    is_warmup: jax.Array  # bool[]
+
+
+def make_algorithm(problem: Problem) -> Algorithm:
+    """NUTS with `problem.options["hmc_warmup"]` adaptation transitions and trajectories of at
+    most 2**`hmc_max_doublings` leapfrog steps; one transition per step."""
+    num_warmup = problem.options["hmc_warmup"]
+    max_doublings = problem.options["hmc_max_doublings"]
+    schedule = make_schedule(num_warmup)
+    num_buffer = buffer_size(problem.num_params)
+
+    def step_key(rng_key: jax.Array, state: HMCState, batch: Batch, hyper: Hyper):
+        log_likelihood_fn = problem.log_likelihood_fn(batch)
+        log_prior_fn = problem.log_prior_fn(hyper)
+        new_state, info = step(rng_key, state, lambda t: log_likelihood_fn(t) + log_prior_fn(t),
+                               num_warmup=num_warmup, schedule=schedule,
+                               max_num_doublings=max_doublings)
+        log_prior = log_prior_fn(new_state.position)
+        return new_state, TransitionInfo(info.logdensity, info.logdensity - log_prior, log_prior,
+                                         *info[1:])
+
+    return Algorithm(
+        init=lambda rng_key, init_std: init(problem.initial_position(rng_key), num_buffer),
+        step=keyed_step(split_keys, lambda keys, *a: step_key(keys, *a)),
+        predictive_samples=sample, draw_noise=split_keys, step_from_noise=step_key,
+        trace=lambda info: Trace(info.logdensity, info.log_likelihood, -info.log_prior),
+        checked=lambda state: [state.position])
+
+
+def report(cfg, state) -> dict:
+    """The chain's diagnostics for the CLI's JSON."""
+    chain = state.method_state
+    return {"hmc_warmup": cfg.hmc_warmup, "hmc_samples": int(chain.num_kept),
+            "acceptance_rate": float(acceptance_rate(chain)),
+            "num_divergent": int(chain.num_divergent), "step_size": float(chain.step_size)}
+
+
+def validate(cfg) -> None:
+    """A run must keep at least one draw: more transitions than warm-up."""
+    from bnnlab.config import ConfigError
+
+    if cfg.steps <= cfg.hmc_warmup:
+        raise ConfigError(f"HMC keeps no sample: steps ({cfg.steps}) must exceed hmc_warmup "
+                          f"({cfg.hmc_warmup}); raise steps or lower hmc_warmup")
+
+
+SPEC = MethodSpec(
+    name="hmc", label="HMC (reference)",
+    description="the No-U-Turn sampler (blackjax) with Stan's warm-up: the reference posterior",
+    build=make_algorithm, static_fields=("hmc_warmup", "hmc_max_doublings"), uses_samples=False,
+    trace_labels=("log target density", "log-likelihood", "−log prior"),
+    report=report, validate=validate,
+    # the trajectory's leapfrog steps plus the gradient at its start
+    gradient_evaluations=lambda options: 2 ** options["hmc_max_doublings"] + 1,
+    # position, mass matrix, Welford state and the kept-draw buffer
+    state_floats=lambda options, num_params: (5 + buffer_size(num_params)) * num_params)

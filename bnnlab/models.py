@@ -76,6 +76,12 @@ def make_logits_fn(model: MLP, rng_key: jax.Array) -> tuple[LogitsFn, jax.Array]
     return logits_fn, theta0
 
 
+def initial_position(model: MLP, rng_key: jax.Array) -> jax.Array:
+    """Flax's default initialisation of `model`, flattened in `ravel_pytree` order: float32[d]."""
+    params = model.init(rng_key, jnp.zeros((1, 2), jnp.float32))["params"]
+    return ravel_pytree(params)[0]
+
+
 def num_params(hidden: Sequence[int]) -> int:
     """Number of weights and biases of the MLP `2 -> hidden -> 1`."""
     sizes = [2, *hidden, 1]

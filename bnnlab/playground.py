@@ -223,7 +223,7 @@ class Run:
             elapsed = time.perf_counter() - start
             self.train_seconds += elapsed
             self.last_chunk_steps_per_s = taken / elapsed if elapsed > 0 else 0.0
-            self.history.append(np.stack([np.asarray(v)[:taken] for v in info_np]))
+            self.history.append(np.stack([np.asarray(v)[:taken] for v in info_np[:3]]))
         with self._advanced:
             self._advanced.notify_all()
         return taken

@@ -28,25 +28,34 @@ class Predictive(NamedTuple):
     epistemic: np.ndarray
 
 
-def binary_entropy(p: np.ndarray) -> np.ndarray:
-    """H[Bernoulli(p)] in nats, 0 at p ∈ {0, 1}."""
-    p = np.asarray(p, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -(np.where(p > 0, p * np.log(p), 0.0) + np.where(p < 1, (1 - p) * np.log1p(-p), 0.0))
-    return h
+def binary_entropy(p, xp=np):
+    """H[Bernoulli(p)] in nats, exactly 0 at p ∈ {0, 1}. `xp` is `numpy` (float64) or
+    `jax.numpy` (the engine's on-device summary): one definition for both."""
+    if xp is np:
+        p = np.asarray(p, np.float64)
+    # log of a safe value where the branch is not taken: no NaN or warning, even under jit.
+    log_p = xp.log(xp.where(p > 0, p, 1.0))
+    log_q = xp.log1p(-xp.where(p < 1, p, 0.0))
+    return -(xp.where(p > 0, p * log_p, 0.0) + xp.where(p < 1, (1 - p) * log_q, 0.0))
+
+
+def uncertainty_split(probs, xp=np):
+    """`probs: float[S, ...]` sample-wise P(y=1) -> (mean, total, aleatoric, epistemic) over the
+    trailing shape, in `xp` (numpy or jax.numpy). One draw (S = 1) has epistemic exactly 0."""
+    mean = probs.mean(axis=0)
+    total = binary_entropy(mean, xp)
+    aleatoric = binary_entropy(probs, xp).mean(axis=0)
+    if probs.shape[0] == 1:
+        epistemic = xp.zeros_like(total)
+    else:
+        epistemic = xp.maximum(total - aleatoric, 0.0)
+    return mean, total, aleatoric, epistemic
 
 
 def decompose(probs: np.ndarray) -> Predictive:
     """`probs: float[S, ...]` sample-wise P(y=1) -> `Predictive` over the trailing shape."""
-    probs = np.asarray(probs, np.float64)
-    mean = probs.mean(axis=0)
-    total = binary_entropy(mean)
-    aleatoric = binary_entropy(probs).mean(axis=0)
-    if probs.shape[0] == 1:
-        epistemic = np.zeros_like(total)
-    else:
-        epistemic = np.maximum(total - aleatoric, 0.0)
-    return Predictive(*(a.astype(np.float32) for a in (mean, total, aleatoric, epistemic)))
+    parts = uncertainty_split(np.asarray(probs, np.float64), np)
+    return Predictive(*(a.astype(np.float32) for a in parts))
 
 
 def accuracy(mean_prob: np.ndarray, y: np.ndarray) -> float:
@@ -100,14 +109,29 @@ def make_grid(x: np.ndarray, size: int, margin: float = 0.5,
     return xs, ys, np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
 
 
-def far_probe_points(x_train: np.ndarray, min_distance: float = 2.0, extent: float = 6.0,
-                     size: int = 41) -> np.ndarray:
+# Near and far, one definition for the CLI and every page. Near: the held-out test points. Far:
+# the nodes of a FAR_PROBE_GRID² grid over [−FAR_EXTENT, FAR_EXTENT]² (standardised units) at
+# distance ≥ FAR_MIN_DISTANCE from every training point.
+FAR_MIN_DISTANCE = 2.0
+FAR_EXTENT = 6.0
+FAR_PROBE_GRID = 41
+EVAL_SAMPLES = 64  # posterior draws behind every metric (an ensemble uses its M members)
+
+
+def far_probe_points(x_train: np.ndarray, min_distance: float = FAR_MIN_DISTANCE,
+                     extent: float = FAR_EXTENT, size: int = FAR_PROBE_GRID) -> np.ndarray:
     """Probe points at distance ≥ `min_distance` from every training point: the nodes of a
-    `size`² grid over [−extent, extent]² (standardised units) that qualify. float32[m, 2]."""
+    `size`² grid over [−extent, extent]² (standardised units) that qualify. float32[m, 2].
+    Leave the defaults alone to get the definition every metric uses."""
     axis = np.linspace(-extent, extent, size, dtype=np.float32)
     gx, gy = np.meshgrid(axis, axis)
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    d2 = ((grid[:, None, :] - x_train[None, :, :]) ** 2).sum(-1).min(axis=1)
+    x_train = np.asarray(x_train, np.float32).reshape(-1, 2)
+    if len(x_train) == 0:
+        return grid
+    # In blocks of probes: a 1681 × 5000 × 2 difference array at once is 67 MB.
+    d2 = np.concatenate([((block[:, None, :] - x_train[None, :, :]) ** 2).sum(-1).min(axis=1)
+                         for block in np.array_split(grid, max(1, len(grid) // 256))])
     return grid[d2 >= min_distance**2]
 
 
@@ -117,11 +141,11 @@ class Metrics(NamedTuple):
     test_nll: float
     ece: float
     entropy_near: float  # mean total entropy on held-out test points
-    entropy_far: float  # mean total entropy on `far_probe_points`
+    entropy_far: float  # mean total entropy on `far_probe_points` (NaN when there are none)
 
 
-def evaluate(probs_train: np.ndarray, y_train: np.ndarray, probs_test: np.ndarray,
-             y_test: np.ndarray, probs_far: np.ndarray) -> Metrics:
+def metrics_from_probs(probs_train: np.ndarray, y_train: np.ndarray, probs_test: np.ndarray,
+                       y_test: np.ndarray, probs_far: np.ndarray) -> Metrics:
     """Metrics from sample-wise probabilities `float[S, n]` on train, test and far points."""
     train = decompose(probs_train)
     test = decompose(probs_test)
@@ -131,6 +155,26 @@ def evaluate(probs_train: np.ndarray, y_train: np.ndarray, probs_test: np.ndarra
         test_acc=accuracy(test.mean, y_test),
         test_nll=nll(test.mean, y_test),
         ece=ece(test.mean, y_test),
-        entropy_near=float(np.mean(test.total)),
+        entropy_near=float(np.mean(test.total)) if test.total.size else float("nan"),
         entropy_far=float(np.mean(far.total)) if far.total.size else float("nan"),
     )
+
+
+def evaluate(engine, state, data, rng_key, num_samples: int = EVAL_SAMPLES,
+             far_points: np.ndarray | None = None) -> Metrics:
+    """The metrics of a run, one definition for the CLI and the pages.
+
+    `engine`: a `bnnlab.engine.Engine`; `state`: its `TrainState`; `data`: a
+    `datasets.Dataset` (standardised `x_train`, `y_train`, `x_test`, `y_test`); `rng_key`: the
+    key of the posterior draws, shared by every point (one `sample_probs` call).
+    `far_points` defaults to `far_probe_points(data.x_train)`; pass it to reuse a cached copy.
+    """
+    far = far_probe_points(data.x_train) if far_points is None else far_points
+    parts = [np.asarray(data.x_train, np.float32).reshape(-1, 2),
+             np.asarray(data.x_test, np.float32).reshape(-1, 2),
+             np.asarray(far, np.float32).reshape(-1, 2)]
+    probs = np.asarray(engine.sample_probs(rng_key, state, np.concatenate(parts),
+                                           num_samples=num_samples))
+    ends = np.cumsum([len(p) for p in parts])
+    return metrics_from_probs(probs[:, :ends[0]], data.y_train, probs[:, ends[0]:ends[1]],
+                              data.y_test, probs[:, ends[1]:])

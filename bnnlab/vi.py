@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from bnnlab.methods.base import Algorithm, Batch, Hyper, MethodSpec, Problem, Trace, keyed_step
+
 # log_likelihood_fn(theta float32[d]) -> float32[]: log P(Y | X, θ) summed over the data.
 LogLikelihoodFn = Callable[[jax.Array], jax.Array]
 
@@ -141,3 +143,36 @@ def sample(rng_key: jax.Array, state: VIState, num_samples: int) -> jax.Array:
     """Posterior draws θ ~ q: float32[num_samples, d]."""
     noise = draw_noise(rng_key, num_samples, state.mean.shape[-1])
     return state.mean + std_from_rho(state.rho) * noise
+
+
+# ------------------------------------------------------------------ the registry's algorithm
+
+def make_algorithm(problem: Problem) -> Algorithm:
+    """Bayes by Backprop for `problem`: the ELBO's noise for a whole chunk drawn at once."""
+    dim, num_samples, optimizer = problem.num_params, problem.num_samples, problem.optimizer
+
+    def init_fn(rng_key: jax.Array, init_std: jax.Array) -> VIState:
+        return init(problem.initial_position(rng_key), init_std, optimizer)
+
+    def draw(rng_key: jax.Array, num_steps: int) -> jax.Array:
+        return jax.random.normal(rng_key, (num_steps, num_samples, dim), jnp.float32)
+
+    def step_noise(noise: jax.Array, state: VIState, batch: Batch, hyper: Hyper):
+        return step_from_noise(noise, state, problem.log_likelihood_fn(batch),
+                               optimizer=optimizer, learning_rate=hyper.learning_rate,
+                               prior_std=hyper.prior_std, kl_weight=hyper.kl_weight)
+
+    return Algorithm(
+        init=init_fn, step=keyed_step(draw, step_noise),
+        predictive_samples=lambda rng_key, state, n: sample(rng_key, state, n),
+        draw_noise=draw, step_from_noise=step_noise,
+        trace=lambda info: Trace(info.elbo, info.expected_log_likelihood, info.kl),
+        checked=lambda state: [state.mean, state.rho])
+
+
+SPEC = MethodSpec(
+    name="vi", label="Mean-field VI",
+    description="mean-field Gaussian variational inference (Blundell et al. 2015)",
+    build=make_algorithm, trace_labels=("ELBO", "E_q[log-likelihood]", "KL(q ‖ prior)"),
+    noise_floats=lambda options, num_samples, num_params, num_units: num_samples * num_params,
+    state_floats=lambda options, num_params: 6 * num_params)  # mean, rho and Adam's moments

@@ -55,3 +55,71 @@ def test_bench_prints_json_lines(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
     assert result["name"] == "grid_predictive" and result["probs_ms"] > 0 and result["device"]
+
+
+def test_hmc_without_a_kept_sample_is_refused(capsys):
+    """`--method hmc --steps 10` (warm-up 500) would keep no draw: one line, exit 2."""
+    assert cli.main(["train", "--method", "hmc", "--steps", "10"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "hmc_warmup" in err[0]
+
+
+def test_settings_over_the_cost_budget_are_refused(capsys):
+    """The hostile settings of issue 14 are refused before training, naming what to lower."""
+    assert cli.main(["train", "--hidden", "128,128,128,128", "--num-samples", "64",
+                     "--num-points", "5000", "--steps-per-chunk", "1000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lower num_samples" in err[0]
+
+
+def test_flags_are_the_config_fields_with_its_defaults():
+    """Every TrainConfig field is a flag whose default is the config's (grid size 64 too)."""
+    import dataclasses
+
+    from bnnlab import config
+
+    args = cli._build_parser().parse_args(["train"])
+    defaults = config.TrainConfig()
+    assert cli._config_from_args(args) == defaults
+    assert {f.name for f in dataclasses.fields(defaults)} <= set(vars(args))
+
+
+def test_every_registered_dataset_trains():
+    """Each dataset of datasets.REGISTRY (moons_gap included, once it exists) is a --dataset."""
+    from bnnlab import datasets
+
+    choices = next(a for a in cli._build_parser()._subparsers._group_actions[0]
+                   .choices["train"]._actions if a.dest == "dataset").choices
+    assert tuple(choices) == tuple(datasets.REGISTRY)
+    if "moons_gap" in datasets.REGISTRY:
+        assert cli.main([*ARGS, "--dataset", "moons_gap", "--steps", "20", "--json"]) == 0
+
+
+@pytest.mark.parametrize("method", ["vi", "ensemble"])
+def test_json_metrics_equal_the_library_metrics(method, capsys):
+    """The CLI's metrics are predict.evaluate's for the same config and seed, and equal the
+    metrics computed from each point set's own sample_probs with the same key (so the pages,
+    which call predict.evaluate, report what the CLI reports)."""
+
+    from bnnlab import predict, train
+
+    argv = [*ARGS, "--method", method, "--json", "--seed", "3"]
+    assert cli.main(argv) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    cfg = cli._config_from_args(cli._build_parser().parse_args(argv))
+    data = cli.prepare_data(cfg)
+    run = train.fit(cfg, data.x_train, data.y_train)
+    key = cli.metrics_key(cfg)
+    library = predict.evaluate(run.engine, run.state, data, key)
+    far = predict.far_probe_points(data.x_train)
+
+    def probs(points):  # same key, same draws: each set on its own
+        return np.asarray(run.engine.sample_probs(key, run.state, points,
+                                                  num_samples=predict.EVAL_SAMPLES))
+
+    separate = predict.metrics_from_probs(probs(data.x_train), data.y_train,
+                                          probs(data.x_test), data.y_test, probs(far))
+    for name, value in library._asdict().items():
+        assert report[name] == pytest.approx(value, rel=1e-6, abs=1e-7), name
+        assert getattr(separate, name) == pytest.approx(value, rel=1e-5, abs=1e-6), name
+    assert report["elbo"] == pytest.approx(float(run.history.objective[-1]), rel=1e-6)

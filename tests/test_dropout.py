@@ -58,7 +58,7 @@ def _engine(rate: float):
     engine = train.compiled(train.StaticConfig.from_config(cfg, len(x)))
     state = engine.init(jax.random.key(0), jnp.float32(0.1))
     state, info = engine.run_chunk(state, train.make_batch(x, y), train.make_hyper(cfg))
-    assert np.all(np.isfinite(np.asarray(info.elbo)))
+    assert np.all(np.isfinite(np.asarray(info.objective)))
     return engine, state, x
 
 

@@ -30,7 +30,7 @@ def test_members_differ_and_each_improves():
     assert positions.shape == (4, engine.num_params)
     assert np.min([np.abs(positions[i] - positions[j]).max()
                    for i in range(4) for j in range(i + 1, 4)]) > 1e-3
-    elbo = np.asarray(info.elbo)
+    elbo = np.asarray(info.objective)
     assert elbo[-1] > elbo[0]
 
 
@@ -63,4 +63,4 @@ def test_step_is_one_vmapped_map_step_per_member():
     for m in range(3):
         alone, _ = map_estimate.step(map_estimate.init(positions[m], optimizer), ll, **kwargs)
         np.testing.assert_allclose(new.positions[m], alone.position, rtol=1e-6)
-    assert np.shape(info.elbo) == ()
+    assert np.shape(info.objective) == ()

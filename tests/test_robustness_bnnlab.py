@@ -261,7 +261,55 @@ def test_compiled_engines_are_shared_not_rebuilt():
     a = TrainConfig(num_points=16, hidden=(4,), steps_per_chunk=5, lr=0.1, seed=1)
     b = a.replace(lr=0.001, kl_weight=0.5, seed=2, noise=0.3)
     run_a = playground.Run(a, playground.build_data(a))
+    hits = train.compiled.cache_info().hits
     run_b = playground.Run(b, playground.build_data(b))
     assert run_a.engine is run_b.engine
-    assert run_a.state is not run_b.state
-    assert train.compiled.cache_info().currsize <= train.compiled.cache_info().maxsize
+    assert train.compiled.cache_info().hits > hits
+    assert not np.array_equal(np.asarray(run_a.state.method_state.mean),
+                              np.asarray(run_b.state.method_state.mean))  # own seeds, own state
+
+
+# ---------------------------------------------------------------- hostile settings (issue 14)
+HOSTILE_MAXIMA = {"width": config.MAX_WIDTH, "depth": config.MAX_LAYERS,
+                  "num_samples": config.MAX_SAMPLES, "num_points": config.MAX_POINTS,
+                  "steps_per_chunk": config.MAX_STEPS_PER_CHUNK}
+
+
+def _hostile(mask: int, method: str) -> TrainConfig:
+    """Setting i at its maximum when bit i of `mask` is set, else the default."""
+    at_max = {name: bool(mask >> i & 1) for i, name in enumerate(HOSTILE_MAXIMA)}
+    d = TrainConfig()
+    width = config.MAX_WIDTH if at_max["width"] else d.hidden[0]
+    depth = config.MAX_LAYERS if at_max["depth"] else len(d.hidden)
+    return d.replace(method=method, hidden=(width,) * depth, test_fraction=0.05, **{
+        name: HOSTILE_MAXIMA[name] if at_max[name] else getattr(d, name)
+        for name in ("num_samples", "num_points", "steps_per_chunk")})
+
+
+@pytest.mark.parametrize("method", config.METHODS)
+@pytest.mark.parametrize("mask", range(2 ** len(HOSTILE_MAXIMA)))
+def test_hostile_settings_are_refused_or_shortened(mask, method):
+    """Every combination of the maxima of width, depth, samples, points and steps per redraw:
+    a ConfigError that names a setting to lower, or a chunk shortened to fit the budget (memory
+    and time by the cost model) — never an unbounded chunk."""
+    cfg = _hostile(mask, method)
+    num_train = cfg.num_points - round(cfg.test_fraction * cfg.num_points)
+    try:
+        fixed, _ = config.check_cost(cfg, num_train)
+    except ConfigError as err:
+        assert "lower" in str(err) or "fewer" in str(err)
+        return
+    cost = config.chunk_cost(fixed, num_train)
+    assert cost.bytes <= config.MAX_CHUNK_BYTES
+    assert cost.chunk_seconds <= config.MAX_CHUNK_SECONDS
+
+
+def test_hostile_settings_are_refused_before_anything_compiles():
+    """The issue's URL (4×128, 64 samples, 5,000 points, 1,000 steps a redraw) reaches
+    engine.start_run and is refused there: no engine is built or traced."""
+    cfg = _hostile(2 ** len(HOSTILE_MAXIMA) - 1, "vi")
+    data = playground.build_data(cfg)
+    built = train.compiled.cache_info().misses
+    with pytest.raises(ConfigError, match="lower num_samples"):
+        train.start_run(cfg, data.x_train, data.y_train)
+    assert train.compiled.cache_info().misses == built

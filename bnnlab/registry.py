@@ -1,0 +1,165 @@
+"""The one table of names: datasets, likelihoods, activations, uncertainty kinds, chapters and
+inference methods. The CLI's argparse, the widgets' options and labels, the URL parser
+(`config.from_query_params`), the Compare page and the engine's dispatch all read it, so a new
+method, dataset or chapter is one file plus one line here (docs/ADDING_A_METHOD.md).
+
+This module may import `config`; `config` reads the names from here lazily (import cycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from bnnlab import datasets, dropout, ensemble, hmc, map_estimate, models, vi
+from bnnlab.methods.base import Batch, MethodSpec
+
+# ------------------------------------------------------------------ methods (one line each)
+
+METHODS: MappingProxyType[str, MethodSpec] = MappingProxyType({spec.name: spec for spec in (
+    vi.SPEC,
+    map_estimate.SPEC,
+    dropout.SPEC,
+    ensemble.SPEC,
+    hmc.SPEC,
+)})
+
+
+def method(name: str) -> MethodSpec:
+    """The spec of method `name` (KeyError naming the choices otherwise)."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise KeyError(f"unknown method {name!r}; choose from {', '.join(METHODS)}") from None
+
+
+def method_label(name: str) -> str:
+    """The one text shown for a method, in every page, table and help text."""
+    return method(name).label
+
+
+def method_options(cfg) -> tuple[tuple[str, object], ...]:
+    """The compiled-in settings of `cfg.method`, as (field, value) pairs (its `static_fields`)."""
+    return tuple((field, getattr(cfg, field)) for field in method(cfg.method).static_fields)
+
+
+def run_config(cfg, *, samples_after_warmup: int | None = None,
+               steps_per_chunk: int | None = None):
+    """The `TrainConfig` one method of a comparison trains with. A method with a warm-up
+    (`static_fields` has `hmc_warmup`) counts warm-up transitions as steps: given
+    `samples_after_warmup`, it runs warm-up + that many steps, in chunks of `steps_per_chunk`.
+    Other methods train `cfg` as it is."""
+    if "hmc_warmup" in method(cfg.method).static_fields and samples_after_warmup is not None:
+        return cfg.replace(steps=cfg.hmc_warmup + samples_after_warmup,
+                           steps_per_chunk=steps_per_chunk or cfg.steps_per_chunk)
+    return cfg
+
+
+def validate(cfg) -> None:
+    """Raise `config.ConfigError` for a run its method cannot do (e.g. HMC with no draw kept)."""
+    method(cfg.method).validate(cfg)
+
+
+# ------------------------------------------------------------------ datasets
+
+DATASET_LABELS: dict[str, str] = {
+    "moons": "two moons",
+    "circles": "circles",
+    "xor": "XOR",
+    "spiral": "spiral",
+    "gaussians": "two Gaussians",
+    "moons_gap": "moons with a gap (in-between uncertainty)",
+}
+
+
+def dataset_names() -> tuple[str, ...]:
+    """Every generator in `datasets.REGISTRY`, in its order."""
+    return tuple(datasets.REGISTRY)
+
+
+def dataset_label(name: str) -> str:
+    return DATASET_LABELS.get(name, name.replace("_", " "))
+
+
+# ------------------------------------------------------------------ likelihoods
+
+class Likelihood(NamedTuple):
+    name: str
+    label: str
+    # (logits float32[m], batch) -> Σ_i mask_i · log P(y_i | logit_i): float32[]
+    log_likelihood: Callable[[jax.Array, Batch], jax.Array]
+    # logits -> P(y = 1) (binary)
+    link: Callable[[jax.Array], jax.Array]
+
+
+def bernoulli_log_likelihood(logits: jax.Array, batch: Batch) -> jax.Array:
+    """Σ_i mask_i · log Bernoulli(y_i | sigmoid(logit_i)): float32[]."""
+    per_point = (batch.y * jax.nn.log_sigmoid(logits)
+                 + (1.0 - batch.y) * jax.nn.log_sigmoid(-logits))
+    return jnp.sum(batch.mask * per_point)
+
+
+LIKELIHOODS: MappingProxyType[str, Likelihood] = MappingProxyType({
+    "bernoulli": Likelihood("bernoulli", "Bernoulli (two classes, sigmoid of one logit)",
+                            bernoulli_log_likelihood, jax.nn.sigmoid),
+})
+DEFAULT_LIKELIHOOD = "bernoulli"
+
+# ------------------------------------------------------------------ activations
+
+ACTIVATION_LABELS: dict[str, str] = {"tanh": "tanh", "relu": "ReLU", "gelu": "GELU"}
+
+
+def activation_names() -> tuple[str, ...]:
+    """The activations of `models.ACTIVATIONS` (their one definition)."""
+    return tuple(models.ACTIVATIONS)
+
+
+# ------------------------------------------------------------------ uncertainty kinds
+
+UNCERTAINTY_KINDS: MappingProxyType[str, str] = MappingProxyType({
+    "total": "total (predictive entropy)",
+    "aleatoric": "aleatoric (expected entropy)",
+    "epistemic": "epistemic (mutual information)",
+})
+
+# ------------------------------------------------------------------ chapters
+
+
+class Chapter(NamedTuple):
+    """One page: its file under pages/, its URL path (empty for the home page), its title in
+    the navigation, its group and a one-line description."""
+
+    page: str
+    url_path: str
+    title: str
+    group: str
+    description: str
+    icon: str
+
+
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("pages/home.py", "", "Home", "BNN Lab", "what the lab teaches and where to start",
+            ":material/home:"),
+    Chapter("pages/ch1_bayes.py", "bayes", "1 · Bayes' theorem", "Chapters",
+            "prior, likelihood and posterior on a coin you can see", ":material/bug_report:"),
+    Chapter("pages/ch2_bayesian_training.py", "bayesian-training",
+            "2 · The Bayesian view of training", "Chapters",
+            "a prior over weights is a prior over functions", ":material/casino:"),
+    Chapter("pages/ch3_variational_inference.py", "variational-inference",
+            "3 · Variational inference", "Chapters",
+            "a Gaussian Q fitted to an exact 2-parameter posterior", ":material/trending_up:"),
+    Chapter("pages/ch4_playground.py", "playground", "4 · Variational Bayes in code",
+            "Chapters", "train a Bayesian network live and watch its uncertainty",
+            ":material/science:"),
+    Chapter("pages/compare.py", "compare", "Compare inference methods", "More",
+            "MAP, VI, dropout, ensembles and HMC side by side", ":material/compare:"),
+    Chapter("pages/jax_in_code.py", "jax", "JAX in code", "More",
+            "vmap, grad, jit and lax.scan, measured", ":material/bolt:"),
+    Chapter("pages/what_next.py", "what-next", "What next", "More",
+            "papers and libraries to read next", ":material/menu_book:"),
+)
