@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bnnlab import config, contour, datasets, hmc, playground, predict, train
+from bnnlab import config, contour, datasets, hmc, playground, predict, text, train
 from bnnlab.config import ConfigError, TrainConfig
 
 GAP_DATASET = "moons_gap"
@@ -39,24 +39,18 @@ METHOD_LABELS = {
 EVAL_SAMPLES = 32  # posterior draws per predictive (an ensemble uses its M members)
 MIN_HMC_DRAWS = 20  # HMC is the reference once it has kept this many draws
 DONT_KNOW_FRACTION = 0.5  # "says I don't know": mean far entropy ≥ half the maximum, ln 2
-GAP_HALF_WIDTH = 0.3  # moons_gap: points with |x₁ − 0.5| < this (raw units) are removed
+GAP_HALF_WIDTH = datasets.GAP_HALF_WIDTH  # moons_gap lives in the dataset registry
 
 
 def gap_moons(num_points: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two moons with the band |x₁ − 0.5| < GAP_HALF_WIDTH removed (raw units), where the
-    moons interleave: `(x float32[n, 2], y int32[n])`. It draws about 1.5 × `num_points` so
-    that n = `num_points` remain (fewer only near `config.MAX_POINTS` or with huge noise)."""
-    draw = min(config.MAX_POINTS, int(num_points * 1.5) + 16)
-    x, y = datasets.make("moons", draw, noise, seed)
-    keep = np.abs(x[:, 0] - 0.5) >= GAP_HALF_WIDTH
-    return x[keep][:num_points], y[keep][:num_points]
+    """`datasets.make("moons_gap", …)`: two moons with the band |x₁ − 0.5| < GAP_HALF_WIDTH
+    removed (raw units), where the moons interleave."""
+    return datasets.make(GAP_DATASET, num_points, noise, seed)
 
 
 def gap_box(data_mean: np.ndarray, data_scale: np.ndarray) -> tuple[float, float, float, float]:
     """The removed band in standardised units, (x_lo, x_hi, y_lo, y_hi), y over the moons."""
-    lo = (np.array([0.5 - GAP_HALF_WIDTH, -0.6]) - data_mean) / data_scale
-    hi = (np.array([0.5 + GAP_HALF_WIDTH, 1.1]) - data_mean) / data_scale
-    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+    return datasets.gap_box(GAP_DATASET, data_mean, data_scale)
 
 
 class CompareData(NamedTuple):
@@ -301,28 +295,66 @@ class Comparison:
         return (grid[:, 0] >= x0) & (grid[:, 0] <= x1) & (grid[:, 1] >= y0) & (grid[:, 1] <= y1)
 
 
+AWARE_RATIO = 2.0  # credit far-away doubt only when far entropy ≥ this × near entropy
+ACC_TOLERANCE = 0.05  # a method within this of the best test accuracy fits the data
+
+
+class Verdict(NamedTuple):
+    """How one method's uncertainty reads, from its accuracy and near/far entropies."""
+
+    kind: str  # "aware" | "unsure_everywhere" | "confident_far" | "underfits" | "diverged"
+    sentence: str
+
+
+def verdict(row: MethodReport, best_acc: float) -> Verdict:
+    """Classify one method (chapter 4's lesson: an underfit model is unsure everywhere, which is
+    not knowing what it doesn't know). Only a method that fits (test accuracy within
+    `ACC_TOLERANCE` of `best_acc`), is sure near the data and unsure far from it (far entropy
+    ≥ `DONT_KNOW_FRACTION` · ln 2 and ≥ `AWARE_RATIO` × near entropy) is credited."""
+    name = METHOD_LABELS.get(row.method, row.method)
+    if row.diverged or not math.isfinite(row.test_acc):
+        return Verdict("diverged", f"{name} diverged; its numbers mean nothing.")
+    near, far = row.entropy_near, row.entropy_far
+    entropies = f"entropy near {text.fmt(near, 2)}, far {text.fmt(far, 2)}"
+    if row.test_acc < best_acc - ACC_TOLERANCE:
+        return Verdict("underfits", (
+            f"{name} underfits: test accuracy {text.fmt(row.test_acc, 3)} against the best "
+            f"{text.fmt(best_acc, 3)} ({entropies}). Its doubt is not knowledge of what it "
+            f"does not know; train longer or loosen it (for VI a smaller β)."))
+    far_unsure = math.isfinite(far) and far >= DONT_KNOW_FRACTION * math.log(2)
+    if far_unsure and far >= AWARE_RATIO * near:
+        return Verdict("aware", (
+            f"{name} says \"I don't know\" far from the data and is sure near it "
+            f"({entropies}: {text.fmt(far / near, 1) if near > 0 else 'many'} times more "
+            f"uncertain far away)."))
+    if far_unsure:
+        return Verdict("unsure_everywhere", (
+            f"{name} is unsure near the data too ({entropies}; far is less than "
+            f"{AWARE_RATIO:g} × near): that is doubt everywhere, not knowing where the data end."))
+    return Verdict("confident_far", (
+        f"{name} stays confident far from the data ({entropies}; below "
+        f"{text.fmt(DONT_KNOW_FRACTION * math.log(2), 2)} nats counts as confident)."))
+
+
 def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool) -> list[str]:
     """The comparison's conclusions as sentences, every number computed from `rows`."""
-    out: list[str] = []
-    ln2 = math.log(2)
-    sure = [m for m, r in rows.items() if not r.says_dont_know]
-    unsure = [m for m, r in rows.items() if r.says_dont_know]
-
-    def names(methods):
-        return ", ".join(f"{METHOD_LABELS[m]} ({rows[m].entropy_far:.2f})" for m in methods)
-
-    if unsure:
-        out.append(f"Far from the data (≥ 2 standardised units from every training point) these "
-                   f"say \"I don't know\" — mean predictive entropy ≥ {DONT_KNOW_FRACTION:.0%} "
-                   f"of the maximum ln 2 = {ln2:.2f} nats: {names(unsure)}.")
-    if sure:
-        out.append(f"These stay confident far from the data (mean entropy below "
-                   f"{DONT_KNOW_FRACTION * ln2:.2f} nats): {names(sure)}.")
+    fitted = [r.test_acc for r in rows.values() if not r.diverged and math.isfinite(r.test_acc)]
+    best_acc = max(fitted, default=math.nan)
+    out = [f"Far means ≥ 2 standardised units from every training point; near means the "
+           f"held-out test points; entropies in nats (maximum ln 2 = {math.log(2):.2f}). A "
+           f"method is credited with \"I don't know\" only if it also fits (test accuracy "
+           f"within {ACC_TOLERANCE:g} of the best, {text.fmt(best_acc, 3)}) and is at least "
+           f"{AWARE_RATIO:g} × more uncertain far away than near."]
+    order = {"aware": 0, "confident_far": 1, "unsure_everywhere": 2, "underfits": 3,
+             "diverged": 4}
+    verdicts = sorted((verdict(r, best_acc) for r in rows.values()), key=lambda v: order[v.kind])
+    out.extend(v.sentence for v in verdicts)
     if has_gap:
         gap_rows = sorted(rows.items(), key=lambda kv: -kv[1].entropy_gap)
         out.append("In the gap between the clusters (in-between uncertainty, Foong et al. "
                    "2019), mean entropy: " + ", ".join(
-                       f"{METHOD_LABELS[m]} {r.entropy_gap:.2f}" for m, r in gap_rows) + ".")
+                       f"{METHOD_LABELS[m]} {text.fmt(r.entropy_gap, 2)}"
+                       for m, r in gap_rows) + ".")
     if "hmc" in rows and not hmc_ready:
         out.append(f"HMC is the reference once it has kept {MIN_HMC_DRAWS} draws after warm-up; "
                    "the distances to it appear then.")
@@ -330,15 +362,15 @@ def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool) -> lis
         diffs = sorted((r.diff_from_hmc, m) for m, r in rows.items()
                        if m != "hmc" and math.isfinite(r.diff_from_hmc))
         if diffs:
-            text = ", ".join(f"{METHOD_LABELS[m]} {d:.3f}" for d, m in diffs)
+            closest = ", ".join(f"{METHOD_LABELS[m]} {text.fmt(d, 3)}" for d, m in diffs)
             out.append(f"Distance from HMC's predictive (mean |Δ P(y=1)| over the map), closest "
-                       f"first: {text}.")
+                       f"first: {closest}.")
             if has_gap:
                 gap_diffs = sorted((r.diff_from_hmc_gap, m) for m, r in rows.items()
                                    if m != "hmc" and math.isfinite(r.diff_from_hmc_gap))
                 if gap_diffs:
                     out.append("In the gap alone: " + ", ".join(
-                        f"{METHOD_LABELS[m]} {d:.3f}" for d, m in gap_diffs) + ".")
+                        f"{METHOD_LABELS[m]} {text.fmt(d, 3)}" for d, m in gap_diffs) + ".")
     return out
 
 

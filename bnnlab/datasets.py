@@ -1,9 +1,11 @@
 """Toy 2-D binary classification data: a registry of generators, splitting, standardising and CSV
 loading with validation.
 
-Every generator has the signature `(rng: np.random.Generator, num_points, noise)` and returns
-`(x float32[n, 2], y int32[n])` with labels in {0, 1}; the registry drives both the widgets and
-the URL, as in TensorFlow Playground's `dataset.ts`.
+Every generator has the signature `(rng: np.random.Generator, num_points, jitter)` and returns
+`(x float[n, 2], y [n])` with labels in {0, 1}; `REGISTRY` holds one `DatasetSpec` per set (its
+generator, label, description, the noise scale and default, recommended training overrides and,
+for moons_gap, the empty box) and drives the widgets, the URL and the CLI, as in TensorFlow
+Playground's `dataset.ts`. Per-set figures: docs/DATASETS.md.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import csv
 import io
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,66 +25,152 @@ MAX_ABS_COORD = 1e6  # larger values overflow float32 statistics when standardis
 Generator = Callable[[np.random.Generator, int, float], tuple[np.ndarray, np.ndarray]]
 
 
-def _moons(rng: np.random.Generator, num_points: int, noise: float):
+def _moons(rng: np.random.Generator, num_points: int, jitter: float):
     n_out = num_points // 2
     n_in = num_points - n_out
     t_out = rng.uniform(0.0, np.pi, n_out)
     t_in = rng.uniform(0.0, np.pi, n_in)
     outer = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
     inner = np.stack([1.0 - np.cos(t_in), 0.5 - np.sin(t_in)], axis=1)
-    x = np.concatenate([outer, inner]) + noise * rng.normal(size=(num_points, 2))
+    x = np.concatenate([outer, inner]) + jitter * rng.normal(size=(num_points, 2))
     y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
     return x, y
 
 
-def _circles(rng: np.random.Generator, num_points: int, noise: float):
+def _circles(rng: np.random.Generator, num_points: int, jitter: float):
     n_out = num_points // 2
     n_in = num_points - n_out
     t = rng.uniform(0.0, 2 * np.pi, num_points)
     radius = np.concatenate([np.full(n_out, 1.0), np.full(n_in, 0.5)])
     x = radius[:, None] * np.stack([np.cos(t), np.sin(t)], axis=1)
-    x = x + noise * rng.normal(size=(num_points, 2))
+    x = x + jitter * rng.normal(size=(num_points, 2))
     y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
     return x, y
 
 
-def _xor(rng: np.random.Generator, num_points: int, noise: float):
+XOR_OFFSET = 0.1  # xor: points are pushed this far off the axes (the class gap is twice it)
+
+
+def _xor(rng: np.random.Generator, num_points: int, jitter: float):
     x = rng.uniform(-1.0, 1.0, size=(num_points, 2))
     # Keep points off the axes so the four quadrants are visible clusters.
-    x = x + 0.1 * np.sign(x)
+    x = x + XOR_OFFSET * np.sign(x)
     y = (x[:, 0] * x[:, 1] < 0).astype(np.float64)
-    return x + noise * rng.normal(size=x.shape), y
+    return x + jitter * rng.normal(size=x.shape), y
 
 
-def _spiral(rng: np.random.Generator, num_points: int, noise: float):
+SPIRAL_TURNS = 1.75  # turns of each arm from r = 0.05 to r = 1
+
+
+def spiral_arm(r: np.ndarray, arm: int) -> np.ndarray:
+    """The noise-free spiral: arm 0 or 1 at radii `r: float[n]` -> points float[n, 2]."""
+    t = SPIRAL_TURNS * r * 2 * np.pi + arm * np.pi
+    return np.stack([r * np.sin(t), r * np.cos(t)], axis=1)
+
+
+def _spiral(rng: np.random.Generator, num_points: int, jitter: float):
     n_a = num_points // 2
     n_b = num_points - n_a
-    arms = []
-    for n, phase in ((n_a, 0.0), (n_b, np.pi)):
-        r = rng.uniform(0.05, 1.0, n)
-        t = 1.75 * r * 2 * np.pi + phase
-        arms.append(np.stack([r * np.sin(t), r * np.cos(t)], axis=1))
-    x = np.concatenate(arms) + noise * rng.normal(size=(num_points, 2))
+    arms = [spiral_arm(rng.uniform(0.05, 1.0, n), arm) for arm, n in enumerate((n_a, n_b))]
+    x = np.concatenate(arms) + jitter * rng.normal(size=(num_points, 2))
     y = np.concatenate([np.zeros(n_a), np.ones(n_b)])
     return x, y
 
 
-def _gaussians(rng: np.random.Generator, num_points: int, noise: float):
+def _gaussians(rng: np.random.Generator, num_points: int, jitter: float):
     n_a = num_points // 2
     n_b = num_points - n_a
-    scale = 0.3 + noise
+    scale = 0.3 + jitter  # the blobs widen with the noise
     a = rng.normal(loc=(-1.0, -1.0), scale=scale, size=(n_a, 2))
     b = rng.normal(loc=(1.0, 1.0), scale=scale, size=(n_b, 2))
     return np.concatenate([a, b]), np.concatenate([np.zeros(n_a), np.ones(n_b)])
 
 
-REGISTRY: dict[str, Generator] = {
-    "moons": _moons,
-    "circles": _circles,
-    "xor": _xor,
-    "spiral": _spiral,
-    "gaussians": _gaussians,
+GAP_HALF_WIDTH = 0.3  # moons_gap: points with |x₁ − 0.5| < this (raw units) are removed
+GAP_BOX = (0.5 - GAP_HALF_WIDTH, 0.5 + GAP_HALF_WIDTH, -0.6, 1.1)  # raw (x lo, x hi, y lo, y hi)
+
+
+def _moons_gap(rng: np.random.Generator, num_points: int, jitter: float):
+    """Two moons with the band |x₁ − 0.5| < GAP_HALF_WIDTH removed, where the moons interleave.
+    It draws about 1.5 × `num_points` so that `num_points` remain (fewer only near
+    `config.MAX_POINTS` or with huge noise)."""
+    draw = min(config.MAX_POINTS, int(num_points * 1.5) + 16)
+    x, y = _moons(rng, draw, jitter)
+    order = rng.permutation(draw)  # _moons returns the classes in blocks
+    x, y = x[order], y[order]
+    keep = np.abs(x[:, 0] - 0.5) >= GAP_HALF_WIDTH
+    return x[keep][:num_points], y[keep][:num_points]
+
+
+class DatasetSpec(NamedTuple):
+    """One toy dataset in the registry: how to draw it and how to present it.
+
+    `make` draws with Gaussian jitter of standard deviation `noise × noise_scale` (raw units).
+    `noise_scale` is the dataset's class gap (the least distance between the noise-free classes)
+    relative to the moons' 0.5, so one noise value blurs every boundary by the same share of
+    its gap: at noise 0.15 the jitter is 0.3 of the gap everywhere. (gaussians has no gap: its
+    noise widens the two blobs, standard deviation 0.3 + noise.)
+    """
+
+    generate: Generator  # (rng, num_points, jitter std in raw units) -> (x float[n, 2], y [n])
+    label: str  # for a widget
+    description: str  # one line for the page
+    noise_scale: float  # raw jitter std per unit of noise
+    default_noise: float  # the noise the widgets, URL and CLI start from
+    # TrainConfig overrides that the defaults need to learn this set (measured: docs/DATASETS.md)
+    recommended: tuple[tuple[str, Any], ...] = ()
+    advice: str = ""  # what to change when the defaults do not learn it; "" when they do
+    box: tuple[float, float, float, float] | None = None  # raw region left empty on purpose
+
+
+MOONS_GAP = 0.5  # least distance between the two noise-free moons: the unit of noise_scale
+
+REGISTRY: dict[str, DatasetSpec] = {
+    "moons": DatasetSpec(
+        _moons, "Two moons", "Two interleaving half-circles, one per class.",
+        noise_scale=1.0, default_noise=0.15),
+    "circles": DatasetSpec(
+        _circles, "Circles", "A ring of radius 1 around a ring of radius 0.5.",
+        noise_scale=0.5 / MOONS_GAP, default_noise=0.15, recommended=(("kl_weight", 0.1),),
+        advice="Mean-field VI at full Bayes (β = 1) underfits the circles: right on 94% of the "
+               "training points, but with P ≈ 0.75 on the rings, so the rings look uncertain "
+               "(ECE 0.27). Set β (KL weight) to 0.1: the doubt moves between the rings."),
+    "xor": DatasetSpec(
+        _xor, "XOR", "Four square clusters; opposite quadrants share a class.",
+        noise_scale=2 * XOR_OFFSET / MOONS_GAP, default_noise=0.15),
+    "spiral": DatasetSpec(
+        _spiral, "Spiral", f"Two interleaved arms of {SPIRAL_TURNS:g} turns each.",
+        # neighbouring arms are 1 / (2 · turns) apart along a radius
+        noise_scale=1 / (2 * SPIRAL_TURNS) / MOONS_GAP, default_noise=0.1,
+        recommended=(("kl_weight", 0.1), ("steps", 6000)),
+        advice="Mean-field VI at full Bayes (β = 1) learns nothing here: the KL to the prior "
+               "outweighs the fit and every point stays at ln 2. Set β (KL weight) to 0.1 and "
+               "train 6,000 steps."),
+    "gaussians": DatasetSpec(
+        _gaussians, "Two Gaussians", "Two round blobs centred at (−1, −1) and (1, 1).",
+        noise_scale=1.0, default_noise=0.15),
+    "moons_gap": DatasetSpec(
+        _moons_gap, "Moons with a gap",
+        "Two moons with the band where they interleave cut out: the class there is unknown "
+        "(in-between uncertainty, Foong et al. 2019).",
+        noise_scale=1.0, default_noise=0.1, box=GAP_BOX),
 }
+
+
+def recommended(name: str) -> dict[str, Any]:
+    """The `TrainConfig` overrides registered for dataset `name` (empty when defaults learn)."""
+    return dict(REGISTRY[name].recommended)
+
+
+def gap_box(name: str, data_mean: np.ndarray,
+            data_scale: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Dataset `name`'s empty box in standardised units `(x_lo, x_hi, y_lo, y_hi)`, or None."""
+    box = REGISTRY[name].box
+    if box is None:
+        return None
+    lo = (np.array([box[0], box[2]]) - data_mean) / data_scale
+    hi = (np.array([box[1], box[3]]) - data_mean) / data_scale
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
 
 
 class DataError(ValueError):
@@ -90,16 +178,21 @@ class DataError(ValueError):
 
 
 def make(name: str, num_points: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Draw a registered toy set: `(x float32[n, 2], y int32[n])`, shuffled, reproducible."""
+    """Draw a registered toy set: `(x float32[n, 2], y int32[n])`, shuffled, reproducible.
+
+    `noise` is relative to the set's geometry: the jitter's standard deviation in raw units is
+    `noise × REGISTRY[name].noise_scale` (see `DatasetSpec`). n = `num_points`, except for a
+    set that removes points (moons_gap) near `config.MAX_POINTS`."""
     if name not in REGISTRY:
         raise DataError(f"unknown dataset {name!r}; choose from {', '.join(REGISTRY)}")
     if not 2 <= num_points <= config.MAX_POINTS:
         raise DataError(f"num_points must be between 2 and {config.MAX_POINTS}, got {num_points}")
     if not (math.isfinite(noise) and 0.0 <= noise <= config.MAX_NOISE):
         raise DataError(f"noise must be between 0 and {config.MAX_NOISE}, got {noise}")
+    spec = REGISTRY[name]
     rng = np.random.default_rng(seed)
-    x, y = REGISTRY[name](rng, int(num_points), float(noise))
-    order = rng.permutation(num_points)
+    x, y = spec.generate(rng, int(num_points), float(noise) * spec.noise_scale)
+    order = rng.permutation(len(x))
     return x[order].astype(np.float32), y[order].astype(np.int32)
 
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from bnnlab import bayes
 from bnnlab.figures import bayes as figures
+from bnnlab.text import fmt
 
 MAX_PASSES = 20
 POPULATION = 1000
@@ -37,7 +38,7 @@ def nats(value: float) -> str:
         return "−∞"
     if value == math.inf:
         return "+∞"
-    return f"{value:.4f}".replace("-", "−")
+    return fmt(value, 4, minus="−")
 
 
 @st.cache_resource
@@ -119,7 +120,8 @@ if passed.posterior is None:
 posterior = passed.posterior
 with numbers:
     st.metric(
-        "P(F | T)", f"{posterior:.4f}", delta=f"{posterior - prior:+.4f} from the prior",
+        "P(F | T)", f"{posterior:.4f}",
+        delta=f"{fmt(posterior - prior, 4, sign='+')} from the prior",
         delta_color="off" if posterior == prior else "normal",
     )
     st.plotly_chart(figures.prior_posterior_bars(prior, posterior), key="ch1_bars")

@@ -13,6 +13,7 @@ import streamlit as st
 from bnnlab import prior_predictive as pp
 from bnnlab import toy_posterior as tp
 from bnnlab.figures import prior as figs
+from bnnlab.text import fmt
 
 WIDTHS = (2, 4, 8, 16, 32, 64)
 GRID_POINTS = (2, 3, 5, 10, 20, 50, 100, 1000)
@@ -103,7 +104,7 @@ with c_lik:
     st.plotly_chart(figs.likelihood_figure(axis, plane_probs.reshape(PLANE_RES, PLANE_RES, -1),
                                            data.x, data.y, point_ll),
                     key="ch2_likelihood_chart", width="stretch")
-    st.metric("log P(Y | X, θ) = Σᵢ log P(yᵢ | xᵢ, θ)", f"{point_ll.sum():.2f}",
+    st.metric("log P(Y | X, θ) = Σᵢ log P(yᵢ | xᵢ, θ)", fmt(point_ll.sum(), 2),
               help="Bigger markers are points this network finds surprising "
                    "(low log P(yᵢ | xᵢ, θ)).")
 with c_prior:

@@ -9,6 +9,7 @@ import streamlit as st
 
 from bnnlab import toy_posterior as tp
 from bnnlab.figures import toy as figs
+from bnnlab.text import fmt
 
 TICK_S = 0.3  # fragment period; the browser paces it anyway (NOTES-streamlit.md)
 MAX_STEPS = 3000  # a run pauses itself here
@@ -221,7 +222,7 @@ def live() -> None:
     m[0].metric("step", f"{step}", help=f"Status: {status}. A run stops at {MAX_STEPS} steps.")
     m[1].metric("log P(D) (quadrature)", f"{log_z:.4f}")
     m[2].metric("ELBO", f"{elbo:.4f}")
-    m[3].metric("KL(Q ‖ P(θ|D))", f"{kl_post:.4f}")
+    m[3].metric("KL(Q ‖ P(θ|D))", fmt(kl_post, 4))
     on_grid = hist["on_grid"][-1]
     m[4].metric("ELBO + KL − log P(D)", f"{elbo + kl_post - log_z:.1e}",
                 help="Each term computed on its own (see 'Why this works'): a rounding-sized "
@@ -252,7 +253,7 @@ def live() -> None:
 def why_this_works(q: tp.GaussianQ, log_z: float, elbo: float, kl_post: float, ell: float,
                    kl_prior: float, step: int, on_grid: bool) -> None:
     with st.expander("Why this works — the derivation with the current numbers", expanded=False):
-        st.markdown(f"At step {step}, with Q = N(μ, Σ), μ = ({q.mean[0]:.3f}, {q.mean[1]:.3f}):")
+        st.markdown(f"At step {step}, with Q = N(μ, Σ), μ = ({fmt(q.mean[0])}, {fmt(q.mean[1])}):")
         st.markdown("**1.** The evidence is an integral over θ; here a grid of "
                     f"{GRID_SIZE}×{GRID_SIZE} nodes evaluates it:")
         st.latex(r"\log P(D) = \log \int P(Y\mid X,\theta)\,P(\theta)\,d\theta = "
@@ -266,11 +267,11 @@ def why_this_works(q: tp.GaussianQ, log_z: float, elbo: float, kl_post: float, e
         st.markdown("**3.** The ELBO splits into a data-fit term and a prior term, neither of "
                     "which needs P(D):")
         st.latex(r"\text{ELBO} = \mathbb{E}_Q[\log P(Y\mid X,\theta)] - \mathrm{KL}(Q\,\|\,"
-                 rf"P(\theta)) = {ell:.5f} - {kl_prior:.5f} = {elbo:.5f}")
+                 rf"P(\theta)) = {fmt(ell, 5)} - {fmt(kl_prior, 5)} = {fmt(elbo, 5)}")
         st.markdown("**4.** The gap is a KL divergence, so it is ≥ 0 and the ELBO is a lower "
                     "bound:")
-        st.latex(rf"{elbo:.5f} + {kl_post:.5f} = {elbo + kl_post:.5f} \;=\; \log P(D) = "
-                 f"{log_z:.5f}")
+        st.latex(rf"{fmt(elbo, 5)} + {fmt(kl_post, 5)} = {fmt(elbo + kl_post, 5)} "
+                 rf"\;=\; \log P(D) = {log_z:.5f}")
         if on_grid:
             st.markdown("How each number was computed, independently of the others: "
                         "E_Q[log P(Y|X,θ)] = Σ Q(θ) log P(Y|X,θ) ΔA over the grid; "

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from bnnlab import cli, compare, playground
+from bnnlab import cli, compare, playground, predict
 from bnnlab.config import ConfigError, TrainConfig
 
 # Shared by the CLI runs and the comparison so that both use the same compiled engines.
@@ -111,3 +111,59 @@ def test_maps_payload_carries_each_method_on_the_shared_scale():
         assert (segments[:, [0, 2]] <= report.xs[-1] + 1e-6).all()
     # MAP is one network: its epistemic map is exactly zero.
     assert playground.decode_grid(payload["maps"][0]["values"], (16, 16), 1.0).max() == 0
+
+
+def _row(method: str, test_acc: float, near: float, far: float, diverged: bool = False,
+         gap: float = math.nan) -> compare.MethodReport:
+    """A crafted table row: only what the lesson reads is meaningful."""
+    empty = np.zeros((2, 2), np.float32)
+    return compare.MethodReport(
+        method=method, steps=100, finished=True, diverged=diverged, test_acc=test_acc,
+        test_nll=0.3, ece=0.05, entropy_near=near, entropy_far=far, entropy_gap=gap,
+        wall_s=1.0, steps_per_s=100.0,
+        says_dont_know=far >= compare.DONT_KNOW_FRACTION * math.log(2),
+        diff_from_hmc=math.nan, diff_from_hmc_gap=math.nan,
+        grid=predict.Predictive(empty, empty, empty, empty))
+
+
+@pytest.mark.parametrize("row,best,kind", [
+    (_row("hmc", 0.95, 0.10, 0.60), 0.95, "aware"),  # sure near, unsure far, fits
+    (_row("vi", 0.825, 0.48, 0.60), 0.95, "underfits"),  # the issue's VI at β = 1
+    (_row("vi", 0.94, 0.40, 0.60), 0.95, "unsure_everywhere"),  # fits, but far < 2 × near
+    (_row("map", 0.95, 0.05, 0.02), 0.95, "confident_far"),
+    (_row("dropout", 0.95, 0.05, 0.02, diverged=True), 0.95, "diverged"),
+    (_row("ensemble", 0.90, 0.10, 0.60), 0.95, "aware"),  # exactly at the tolerance
+    (_row("ensemble", 0.899, 0.10, 0.60), 0.95, "underfits"),
+    (_row("hmc", 0.95, 0.0, 0.40), 0.95, "aware"),  # nothing uncertain near: ratio unbounded
+])
+def test_verdict_credits_far_doubt_only_with_confidence_near_the_data(row, best, kind):
+    """Each verdict from crafted rows: far-away doubt counts only with a fit (test accuracy
+    within 0.05 of the best) and far entropy ≥ 2 × near; an underfit model is called so."""
+    v = compare.verdict(row, best)
+    assert v.kind == kind
+    assert compare.METHOD_LABELS[row.method] in v.sentence
+    assert "-0.00" not in v.sentence
+
+
+def test_lesson_does_not_credit_an_underfit_vi():
+    """The issue's case: VI at 0.825 (entropy 0.48 near, 0.60 far) next to HMC at 0.95 is
+    reported as underfitting, not as saying "I don't know"; HMC is credited; numbers appear."""
+    rows = {"vi": _row("vi", 0.825, 0.48, 0.60), "hmc": _row("hmc", 0.95, 0.10, 0.55),
+            "map": _row("map", 0.95, 0.04, 0.01)}
+    lines = compare.lesson(rows, hmc_ready=False, has_gap=False)
+    text = " ".join(lines)
+    vi_line = next(line for line in lines if line.startswith("Mean-field VI"))
+    assert "underfits" in vi_line and "0.825" in vi_line and "0.950" in vi_line
+    assert "I don't know" not in vi_line
+    hmc_line = next(line for line in lines if line.startswith("HMC (reference)"))
+    assert "I don't know" in hmc_line and "5.5 times" in hmc_line
+    assert "MAP stays confident far from the data" in text
+    # Verdict order: credited first, underfit last.
+    assert lines.index(hmc_line) < lines.index(vi_line)
+
+
+def test_lesson_with_every_method_diverged_prints_no_nan():
+    """No fitted method: the best accuracy shows as a dash, never 'nan'."""
+    lines = compare.lesson({"vi": _row("vi", math.nan, math.nan, math.nan, diverged=True)},
+                           hmc_ready=False, has_gap=False)
+    assert "nan" not in " ".join(lines) and "diverged" in lines[-1]
