@@ -344,16 +344,17 @@ def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool) -> lis
            f"held-out test points; entropies in nats (maximum ln 2 = {math.log(2):.2f}). A "
            f"method is credited with \"I don't know\" only if it also fits (test accuracy "
            f"within {ACC_TOLERANCE:g} of the best, {text.fmt(best_acc, 3)}) and is at least "
-           f"{AWARE_RATIO:g} × more uncertain far away than near."]
+           f"{AWARE_RATIO:g} times as uncertain far away as near."]
     order = {"aware": 0, "confident_far": 1, "unsure_everywhere": 2, "underfits": 3,
              "diverged": 4}
-    verdicts = sorted((verdict(r, best_acc) for r in rows.values()), key=lambda v: order[v.kind])
-    out.extend(v.sentence for v in verdicts)
+    kinds = {m: verdict(r, best_acc) for m, r in rows.items()}
+    out.extend(v.sentence for v in sorted(kinds.values(), key=lambda v: order[v.kind]))
     if has_gap:
         gap_rows = sorted(rows.items(), key=lambda kv: -kv[1].entropy_gap)
         out.append("In the gap between the clusters (in-between uncertainty, Foong et al. "
                    "2019), mean entropy: " + ", ".join(
                        f"{METHOD_LABELS[m]} {text.fmt(r.entropy_gap, 2)}"
+                       + (" (underfits)" if kinds[m].kind == "underfits" else "")
                        for m, r in gap_rows) + ".")
     if "hmc" in rows and not hmc_ready:
         out.append(f"HMC is the reference once it has kept {MIN_HMC_DRAWS} draws after warm-up; "

@@ -13,7 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -117,8 +118,8 @@ class DatasetSpec(NamedTuple):
     description: str  # one line for the page
     noise_scale: float  # raw jitter std per unit of noise
     default_noise: float  # the noise the widgets, URL and CLI start from
-    # TrainConfig overrides that the defaults need to learn this set (measured: docs/DATASETS.md)
-    recommended: tuple[tuple[str, Any], ...] = ()
+    # per method, the TrainConfig overrides it needs to learn this set (docs/DATASETS.md)
+    recommended: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     advice: str = ""  # what to change when the defaults do not learn it; "" when they do
     box: tuple[float, float, float, float] | None = None  # raw region left empty on purpose
 
@@ -131,10 +132,12 @@ REGISTRY: dict[str, DatasetSpec] = {
         noise_scale=1.0, default_noise=0.15),
     "circles": DatasetSpec(
         _circles, "Circles", "A ring of radius 1 around a ring of radius 0.5.",
-        noise_scale=0.5 / MOONS_GAP, default_noise=0.15, recommended=(("kl_weight", 0.1),),
+        noise_scale=0.5 / MOONS_GAP, default_noise=0.15,
+        recommended=MappingProxyType({"vi": MappingProxyType({"kl_weight": 0.1})}),
         advice="Mean-field VI at full Bayes (β = 1) underfits the circles: right on 94% of the "
                "training points, but with P ≈ 0.75 on the rings, so the rings look uncertain "
-               "(ECE 0.27). Set β (KL weight) to 0.1: the doubt moves between the rings."),
+               "(ECE 0.27). Set β (KL weight) to 0.1: the doubt moves between the rings. (Not for "
+               "MAP or ensembles: there β weighs the L2 penalty, and 0.1 overfits.)"),
     "xor": DatasetSpec(
         _xor, "XOR", "Four square clusters; opposite quadrants share a class.",
         noise_scale=2 * XOR_OFFSET / MOONS_GAP, default_noise=0.15),
@@ -142,10 +145,11 @@ REGISTRY: dict[str, DatasetSpec] = {
         _spiral, "Spiral", f"Two interleaved arms of {SPIRAL_TURNS:g} turns each.",
         # neighbouring arms are 1 / (2 · turns) apart along a radius
         noise_scale=1 / (2 * SPIRAL_TURNS) / MOONS_GAP, default_noise=0.1,
-        recommended=(("kl_weight", 0.1), ("steps", 6000)),
+        recommended=MappingProxyType({"vi": MappingProxyType({"kl_weight": 0.1,
+                                                              "steps": 6000})}),
         advice="Mean-field VI at full Bayes (β = 1) learns nothing here: the KL to the prior "
                "outweighs the fit and every point stays at ln 2. Set β (KL weight) to 0.1 and "
-               "train 6,000 steps."),
+               "train 6,000 steps (MAP, dropout and ensembles learn it at the defaults)."),
     "gaussians": DatasetSpec(
         _gaussians, "Two Gaussians", "Two round blobs centred at (−1, −1) and (1, 1).",
         noise_scale=1.0, default_noise=0.15),
@@ -157,9 +161,10 @@ REGISTRY: dict[str, DatasetSpec] = {
 }
 
 
-def recommended(name: str) -> dict[str, Any]:
-    """The `TrainConfig` overrides registered for dataset `name` (empty when defaults learn)."""
-    return dict(REGISTRY[name].recommended)
+def recommended(name: str, method: str) -> dict[str, Any]:
+    """The `TrainConfig` overrides registered for `method` on dataset `name` (empty when the
+    defaults learn it)."""
+    return dict(REGISTRY[name].recommended.get(method, {}))
 
 
 def gap_box(name: str, data_mean: np.ndarray,

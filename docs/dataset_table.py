@@ -2,10 +2,10 @@
 
 Each run is `python3 -m bnnlab train --dataset D --noise <D's default_noise> --method M --json`
 (every other setting the CLI's default), then, where the registry lists recommended overrides
-for D, the same command with them. Usage (from the repository root):
+for D and M, the same command with them. Usage (from the repository root):
 
     PYTHONPATH=. python3 docs/dataset_table.py [--datasets spiral,circles] [--methods vi,map]
-        [--extra "--kl-weight 0.1"] [--no-recommended] > runs.jsonl
+        [--extra="--kl-weight 0.1"] [--no-recommended] > runs.jsonl
     PYTHONPATH=. python3 docs/dataset_table.py --markdown runs.jsonl
 """
 
@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 from bnnlab import config, datasets
+from bnnlab.text import fmt
 
 METHODS = ("vi", "map", "dropout", "ensemble")
 
@@ -37,9 +38,10 @@ def markdown(path: str) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for line in open(path):
         r = json.loads(line)
-        print(f"| {r['dataset']} ({r['noise']:g}) | {r['method']} | {r['overrides'] or '—'} "
-              f"| {r['train_acc']:.3f} | {r['test_acc']:.3f} | {r['ece']:.3f} "
-              f"| {r['entropy_near']:.3f} | {r['entropy_far']:.3f} |")
+        cells = [fmt(r[k]) for k in ("train_acc", "test_acc", "ece", "entropy_near",
+                                     "entropy_far")]
+        print(f"| {r['dataset']} ({r['noise']:g}) | {r['method']} | {r['overrides'] or '—'} | "
+              + " | ".join(cells) + " |")
 
 
 def main() -> None:
@@ -54,9 +56,9 @@ def main() -> None:
         markdown(args.markdown)
         return
     for dataset in args.datasets.split(","):
-        recommended = [f"--{k.replace('_', '-')}={v}"
-                       for k, v in datasets.recommended(dataset).items()]
         for method in args.methods.split(","):
+            recommended = [f"--{k.replace('_', '-')}={v}"
+                           for k, v in datasets.recommended(dataset, method).items()]
             variants = [shlex.split(args.extra)]
             if recommended and not args.no_recommended:
                 variants.append([*shlex.split(args.extra), *recommended])

@@ -148,9 +148,10 @@ def test_verdict_credits_far_doubt_only_with_confidence_near_the_data(row, best,
 def test_lesson_does_not_credit_an_underfit_vi():
     """The issue's case: VI at 0.825 (entropy 0.48 near, 0.60 far) next to HMC at 0.95 is
     reported as underfitting, not as saying "I don't know"; HMC is credited; numbers appear."""
-    rows = {"vi": _row("vi", 0.825, 0.48, 0.60), "hmc": _row("hmc", 0.95, 0.10, 0.55),
-            "map": _row("map", 0.95, 0.04, 0.01)}
-    lines = compare.lesson(rows, hmc_ready=False, has_gap=False)
+    rows = {"vi": _row("vi", 0.825, 0.48, 0.60, gap=0.53), "hmc": _row("hmc", 0.95, 0.10, 0.55,
+                                                                      gap=0.40),
+            "map": _row("map", 0.95, 0.04, 0.01, gap=0.12)}
+    lines = compare.lesson(rows, hmc_ready=False, has_gap=True)
     text = " ".join(lines)
     vi_line = next(line for line in lines if line.startswith("Mean-field VI"))
     assert "underfits" in vi_line and "0.825" in vi_line and "0.950" in vi_line
@@ -160,6 +161,8 @@ def test_lesson_does_not_credit_an_underfit_vi():
     assert "MAP stays confident far from the data" in text
     # Verdict order: credited first, underfit last.
     assert lines.index(hmc_line) < lines.index(vi_line)
+    # The gap's ranking flags VI's doubt there as underfitting.
+    assert "Mean-field VI 0.53 (underfits), HMC (reference) 0.40, MAP 0.12." in text
 
 
 def test_lesson_with_every_method_diverged_prints_no_nan():

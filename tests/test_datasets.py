@@ -29,7 +29,10 @@ def test_registry_matches_config_choices():
         assert spec.label and spec.description and spec.noise_scale > 0
         assert 0 < spec.default_noise <= config.MAX_NOISE
         assert bool(spec.advice) == bool(spec.recommended)  # a recommendation says why
-        config.TrainConfig(**datasets.recommended(name), noise=spec.default_noise)  # valid
+        for method in spec.recommended:
+            assert method in config.METHODS
+            config.TrainConfig(**datasets.recommended(name, method), method=method)  # valid
+        assert datasets.recommended(name, "hmc") == dict(spec.recommended.get("hmc", {}))
 
 
 def _knn_accuracy(x: np.ndarray, y: np.ndarray, k: int = 15) -> float:
