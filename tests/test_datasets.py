@@ -21,9 +21,9 @@ def test_make_shapes_labels_and_reproducibility(name):
 
 
 def test_registry_matches_config_choices():
-    """The widgets' and URL's dataset choices are the registry's sets in order; the registry
-    adds the comparison's moons_gap, and every entry is well formed."""
-    assert tuple(n for n in datasets.REGISTRY if n != "moons_gap") == config.DATASETS
+    """The widgets', URL's and CLI's dataset choices are the registry's sets in order (the gap
+    preset included), and every entry is well formed."""
+    assert tuple(datasets.REGISTRY) == config.DATASETS
     assert set(compare.COMPARE_DATASETS) == set(datasets.REGISTRY)
     for name, spec in datasets.REGISTRY.items():
         assert spec.label and spec.description and spec.noise_scale > 0
