@@ -50,7 +50,7 @@ class Slots:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
         self.name = name
-        self._cond = threading.Condition(threading.Lock())
+        self._cond = threading.Condition(threading.RLock())
         self._holders: set[object] = set()  # one token per slot in use
         self._waiting = 0
 
@@ -64,6 +64,11 @@ class Slots:
         with self._cond:
             return self._waiting
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no slot is held and nobody waits (True), or `timeout` s pass (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._holders and not self._waiting, timeout)
+
     def _acquire(self, token: object, timeout: float,
                  give_up: Callable[[], bool] = lambda: False) -> bool:
         """Add `token` to the holders within `timeout` s; False if `give_up()` turned true first."""
@@ -71,7 +76,10 @@ class Slots:
         deadline = started + max(timeout, 0.0)
         with self._cond:
             self._waiting += 1
+            self._cond.notify_all()  # observers of waiting() (tests, wait_idle) see the change
             try:
+                if give_up():
+                    return False
                 while len(self._holders) >= self.capacity:
                     if give_up():
                         return False
@@ -83,6 +91,7 @@ class Slots:
                 return True
             finally:
                 self._waiting -= 1
+                self._cond.notify_all()  # wait_idle() watches the waiters too
 
     def _release(self, token: object) -> None:
         with self._cond:

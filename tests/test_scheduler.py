@@ -18,6 +18,12 @@ class Interrupted(BaseException):
     """Stands in for Streamlit's StopException / RerunException (BaseException subclasses)."""
 
 
+def until(slots: scheduler.Slots, predicate) -> bool:
+    """Wait (on the pool's own condition, notified on every change) until predicate() holds."""
+    with slots._cond:
+        return slots._cond.wait_for(predicate, WAIT)
+
+
 def test_accelerator_is_one_pool_sized_by_config():
     """The server-wide pool has config.MAX_CONCURRENT_RUNS slots and starts empty."""
     assert isinstance(scheduler.ACCELERATOR, scheduler.Slots)
@@ -50,7 +56,7 @@ def test_capacity_holds_under_many_threads():
     assert slots.in_use() == 3
     assert sum(f.running() for f in futures) == 3
     assert sum(not f.running() and not f.done() for f in futures) == 9  # pending = waiting
-    assert slots.waiting() == 9
+    assert until(slots, lambda: slots.waiting() == 9)
     go.set()
     assert [f.result(timeout=WAIT) for f in futures] == [i * i for i in range(12)]
     assert peak[0] == 3
@@ -126,8 +132,11 @@ def test_caller_interrupted_while_waiting_does_not_leak():
             holder.append(future)
             assert fn_started.wait(WAIT)
             polling.set()
-            while not future.done():  # a script's polling loop, interruptible between bytecodes
-                pass
+            spins = 0
+            # The script between two polls, interruptible between bytecodes. (Not future.done():
+            # an asynchronous exception landing inside its lock would leak *that* lock.)
+            while spins >= 0:
+                spins += 1
             outcome.append("finished")
         except Interrupted:
             outcome.append("interrupted")
@@ -155,6 +164,9 @@ def test_cancel_while_waiting_ends_the_wait_and_never_runs_fn():
         future = slots.submit(ran.set, wait_timeout=WAIT)
         assert not future.running()
         assert future.cancel()
+        assert until(slots, lambda: slots.waiting() == 0)  # gave up while the slot is held
+        assert slots.wait_idle(0.0) is False  # this caller's slot is still held
+    assert slots.wait_idle(WAIT)
     assert slots.submit(lambda: 2, wait_timeout=1.0).result(timeout=WAIT) == 2
     assert not ran.is_set()
     assert slots.in_use() == 0 and slots.waiting() == 0
