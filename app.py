@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from bnnlab import runtime
+
 st.set_page_config(page_title="BNN Lab", page_icon=":material/neurology:", layout="wide")
 
 PAGES = {
@@ -28,4 +30,8 @@ PAGES = {
     ],
 }
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+page.run()
+# Every page says what it computes on, from one place (README: "every page shows the backend and
+# device"). After the page, so that the page's own sidebar widgets come first.
+st.sidebar.caption(runtime.backend_caption())

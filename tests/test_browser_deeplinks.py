@@ -1,5 +1,6 @@
 """Deep links on a freshly started server: no false "Page not found" dialog (streamlit#8860,
-#9992), for every page of the app, with and without query parameters.
+#9992), for every page of the app, with and without query parameters; and every page shows the
+backend and device in its sidebar.
 
 Each case starts its own server, because the false dialog only ever showed on the first visit
 after a start: a shared, warmed-up server would hide it.
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bnnlab import runtime
 from tests.browser_helpers import open_page, page_not_found_dialogs
 from tests.conftest import StreamlitServer
 
@@ -47,6 +49,9 @@ def test_deep_link_on_a_fresh_server_shows_no_page_not_found(browser, tmp_path, 
         tab.wait_for_timeout(1000)  # the dialog, when it came, came with the first messages
         assert page_not_found_dialogs(tab) == 0
         assert tab.url.startswith(f"{server.url}/{link.split('?')[0]}")
+        # Every page shows the backend and device (app.py's sidebar caption).
+        sidebar = tab.locator("[data-testid=stSidebar]")
+        assert sidebar.get_by_text(runtime.backend_caption()).count() == 1
         context.close()
     finally:
         server.stop()
