@@ -246,14 +246,18 @@ def prepare(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> Da
     return Dataset(x_tr, y_tr.astype(np.int32), x_te, y_te.astype(np.int32), mean, scale)
 
 
+CSV_NUM_CLASSES = 2  # binary labels for now; K-class data will raise this (K ≤ 5)
+
+
 def load_csv(data: bytes | str, max_rows: int = config.MAX_POINTS,
              max_bytes: int = config.MAX_UPLOAD_BYTES) -> tuple[np.ndarray, np.ndarray]:
     """Parse a CSV of `x1,x2,label` rows (an optional header line) into `(x, y)`.
 
-    Labels may be any two distinct values (e.g. 0/1, -1/1, a/b); the one sorted first becomes 0.
-    Raises `DataError` naming the problem and the line for: too large, not UTF-8, wrong number
-    of columns, non-numeric or non-finite coordinates, formula-like cells, no rows, too many
-    rows, not exactly two classes.
+    Labels are whole numbers 0…K−1 (`parse_label`; K = `CSV_NUM_CLASSES` = 2 for now), each
+    class present at least once. Raises `DataError` naming the problem and the line for: too
+    large, not UTF-8, wrong number of columns, non-numeric or non-finite coordinates, formula-like
+    cells, a label that is not a class (0.5, nan, -1, a word), no rows, too many rows, a class
+    with no row.
     """
     if isinstance(data, bytes):
         if len(data) > max_bytes:
@@ -268,7 +272,7 @@ def load_csv(data: bytes | str, max_rows: int = config.MAX_POINTS,
         if len(text.encode("utf-8")) > max_bytes:
             raise DataError(f"file is larger than {max_bytes / 1e6:.0f} MB")
     coords: list[tuple[float, float]] = []
-    labels: list[str] = []
+    labels: list[int] = []
     reader = csv.reader(io.StringIO(text))
     try:
         for row in reader:
@@ -297,7 +301,7 @@ def load_csv(data: bytes | str, max_rows: int = config.MAX_POINTS,
             if cells[2] == "" or cells[2][:1] in ("=", "+", "@"):
                 raise DataError(f"line {line}: the label must be a plain value")
             coords.append((x1, x2))
-            labels.append(_canonical_label(cells[2]))
+            labels.append(parse_label(cells[2], line))
             if len(coords) > max_rows:
                 raise DataError(f"more than {max_rows} rows (the limit); line {line} is one too "
                                 "many")
@@ -305,12 +309,12 @@ def load_csv(data: bytes | str, max_rows: int = config.MAX_POINTS,
         raise DataError(f"line {reader.line_num}: not valid CSV ({err})") from None
     if not coords:
         raise DataError("no data rows: expected lines of x1,x2,label")
-    classes = sorted(set(labels), key=_label_sort_key)
-    if len(classes) != 2:
-        found = ", ".join(repr(c) for c in classes[:5])
-        raise DataError(f"expected exactly two classes in the label column, found "
-                        f"{len(classes)} ({found}{', …' if len(classes) > 5 else ''})")
-    y = np.array([classes.index(lab) for lab in labels], np.int32)
+    missing = sorted(set(range(CSV_NUM_CLASSES)) - set(labels))
+    if missing:
+        count = {2: "two", 3: "three", 4: "four", 5: "five"}.get(CSV_NUM_CLASSES, CSV_NUM_CLASSES)
+        raise DataError(f"expected exactly {count} classes (0…{CSV_NUM_CLASSES - 1}) in the label "
+                        f"column; no row has label {', '.join(map(str, missing))}")
+    y = np.array(labels, np.int32)
     return np.array(coords, np.float32), y
 
 
@@ -322,15 +326,19 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _canonical_label(cell: str) -> str:
-    """'1', '1.0' and '1e0' are the same label."""
-    if _is_number(cell) and math.isfinite(float(cell)):
-        return repr(float(cell))
-    return cell
-
-
-def _label_sort_key(label: str):
-    return (0, float(label), "") if _is_number(label) else (1, 0.0, label)
+def parse_label(cell: str, line: int, num_classes: int | None = None) -> int:
+    """A CSV label: a whole number 0…K−1 (K = `num_classes`, default `CSV_NUM_CLASSES`); '1',
+    '1.0' and '1e0' are all class 1. Anything else (0.5, nan, -1, 2, a word) raises `DataError`
+    naming the line, rather than becoming a class of its own."""
+    k = CSV_NUM_CLASSES if num_classes is None else num_classes
+    expected = f"labels must be whole numbers 0…{k - 1}"
+    try:
+        value = float(cell)
+    except ValueError:
+        raise DataError(f"line {line}: label {cell[:40]!r} is not a number; {expected}") from None
+    if not math.isfinite(value) or value != int(value) or not 0 <= value < k:
+        raise DataError(f"line {line}: label {cell[:40]!r} is not a class; {expected}")
+    return int(value)
 
 
 def to_csv(x: np.ndarray, y: np.ndarray) -> str:

@@ -10,19 +10,20 @@ dispatch, not the work).
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bnnlab import datasets, models, runtime, train, vi
+from bnnlab import datasets, models, runtime, scheduler, train, vi
 
 # --------------------------------------------------------------------------------------- grad
 
@@ -299,6 +300,11 @@ class ScanTiming(NamedTuple):
     k_steps_steps_per_s: float  # median over rounds
     device: str
 
+    @property
+    def speed_up(self) -> float:
+        """K steps per call over 1 step per call, in steps/s."""
+        return self.k_steps_steps_per_s / self.one_step_steps_per_s
+
 
 def time_scan(steps_per_chunk: int = 50, total_steps: int = 500, hidden: Sequence[int] = (32, 32),
               num_points: int = 256, num_samples: int = 8, rounds: int = 5, seed: int = 0,
@@ -343,6 +349,156 @@ def time_scan(steps_per_chunk: int = 50, total_steps: int = 500, hidden: Sequenc
             on_progress((r + 1) / rounds)
     return ScanTiming(k, rounds * calls * k, float(np.median(one_rates)),
                       float(np.median(fused_rates)), runtime.device_label())
+
+
+# ------------------------------------------------------------ what a learner may measure
+# The cost budget of a measurement (issue 14): the sizes a learner can pick are these and no
+# more, chosen so that one measurement takes a few seconds on a 2-core CPU once JAX's per-shape
+# warm-up is paid (see the figures in `bench`/the report: the largest size below, measured on the
+# shared 2-core dev machine, is the bound). Larger networks or more points only slow the demo down
+# without changing its lesson.
+NETWORKS: dict[str, tuple[int, ...]] = {"16,16": (16, 16), "32,32": (32, 32)}
+DEFAULT_NETWORK = "32,32"
+POINT_CHOICES = (128, 256)
+DEFAULT_POINTS = 256
+CHUNK_CHOICES = (10, 50, 100)  # K of the lax.scan demo
+DEFAULT_CHUNK = 50
+NUM_SAMPLES = 8  # MC samples of the timed VI step, as in the playground
+SAMPLE_COUNTS = (1, 4, 16, 64)  # S of the vmap demo: one compile each
+EAGER_CALLS = 3  # eager VI steps timed (op by op from Python: the slow side)
+JIT_CALLS = 20  # jitted VI steps timed
+VMAP_REPEATS = 3  # timed repeats per sample count, each way
+SCAN_TOTAL_STEPS = 300  # training steps timed each way in the scan demo
+SCAN_ROUNDS = 3
+# The longest a measurement waits for a slot of the server-wide accelerator pool before it gives
+# up with a message (training chunks share the pool).
+MEASUREMENT_WAIT_S = 60.0
+
+MEASUREMENTS = {  # kind -> what the progress line says is being measured
+    "jit": "one VI step with and without jit",
+    "vmap": "the MC estimate, loop vs vmap",
+    "scan": "1 vs K steps per call",
+}
+
+
+class MeasurementSize(NamedTuple):
+    """The validated size of the timing demos."""
+
+    hidden: tuple[int, ...]
+    num_points: int
+    steps_per_chunk: int
+
+    def describe(self) -> str:
+        return f"MLP 2-{'-'.join(map(str, self.hidden))}-1 on {self.num_points} moons points"
+
+
+def measurement_size(network: object, num_points: object,
+                     steps_per_chunk: object) -> tuple[MeasurementSize, list[str]]:
+    """Map widget (or session-state) values to a size within the budget.
+
+    Anything not among the allowed choices falls back to the default, with a notice saying so.
+    """
+    notices = []
+    if network not in NETWORKS:
+        notices.append(f"Hidden layers {network!r} is not offered; using {DEFAULT_NETWORK}.")
+        network = DEFAULT_NETWORK
+    if num_points not in POINT_CHOICES:
+        notices.append(f"{num_points!r} training points is not offered; using "
+                       f"{DEFAULT_POINTS}.")
+        num_points = DEFAULT_POINTS
+    if steps_per_chunk not in CHUNK_CHOICES:
+        notices.append(f"K = {steps_per_chunk!r} is not offered; using {DEFAULT_CHUNK}.")
+        steps_per_chunk = DEFAULT_CHUNK
+    return MeasurementSize(NETWORKS[str(network)], int(num_points), int(steps_per_chunk)), notices
+
+
+def run_measurement(kind: str, size: MeasurementSize,
+                    on_progress: Callable[[float], None] | None = None) -> Any:
+    """Run one of the page's measurements at `size` (a `JitTiming`, `VmapTiming` or
+    `ScanTiming`), with the work bounded by the constants above."""
+    if kind == "jit":
+        timing = time_vi_step(size.hidden, size.num_points, num_samples=NUM_SAMPLES,
+                              eager_calls=EAGER_CALLS, jit_calls=JIT_CALLS)
+        if on_progress is not None:
+            on_progress(1.0)
+        return timing
+    if kind == "vmap":
+        return time_expected_log_likelihood(SAMPLE_COUNTS, size.hidden, size.num_points,
+                                            repeats=VMAP_REPEATS, on_progress=on_progress)
+    if kind == "scan":
+        return time_scan(size.steps_per_chunk, total_steps=SCAN_TOTAL_STEPS,
+                         hidden=size.hidden, num_points=size.num_points,
+                         num_samples=NUM_SAMPLES, rounds=SCAN_ROUNDS, on_progress=on_progress)
+    raise ValueError(f"unknown measurement {kind!r}; expected one of {sorted(MEASUREMENTS)}")
+
+
+class Measurement:
+    """One measurement submitted to a `scheduler.Slots` pool, followed by a page.
+
+    It runs on the pool's worker thread, never on the Streamlit script thread, so a rerun that
+    interrupts the page while it waits cannot leak the slot: the page only reads `state`,
+    `progress` and, when done, `outcome()`.
+    """
+
+    def __init__(self, kind: str, size: MeasurementSize, slots: scheduler.Slots,
+                 wait_timeout: float = MEASUREMENT_WAIT_S) -> None:
+        self.kind = kind
+        self.size = size
+        self.label = MEASUREMENTS[kind]
+        self.slots = slots
+        self.progress = 0.0  # written by the worker, read by the page
+        self.others_at_start: int | None = None  # other jobs holding slots when it started
+        self.future: concurrent.futures.Future = slots.submit(self._work,
+                                                              wait_timeout=wait_timeout)
+
+    def _work(self) -> Any:
+        self.others_at_start = max(self.slots.in_use() - 1, 0)
+        return run_measurement(self.kind, self.size, self._on_progress)
+
+    def _on_progress(self, fraction: float) -> None:
+        self.progress = min(max(float(fraction), 0.0), 1.0)
+
+    @property
+    def state(self) -> str:
+        """'waiting' (for a slot), 'running' or 'done'."""
+        if self.future.done():
+            return "done"
+        return "running" if self.future.running() else "waiting"
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to `timeout` s for the measurement to finish; True when it has."""
+        done, _ = concurrent.futures.wait([self.future], timeout=timeout)
+        return bool(done)
+
+    def outcome(self) -> Any | str:
+        """The timing, or a sentence saying why there is none (never a traceback)."""
+        try:
+            return self.future.result(timeout=0)
+        except scheduler.SlotTimeout as err:
+            return str(err)
+        except concurrent.futures.CancelledError:
+            return "The measurement was cancelled."
+        except Exception as err:  # noqa: BLE001 - a page never shows a traceback
+            return f"The measurement failed ({type(err).__name__}); try a smaller size."
+
+
+def start_measurement(kind: str, size: MeasurementSize,
+                      slots: scheduler.Slots | None = None,
+                      wait_timeout: float = MEASUREMENT_WAIT_S) -> Measurement:
+    """Submit a measurement to `slots` (default: the server-wide accelerator pool)."""
+    if kind not in MEASUREMENTS:
+        raise ValueError(f"unknown measurement {kind!r}; expected one of {sorted(MEASUREMENTS)}")
+    return Measurement(kind, size, slots or scheduler.ACCELERATOR, wait_timeout)
+
+
+def speed_up(slow_s: float, fast_s: float) -> float:
+    """How many times faster `fast_s` is than `slow_s` (inf for a zero time)."""
+    return slow_s / fast_s if fast_s > 0 else math.inf
+
+
+def max_estimate_difference(timing: VmapTiming) -> float:
+    """Largest |loop − vmap| over the sample counts: float32 rounding only."""
+    return float(np.max(np.abs(timing.loop_value - timing.vmap_value)))
 
 
 # ------------------------------------------------------------------------------------- source

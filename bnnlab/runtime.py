@@ -55,3 +55,8 @@ def jax_version() -> str:
 def backend() -> str:
     """'cpu', 'gpu' or 'tpu'."""
     return jax.default_backend()
+
+
+def backend_caption() -> str:
+    """E.g. 'Computed with JAX 0.7.2 on CPU · 2 cores': the line every page shows."""
+    return f"Computed with JAX {jax.__version__} on {device_label()}"

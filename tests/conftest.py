@@ -111,20 +111,10 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="session")
-def warm_app(app_server, browser):
-    """Visit the home page once: on a new server, Streamlit shows a "Page not found" modal over
-    the first visit to a non-default page of an st.navigation app (streamlit#9992)."""
-    context = browser.new_context()
-    tab = context.new_page()
-    tab.goto(app_server.url)
-    tab.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=90_000)
-    context.close()
-    return app_server
-
-
 @pytest.fixture
-def page(browser, warm_app):
+def page(browser, app_server):
+    """A fresh browser context (1400×1000). Tests open their deep link directly
+    (browser_helpers.open_page): nothing visits Home first to hide a "Page not found" dialog."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     tab = context.new_page()
     tab.set_default_timeout(60_000)

@@ -1,5 +1,7 @@
 """bnnlab.datasets: the registry, splitting, standardising, and every CSV rejection."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -158,12 +160,25 @@ def test_csv_round_trip_with_header():
     np.testing.assert_array_equal(y2, y)
 
 
-def test_csv_accepts_any_two_label_values():
-    """Labels -1/1 or a/b map to 0/1 in sorted order; 1 and 1.0 are the same label."""
-    _, y = datasets.load_csv("0,0,1\n1,1,-1\n2,2,1.0\n")
-    np.testing.assert_array_equal(y, [1, 0, 1])
-    _, y = datasets.load_csv("0,0,b\n1,1,a\n")
-    np.testing.assert_array_equal(y, [1, 0])
+def test_csv_labels_are_whole_class_numbers():
+    """Labels 0 and 1 in any spelling of a whole number ('1', '1.0', '1e0') are classes 0 and 1."""
+    _, y = datasets.load_csv("0,0,1\n1,1,0\n2,2,1.0\n3,3,1e0\n4,4,0.0\n")
+    np.testing.assert_array_equal(y, [1, 0, 1, 1, 0])
+
+
+@pytest.mark.parametrize("label", ["0.5", "nan", "NaN", "inf", "-1", "2", "a", "1.5e0"])
+def test_csv_refuses_a_label_that_is_not_a_class(label):
+    """0.5, nan, -1, 2 or a word is refused with the line named, never read as a class."""
+    with pytest.raises(DataError, match=f"line 3: label '{re.escape(label)}' is not a "
+                                        "(class|number); labels must be whole numbers 0…1"):
+        datasets.load_csv(f"x1,x2,label\n0,0,0\n1,1,{label}\n2,2,1\n")
+
+
+def test_parse_label_is_the_one_label_check():
+    """parse_label takes K: with K = 5, labels 0…4 pass and 5 is refused."""
+    assert [datasets.parse_label(c, 1, num_classes=5) for c in ("0", "4", "3.0")] == [0, 4, 3]
+    with pytest.raises(DataError, match="line 7: label '5' is not a class; .* 0…4"):
+        datasets.parse_label("5", 7, num_classes=5)
 
 
 REJECTIONS = [
@@ -173,8 +188,8 @@ REJECTIONS = [
     (b"1,2,0\nnan,4,1\n", "line 2: coordinates must be finite"),
     (b"1,2,0\n3,inf,1\n", "line 2: coordinates must be finite"),
     (b"1,2,0\n3,1e30,1\n", "line 2: coordinates must be within"),
-    (b"1,2,0\n3,4,0\n", "exactly two classes"),
-    (b"1,2,0\n3,4,1\n5,6,2\n", "exactly two classes"),
+    (b"1,2,0\n3,4,0\n", "no row has label 1"),
+    (b"1,2,0\n3,4,1\n5,6,2\n", "line 3: label '2' is not a class"),
     (b"", "no data rows"),
     (b"x1,x2,label\n", "no data rows"),
     (b"1,2,0\n\xff\xfe,3,1\n", "not UTF-8"),

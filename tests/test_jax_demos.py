@@ -74,3 +74,58 @@ def test_source_is_the_real_source():
     excerpt = jd.source_excerpt(jd.train.make_engine, "def run_chunk(", "def sample_params(")
     assert excerpt.startswith("def run_chunk(") and "jax.lax.scan(" in excerpt
     assert "def sample_params(" not in excerpt
+
+
+def test_measurement_size_keeps_offered_sizes_and_replaces_others():
+    """Offered sizes pass through; anything else falls back to the default with a notice."""
+    size, notices = jd.measurement_size("16,16", 128, 10)
+    assert size == jd.MeasurementSize((16, 16), 128, 10) and notices == []
+    size, notices = jd.measurement_size("64,64", 5000, 1000)
+    assert size == jd.MeasurementSize(jd.NETWORKS[jd.DEFAULT_NETWORK], jd.DEFAULT_POINTS,
+                                      jd.DEFAULT_CHUNK)
+    assert len(notices) == 3 and "'64,64' is not offered" in notices[0]
+
+
+def test_budget_bounds_the_offered_sizes():
+    """The cost budget: no offered size exceeds 32,32 hidden units or 256 points."""
+    assert max(max(h) for h in jd.NETWORKS.values()) <= 32
+    assert max(jd.POINT_CHOICES) <= 256 and max(jd.SAMPLE_COUNTS) <= 64
+    assert jd.DEFAULT_NETWORK in jd.NETWORKS and jd.DEFAULT_POINTS in jd.POINT_CHOICES
+
+
+def test_measurement_runs_on_a_pool_slot_and_frees_it(monkeypatch):
+    """start_measurement runs on a worker holding a slot of the given pool, reports progress,
+    and the slot is free once the outcome is known."""
+    from bnnlab import scheduler
+
+    pool = scheduler.Slots(1, name="test pool")
+    seen = []
+
+    def fake_scan(*args, on_progress=None, **kwargs):
+        seen.append(pool.in_use())
+        on_progress(0.5)
+        return "timing"
+
+    monkeypatch.setattr(jd, "time_scan", fake_scan)
+    m = jd.start_measurement("scan", jd.MeasurementSize((16, 16), 128, 10), pool, 5.0)
+    assert m.wait(30) and m.state == "done"
+    assert m.outcome() == "timing" and seen == [1] and m.progress == 0.5
+    assert m.others_at_start == 0 and pool.in_use() == 0
+    with pytest.raises(ValueError, match="unknown measurement"):
+        jd.start_measurement("nope", jd.MeasurementSize((16, 16), 128, 10), pool)
+
+
+def test_measurement_outcome_is_a_sentence_when_it_fails(monkeypatch):
+    """A measurement that raises, or waits too long, gives a sentence, never a traceback."""
+    from bnnlab import scheduler
+
+    pool = scheduler.Slots(1)
+    monkeypatch.setattr(jd, "time_scan", lambda *a, **k: 1 / 0)
+    m = jd.start_measurement("scan", jd.MeasurementSize((16, 16), 128, 10), pool, 5.0)
+    assert m.wait(30)
+    assert m.outcome() == "The measurement failed (ZeroDivisionError); try a smaller size."
+    with pool.hold(1.0):
+        m = jd.start_measurement("scan", jd.MeasurementSize((16, 16), 128, 10), pool, 0.05)
+        assert m.wait(30)
+    assert m.outcome().startswith("Waited 0.")
+    assert pool.in_use() == 0

@@ -1,15 +1,18 @@
-"""AppTest of the "JAX in code" page (pages/jax_in_code.py): renders, Measure gives positive
-timings named with the device, grad matches finite differences, failures are messages."""
+"""AppTest of the "JAX in code" page (pages/jax.py): renders, Measure shows the measured
+timings at the chosen size and names the device, measurements wait visibly for (and release) the
+server-wide accelerator pool, grad matches finite differences, failures are messages."""
 
 import re
+import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bnnlab import jax_demos, runtime
+from bnnlab import jax_demos, runtime, scheduler
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "jax_in_code.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "jax.py")
 
 
 def number(text: str) -> float:
@@ -17,6 +20,11 @@ def number(text: str) -> float:
     match = re.search(r"[-+]?\d[\d,]*\.?\d*(?:e[-+]?\d+)?", text)
     assert match, text
     return float(match.group().replace(",", ""))
+
+
+def page_ms(seconds: float) -> str:
+    """The page's own formatting of a duration ('1.43 ms', '6.54 s')."""
+    return f"{seconds:.3g} s" if seconds >= 1 else f"{seconds * 1e3:.3g} ms"
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -29,9 +37,29 @@ def captions(at: AppTest) -> str:
     return "\n".join(c.value for c in at.caption)
 
 
+def pending_and_queue(at: AppTest) -> tuple[object | None, list[str]]:
+    state = at.session_state
+    pending = state["jax_pending"] if "jax_pending" in state else None
+    return pending, list(state["jax_queue"]) if "jax_queue" in state else []
+
+
+def finish(at: AppTest, limit: int = 20) -> AppTest:
+    """Rerun the page as the browser's fragment timer would, waiting on each measurement's
+    future in between, until nothing is pending or queued."""
+    for _ in range(limit):
+        pending, queue = pending_and_queue(at)
+        if pending is None and not queue:
+            return at
+        if pending is not None:
+            assert pending.wait(180), "a measurement did not finish"
+        at.run()
+    pytest.fail("measurements never drained")
+
+
 @pytest.fixture(scope="module")
 def measured() -> AppTest:
-    """The page at its smallest size after pressing all three Measure buttons."""
+    """The page at its smallest size after pressing all three Measure buttons in a row (they
+    queue up and run one at a time)."""
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.selectbox(key="jax_hidden").set_value("16,16")
     at.selectbox(key="jax_points").set_value(128)
@@ -39,6 +67,7 @@ def measured() -> AppTest:
     at.run()
     for key in ("jax_measure_jit", "jax_measure_vmap", "jax_measure_scan"):
         at.button(key=key).click().run()
+    finish(at)
     assert not at.exception, at.exception
     return at
 
@@ -62,25 +91,54 @@ def test_grad_demo_matches_finite_difference():
     assert grad == pytest.approx(jax_demos.grad_demo("logistic_loss", 1.2).point_grad, rel=1e-4)
 
 
-def test_jit_measure_gives_positive_times_and_the_device(measured):
-    """Measure under jit shows positive eager and jitted step times and names the device."""
-    for label in ("median step, no jit", "median step, jax.jit", "jit speed-up"):
-        assert number(metric(measured, label)) > 0
-    assert f"Measured on {runtime.device_label()}" in captions(measured)
+def test_jit_measure_shows_the_measured_step_times(measured):
+    """The jit metrics are the stored timing's numbers, the speed-up is their ratio, the trace
+    counts are 1 (new learning rate) and 2 (new sample count), and the size is the chosen one."""
+    timing = measured.session_state["jax_jit_result"]
+    assert isinstance(timing, jax_demos.JitTiming)
+    assert metric(measured, "median step, no jit") == page_ms(timing.eager_median_s)
+    assert metric(measured, "median step, jax.jit") == page_ms(timing.jit_median_s)
+    assert metric(measured, "jit speed-up") == \
+        f"{timing.eager_median_s / timing.jit_median_s:.0f}×"
+    assert (timing.traces_after_new_learning_rate, timing.traces_after_new_num_samples) == (1, 2)
+    text = captions(measured)
+    assert "Traced 1 time(s) so far: no recompile." in text
+    assert "Traced 2 times: it compiled again." in text
+    # 2-16-16-1: (2·16 + 16) + (16·16 + 16) + (16 + 1) = 337 parameters.
+    assert f"Measured on {runtime.device_label()}, 337 parameters." in text
 
 
-def test_vmap_measure_gives_positive_times_and_the_device(measured):
-    """Measure under vmap shows positive loop and vmap times for S = 64 and names the device."""
-    assert number(metric(measured, "loop, S = 64")) > 0
-    assert number(metric(measured, "vmap, S = 64")) > 0
-    assert "Same estimate either way" in captions(measured)
-    assert runtime.device_label() in captions(measured)
+def test_vmap_measure_shows_loop_and_vmap_at_the_largest_sample_count(measured):
+    """The vmap metrics are the stored timing's at S = max(SAMPLE_COUNTS), over every offered
+    S, and the loop and vmap estimates agree to float32 rounding."""
+    timing = measured.session_state["jax_vmap_result"]
+    assert list(timing.num_samples) == list(jax_demos.SAMPLE_COUNTS)
+    top = max(jax_demos.SAMPLE_COUNTS)
+    assert metric(measured, f"loop, S = {top}") == page_ms(timing.loop_s[-1])
+    assert metric(measured, f"vmap, S = {top}") == page_ms(timing.vmap_s[-1])
+    gap = jax_demos.max_estimate_difference(timing)
+    assert gap <= 1e-5 * float(np.max(np.abs(timing.loop_value)))
+    assert f"largest difference between loop and vmap is {gap:.2g}" in captions(measured)
+    assert timing.num_params == 337
 
 
-def test_scan_measure_gives_positive_rates(measured):
-    """Measure under lax.scan shows positive steps/s for 1 and K = 10 steps per call."""
-    assert number(metric(measured, "steps/s, 1 step per call")) > 0
-    assert number(metric(measured, "steps/s, 10 steps per call")) > 0
+def test_scan_measure_shows_the_rates_for_the_chosen_k(measured):
+    """The scan metrics are the stored rates for K = 10, with the budgeted step count."""
+    timing = measured.session_state["jax_scan_result"]
+    assert timing.steps_per_chunk == 10
+    assert metric(measured, "steps/s, 1 step per call") == f"{timing.one_step_steps_per_s:,.0f}"
+    assert metric(measured, "steps/s, 10 steps per call") == f"{timing.k_steps_steps_per_s:,.0f}"
+    assert metric(measured, "scan speed-up") == \
+        f"{timing.k_steps_steps_per_s / timing.one_step_steps_per_s:.1f}×"
+    assert timing.total_steps == jax_demos.SCAN_TOTAL_STEPS  # 300 = 10 calls · K 10 · 3 rounds
+    assert (f"{jax_demos.SCAN_TOTAL_STEPS} training steps each way, alternating in "
+            f"{jax_demos.SCAN_ROUNDS} rounds") in captions(measured)
+
+
+def test_no_slot_is_left_held(measured):
+    """After the three measurements, the server-wide pool is empty and nothing is queued."""
+    assert scheduler.ACCELERATOR.wait_idle(10)
+    assert pending_and_queue(measured) == (None, [])
 
 
 def test_measure_charts_name_the_device(measured):
@@ -101,5 +159,61 @@ def test_failed_measurement_is_a_message_not_a_traceback(monkeypatch):
     monkeypatch.setattr(jax_demos, "time_scan", broken)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.button(key="jax_measure_scan").click().run()
+    finish(at)
     assert not at.exception, at.exception
     assert any("measurement failed (RuntimeError)" in w.value for w in at.warning)
+    assert scheduler.ACCELERATOR.wait_idle(10)
+
+
+def test_waits_visibly_for_the_accelerator_then_measures(monkeypatch):
+    """With every accelerator slot held by others, Measure says it is waiting for the
+    accelerator; once a slot frees, the measurement runs and its result shows."""
+    monkeypatch.setattr(jax_demos, "time_scan", lambda *a, **k: jax_demos.ScanTiming(
+        10, 300, 1000.0, 4000.0, runtime.device_label()))
+    others = scheduler.ACCELERATOR
+    release = threading.Event()
+    holders = [others.submit(release.wait, 30, wait_timeout=5) for _ in range(others.capacity)]
+    try:
+        at = AppTest.from_file(PAGE, default_timeout=60).run()
+        at.button(key="jax_measure_scan").click().run()
+        assert any("Waiting for the accelerator" in i.value for i in at.info), \
+            [i.value for i in at.info]
+        assert pending_and_queue(at)[0].state == "waiting"
+    finally:
+        release.set()
+    for holder in holders:
+        holder.result(timeout=30)
+    finish(at)
+    assert metric(at, "scan speed-up") == "4.0×"
+    assert not any("Waiting for the accelerator" in i.value for i in at.info)
+    assert scheduler.ACCELERATOR.wait_idle(10)
+
+
+def test_gives_up_after_the_wait_limit_with_a_message(monkeypatch):
+    """If no slot frees within MEASUREMENT_WAIT_S, the page says how long it waited and for
+    what, and the pool is left empty."""
+    monkeypatch.setattr(jax_demos, "MEASUREMENT_WAIT_S", 0.2)
+    release = threading.Event()
+    pool = scheduler.ACCELERATOR
+    holders = [pool.submit(release.wait, 30, wait_timeout=5) for _ in range(pool.capacity)]
+    try:
+        at = AppTest.from_file(PAGE, default_timeout=60).run()
+        at.button(key="jax_measure_jit").click().run()
+        finish(at)
+    finally:
+        release.set()
+    for holder in holders:
+        holder.result(timeout=30)
+    assert any(re.match(r"Waited 0\.\d s for the accelerator", w.value) for w in at.warning), \
+        [w.value for w in at.warning]
+    assert scheduler.ACCELERATOR.wait_idle(10)
+
+
+def test_sizes_outside_the_budget_fall_back_with_a_notice():
+    """A session-state size that is not offered (e.g. 64,64 or 5,000 points) is replaced by the
+    default before anything is measured, and the page says so."""
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["jax_scan_k"] = 1000
+    at.run()
+    assert not at.exception, at.exception
+    assert any("K = 1000 is not offered; using 50." in w.value for w in at.warning)

@@ -26,7 +26,9 @@ CSV_CORPUS: dict[str, tuple[bytes, str]] = {
     "-inf": (b"-inf,1,0\n2,3,1\n", "finite"),
     "overflowing float": (b"1e400,2,0\n3,4,1\n", "finite"),
     "one class only": (b"1,2,0\n3,4,0\n5,6,0\n", "exactly two classes"),
-    "three classes": (b"1,2,0\n3,4,1\n5,6,2\n", "exactly two classes"),
+    "three classes": (b"1,2,0\n3,4,1\n5,6,2\n", "line 3: label '2' is not a class"),
+    "label 0.5": (b"1,2,0\n3,4,0.5\n5,6,1\n", "line 2: label '0.5' is not a class"),
+    "label nan": (b"1,2,0\n3,4,1\n5,6,nan\n", "line 3: label 'nan' is not a class"),
     "0 bytes": (b"", "no data rows"),
     "header only": (b"x1,x2,label\n", "no data rows"),
     "blank lines only": (b"\n\n  \n", "no data rows"),
@@ -62,11 +64,12 @@ def test_bad_csv_as_text_is_refused_too():
         datasets.load_csv("1,nan,0\n2,3,1\n")
 
 
-def test_html_in_labels_is_data_not_markup():
-    """Labels are opaque values mapped to 0/1: markup in them is never echoed back as data."""
-    x, y = datasets.load_csv(b"1,2,<script>alert(1)</script>\n3,4,<b>x</b>\n5,6,<b>x</b>\n")
-    assert x.dtype == np.float32 and sorted(y.tolist()) in ([0, 0, 1], [0, 1, 1])
-    assert y[1] == y[2] != y[0]
+def test_html_in_labels_is_refused_not_echoed_whole():
+    """Labels must be class numbers: markup in one is refused, quoted at most 40 characters."""
+    markup = "<script>alert(1)</script>" * 4
+    with pytest.raises(datasets.DataError, match="line 1: label .* is not a number") as caught:
+        datasets.load_csv(f"1,2,{markup}\n3,4,1\n".encode())
+    assert markup not in str(caught.value)
 
 
 def test_error_message_quotes_at_most_40_characters_of_a_cell():

@@ -1,59 +1,97 @@
 """JAX in code: `grad`, `jit`, `vmap` and `lax.scan`, each measured live on the server's device
-with the real bnnlab source beside it."""
+with the real bnnlab source beside it.
+
+A measurement runs on a worker of the server-wide accelerator pool (`bnnlab.scheduler`), never on
+this script's thread: a rerun, a closed tab or another click cannot leak its slot. Each visitor's
+Measure clicks queue up and run one at a time; a fragment follows the one that runs.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import jax
-import numpy as np
 import streamlit as st
 
 from bnnlab import jax_demos as jd
-from bnnlab import runtime, train, vi
+from bnnlab import runtime, scheduler, train, vi
 from bnnlab.figures import jax_demos as figs
 
 SS = st.session_state
-NETWORKS = {"16,16": (16, 16), "32,32": (32, 32), "64,64": (64, 64)}
-POINT_CHOICES = (128, 256, 512)
-CHUNK_CHOICES = (10, 50, 100)
-SAMPLE_COUNTS = (1, 2, 4, 8, 16, 32, 64)
-NUM_SAMPLES = 8  # MC samples of the timed VI step, as in the playground
+SECTION_ORDER = ("jit", "vmap", "scan")  # the order of the Measure buttons on the page
 
 
-@st.cache_resource(show_spinner=False)
-def measurement_lock() -> threading.Lock:
-    """One measurement at a time per server: concurrent ones would slow each other down."""
-    return threading.Lock()
+def result_key(kind: str) -> str:
+    return f"jax_{kind}_result"
 
 
-def measure(result_key: str, label: str, fn: Callable[[Callable[[float], None]], object]) -> None:
-    """Run `fn(on_progress)` under the server-wide lock with a spinner and a progress bar;
-    store its result (or a message saying why there is none)."""
-    lock = measurement_lock()
-    with st.spinner(f"Measuring {label} on {runtime.device_label()}…", show_time=True):
-        if not lock.acquire(timeout=60):
-            SS[result_key] = "Another visitor's measurement is still running; try again shortly."
-            return
-        bar = st.progress(0.0)
+def request(kind: str) -> None:
+    """on_click of a Measure button: queue the measurement (once) for this visitor."""
+    queue = SS.setdefault("jax_queue", [])
+    pending = SS.get("jax_pending")
+    if kind not in queue and not (pending is not None and pending.kind == kind):
+        queue.append(kind)
+
+
+def collect_and_start(size: jd.MeasurementSize) -> None:
+    """Store a finished measurement's outcome, then start the next queued one (if any)."""
+    pending = SS.get("jax_pending")
+    if pending is not None and pending.state == "done":
+        SS[result_key(pending.kind)] = pending.outcome()
+        SS[result_key(pending.kind) + "_shared"] = pending.others_at_start
+        SS["jax_pending"] = pending = None
+    queue = SS.setdefault("jax_queue", [])
+    if pending is None and queue:
+        kind = queue.pop(0)
         try:
-            SS[result_key] = fn(lambda fraction: bar.progress(min(max(fraction, 0.0), 1.0)))
-        except Exception as err:  # noqa: BLE001 — a page never shows a traceback
-            SS[result_key] = f"The measurement failed ({type(err).__name__}); try a smaller size."
-        finally:
-            lock.release()
-            bar.empty()
+            SS["jax_pending"] = jd.start_measurement(kind, size, scheduler.ACCELERATOR,
+                                                     wait_timeout=jd.MEASUREMENT_WAIT_S)
+        except RuntimeError as err:  # no worker thread to be had
+            SS[result_key(kind)] = f"The measurement could not start ({err}); try again."
 
 
-def show_result(result_key: str) -> object | None:
+@st.fragment(run_every=0.5)
+def follow(kind: str) -> None:
+    """While this section's measurement waits or runs, say which; when done, rerun the page."""
+    pending = SS.get("jax_pending")
+    if pending is None or pending.kind != kind:
+        return
+    if pending.state == "done":
+        st.rerun()
+    elif pending.state == "waiting":
+        slots = pending.slots
+        st.info(f"Waiting for the accelerator: all {slots.capacity} of its slots are busy with "
+                "other visitors' training or measurements. Yours starts as soon as one is free "
+                f"(at most {jd.MEASUREMENT_WAIT_S:.0f} s).", icon=":material/hourglass_top:")
+    else:
+        st.progress(pending.progress, text=f"Measuring {pending.label} on "
+                                           f"{runtime.device_label()}…")
+
+
+def measure_button(kind: str) -> None:
+    """The section's Measure button and, below it, the state of its measurement."""
+    st.button("Measure", key=f"jax_measure_{kind}", type="primary", on_click=request,
+              args=(kind,))
+    pending = SS.get("jax_pending")
+    if pending is not None and pending.kind == kind:
+        follow(kind)
+    elif kind in SS.get("jax_queue", []):
+        ahead = pending.label if pending is not None else "another measurement"
+        st.caption(f"Queued: runs after your measurement of {ahead}.")
+
+
+def show_result(kind: str) -> object | None:
     """The stored result, or None after showing why there is none."""
-    result = SS.get(result_key)
+    result = SS.get(result_key(kind))
     if result is None:
-        st.info("Press **Measure** to time it on this server.")
-    elif isinstance(result, str):
+        if SS.get("jax_pending") is None or SS["jax_pending"].kind != kind:
+            st.info("Press **Measure** to time it on this server.")
+        return None
+    if isinstance(result, str):
         st.warning(result)
         return None
+    others = SS.get(result_key(kind) + "_shared")
+    if others:
+        st.caption(f"{others} other job(s) were using the accelerator when this measurement "
+                   "started, so these times are slower than on an idle server.")
     return result
 
 
@@ -75,12 +113,22 @@ st.badge(f"JAX {jax.__version__} · {runtime.device_label()}", icon=":material/m
 
 with st.expander("Size of the timing demos", expanded=False):
     c1, c2 = st.columns(2)
-    hidden_name = c1.selectbox("Hidden layers", list(NETWORKS), index=1, key="jax_hidden",
-                               help="The playground's default is 32,32.")
-    num_points = c2.selectbox("Training points", POINT_CHOICES, index=1, key="jax_points")
-hidden = NETWORKS.get(hidden_name, (32, 32))
-num_points = num_points if num_points in POINT_CHOICES else 256
-size_label = f"MLP 2-{'-'.join(map(str, hidden))}-1 on {num_points} moons points"
+    c1.selectbox("Hidden layers", list(jd.NETWORKS),
+                 index=list(jd.NETWORKS).index(jd.DEFAULT_NETWORK), key="jax_hidden",
+                 help="The playground's default is 32,32.")
+    c2.selectbox("Training points", jd.POINT_CHOICES,
+                 index=jd.POINT_CHOICES.index(jd.DEFAULT_POINTS), key="jax_points")
+    st.caption(
+        f"Sizes stop at {max(jd.POINT_CHOICES)} points and {list(jd.NETWORKS)[-1]} hidden units "
+        "so that one measurement takes a few seconds on a 2-core CPU: measurements share the "
+        f"server's accelerator ({scheduler.ACCELERATOR.capacity} slots) with everyone's "
+        "training, and a bigger network would not change the lesson.")
+size, size_notices = jd.measurement_size(SS.get("jax_hidden"), SS.get("jax_points"),
+                                         SS.get("jax_scan_k", jd.DEFAULT_CHUNK))
+for notice in size_notices:
+    st.warning(notice)
+size_label = size.describe()
+collect_and_start(size)
 
 # ---------------------------------------------------------------------------------- 1 · grad
 st.header("1 · `grad`: derivatives without algebra")
@@ -117,21 +165,18 @@ st.header("2 · `jit`: compile the training step once")
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.markdown(
-        f"One Bayes-by-Backprop step (`bnnlab.vi.step`: draw {NUM_SAMPLES} weight samples, "
+        f"One Bayes-by-Backprop step (`bnnlab.vi.step`: draw {jd.NUM_SAMPLES} weight samples, "
         f"ELBO, gradient, Adam) on a {size_label}. Without `jit`, JAX runs it op by op from "
         "Python; with `jax.jit` it traces the step once, XLA compiles it into one fused "
         "program, and every later call runs that program."
     )
-    if st.button("Measure", key="jax_measure_jit", type="primary"):
-        measure("jax_jit_result", "one VI step with and without jit",
-                lambda _: jd.time_vi_step(hidden, num_points, num_samples=NUM_SAMPLES,
-                                        eager_calls=5, jit_calls=30))
-    timing = show_result("jax_jit_result")
+    measure_button("jit")
+    timing = show_result("jit")
     if timing is not None:
         c1, c2, c3 = st.columns(3)
         c1.metric("median step, no jit", ms(timing.eager_median_s))
         c2.metric("median step, jax.jit", ms(timing.jit_median_s))
-        c3.metric("jit speed-up", f"{timing.eager_median_s / timing.jit_median_s:.0f}×")
+        c3.metric("jit speed-up", f"{jd.speed_up(timing.eager_median_s, timing.jit_median_s):.0f}×")
         st.plotly_chart(figs.jit_figure(timing.eager_first_s, timing.eager_median_s,
                                         timing.jit_first_s, timing.jit_median_s, timing.device),
                         key="jax_jit_chart")
@@ -140,7 +185,7 @@ with left:
                   help="A traced argument: same shapes, same compiled program.")
         c1.caption(f"Traced {timing.traces_after_new_learning_rate} time(s) so far: no "
                    "recompile.")
-        c2.metric(f"call with {NUM_SAMPLES + 1} samples instead of {NUM_SAMPLES}",
+        c2.metric(f"call with {jd.NUM_SAMPLES + 1} samples instead of {jd.NUM_SAMPLES}",
                   ms(timing.new_num_samples_s),
                   help="The sample count fixes the noise's shape: a new program.")
         c2.caption(f"Traced {timing.traces_after_new_num_samples} times: it compiled again.")
@@ -166,24 +211,22 @@ with left:
         "The ELBO needs E_q[log P(Y | X, θ)], estimated from S weight samples θ_s ~ q. A Python "
         "loop calls the (jitted) log-likelihood S times; `jax.vmap` turns the per-sample "
         "function into one batched function, so the S forward passes become a few large "
-        f"matrix products in one call. Timed for S = 1 … 64 on a {size_label}."
+        f"matrix products in one call. Timed for S = "
+        f"{', '.join(map(str, jd.SAMPLE_COUNTS))} on a {size_label}."
     )
-    if st.button("Measure", key="jax_measure_vmap", type="primary"):
-        measure("jax_vmap_result", "the MC estimate, loop vs vmap",
-                lambda progress: jd.time_expected_log_likelihood(
-                    SAMPLE_COUNTS, hidden, num_points, repeats=5, on_progress=progress))
-    timing = show_result("jax_vmap_result")
+    measure_button("vmap")
+    timing = show_result("vmap")
     if timing is not None:
         last = -1
         c1, c2, c3 = st.columns(3)
         c1.metric(f"loop, S = {timing.num_samples[last]}", ms(timing.loop_s[last]))
         c2.metric(f"vmap, S = {timing.num_samples[last]}", ms(timing.vmap_s[last]))
-        c3.metric("vmap speed-up", f"{timing.loop_s[last] / timing.vmap_s[last]:.1f}×")
+        c3.metric("vmap speed-up", f"{jd.speed_up(timing.loop_s[last], timing.vmap_s[last]):.1f}×")
         st.plotly_chart(figs.vmap_figure(timing.num_samples, timing.loop_s, timing.vmap_s,
                                          timing.device), key="jax_vmap_chart")
-        gap = float(np.max(np.abs(timing.loop_value - timing.vmap_value)))
         st.caption(f"Same estimate either way: the largest difference between loop and vmap is "
-                   f"{gap:.2g} (float32 rounding). Measured on {timing.device}.")
+                   f"{jd.max_estimate_difference(timing):.2g} (float32 rounding). Measured on "
+                   f"{timing.device}.")
 with right:
     st.code(jd.source_of(vi.elbo_from_noise), language="python", wrap_lines=True)
     st.code(jd.source_of(jd.expected_log_likelihood_loop), language="python", wrap_lines=True)
@@ -199,28 +242,26 @@ with left:
         "engine runs one such chunk per screen update. Below: the same engine "
         "(`bnnlab.train.compiled`) with K = 1 vs K steps per call."
     )
-    k = st.selectbox("Steps per call K", CHUNK_CHOICES, index=1, key="jax_scan_k")
-    k = k if k in CHUNK_CHOICES else 50
-    if st.button("Measure", key="jax_measure_scan", type="primary"):
-        measure("jax_scan_result", f"1 vs {k} steps per call",
-                lambda progress: jd.time_scan(k, total_steps=max(500, 10 * k), hidden=hidden,
-                                              num_points=num_points, num_samples=NUM_SAMPLES,
-                                              on_progress=progress))
-    timing = show_result("jax_scan_result")
+    st.selectbox("Steps per call K", jd.CHUNK_CHOICES,
+                 index=jd.CHUNK_CHOICES.index(jd.DEFAULT_CHUNK), key="jax_scan_k",
+                 help="Takes effect on the next Measure.")
+    measure_button("scan")
+    timing = show_result("scan")
     if timing is not None:
         c1, c2, c3 = st.columns(3)
         c1.metric("steps/s, 1 step per call", f"{timing.one_step_steps_per_s:,.0f}")
         c2.metric(f"steps/s, {timing.steps_per_chunk} steps per call",
                   f"{timing.k_steps_steps_per_s:,.0f}")
-        speed_up = timing.k_steps_steps_per_s / timing.one_step_steps_per_s
-        c3.metric("scan speed-up", f"{speed_up:.1f}×")
-        if speed_up < 1.3:
+        c3.metric("scan speed-up", f"{timing.speed_up:.1f}×")
+        if timing.speed_up < 1.3:
             st.caption("Little gain here: on this device one step of this network costs far "
-                       "more than a dispatch. Try Hidden layers 16,16 and 128 points above.")
+                       "more than a dispatch. Try Hidden layers "
+                       f"{list(jd.NETWORKS)[0]} and {min(jd.POINT_CHOICES)} points above.")
         st.plotly_chart(figs.scan_figure(timing.one_step_steps_per_s, timing.k_steps_steps_per_s,
                                          timing.steps_per_chunk, timing.device),
                         key="jax_scan_chart")
-        st.caption(f"{timing.total_steps} training steps each way, alternating in 5 rounds, "
+        st.caption(f"{timing.total_steps} training steps each way, alternating in "
+                   f"{jd.SCAN_ROUNDS} rounds, "
                    f"median rate, on {timing.device}. The gain is largest where a step is "
                    "cheap next to a dispatch: small networks, or a GPU waiting on Python.")
 with right:
