@@ -1,0 +1,139 @@
+"""Linearised Laplace (`bnnlab.laplace`) against closed forms."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bnnlab import laplace
+
+jax.config.update("jax_enable_x64", False)
+
+
+def _linear_problem(seed=0, n=40, d=3, noise_std=0.5, alpha=2.0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    theta_true = rng.normal(size=d)
+    y = (x @ theta_true + noise_std * rng.normal(size=n)).astype(np.float32)
+    precision = x.T.astype(np.float64) @ x / noise_std**2 + alpha * np.eye(d)
+    mean = np.linalg.solve(precision, x.T.astype(np.float64) @ y / noise_std**2)
+    return x, y, mean, precision
+
+
+def _linear_logits(theta, x):
+    return x @ theta
+
+
+def test_linear_gaussian_posterior_is_exact():
+    """On a conjugate linear-Gaussian model the Laplace Gaussian is the exact posterior."""
+    noise_std, alpha = 0.5, 2.0
+    x, y, mean, precision = _linear_problem(noise_std=noise_std, alpha=alpha)
+    fit = laplace.fit(_linear_logits, jnp.asarray(mean, jnp.float32), jnp.asarray(x),
+                      jnp.asarray(y), laplace.gaussian(noise_std), num_bayesian=3)
+    np.testing.assert_allclose(laplace.covariance(fit, alpha), np.linalg.inv(precision),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_linear_gaussian_evidence_is_exact():
+    """Its evidence equals the closed form log N(y; 0, σ²I + X Xᵀ/α)."""
+    noise_std, alpha = 0.5, 2.0
+    x, y, mean, _ = _linear_problem(noise_std=noise_std, alpha=alpha)
+    fit = laplace.fit(_linear_logits, jnp.asarray(mean, jnp.float32), jnp.asarray(x),
+                      jnp.asarray(y), laplace.gaussian(noise_std), num_bayesian=3)
+    cov = noise_std**2 * np.eye(len(y)) + x.astype(np.float64) @ x.T / alpha
+    sign, logdet = np.linalg.slogdet(cov)
+    exact = -0.5 * (y @ np.linalg.solve(cov, y) + logdet + len(y) * np.log(2 * np.pi))
+    assert sign > 0
+    assert float(laplace.log_evidence(fit, alpha)) == pytest.approx(exact, abs=2e-3)
+
+
+def test_bernoulli_ggn_equals_hessian_of_logistic_regression():
+    """For a GLM with its canonical link the GGN is the exact Hessian of −log P(D|θ)."""
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.normal(size=(300, 4)), jnp.float32)  # > GGN_BLOCK: several blocks
+    y = jnp.asarray(rng.integers(0, 2, 300), jnp.float32)
+    theta = jnp.asarray(rng.normal(size=4), jnp.float32)
+    lik = laplace.bernoulli()
+    fit = laplace.fit(_linear_logits, theta, x, y, lik, num_bayesian=4)
+    hessian = jax.hessian(lambda t: -jnp.sum(lik.log_prob(x @ t, y)))(theta)
+    ggn = (fit.eigenvectors * fit.eigenvalues) @ fit.eigenvectors.T
+    np.testing.assert_allclose(ggn, hessian, rtol=1e-4, atol=1e-3)
+
+
+def test_mask_leaves_padded_rows_out():
+    """Rows with mask 0 change neither the GGN nor the log-likelihood."""
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(rng.normal(size=(50, 3)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 2, 50), jnp.float32)
+    theta = jnp.asarray(rng.normal(size=3), jnp.float32)
+    lik = laplace.bernoulli()
+    short = laplace.fit(_linear_logits, theta, x[:30], y[:30], lik, 3)
+    mask = jnp.asarray(np.r_[np.ones(30), np.zeros(20)], jnp.float32)
+    padded = laplace.fit(_linear_logits, theta, x, y, lik, 3, mask=mask)
+    np.testing.assert_allclose(laplace.covariance(padded, 1.0), laplace.covariance(short, 1.0),
+                               rtol=1e-4, atol=1e-6)
+    assert float(padded.log_likelihood) == pytest.approx(float(short.log_likelihood), rel=1e-5)
+
+
+def test_categorical_with_two_classes_equals_bernoulli():
+    """Logits (0, f) under the categorical likelihood give Bernoulli's GGN and log-likelihood."""
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.normal(size=(60, 3)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 2, 60), jnp.int32)
+    theta = jnp.asarray(rng.normal(size=3), jnp.float32)
+
+    def two_logits(t, xs):
+        f = xs @ t
+        return jnp.stack([jnp.zeros_like(f), f], axis=-1)
+
+    binary = laplace.fit(_linear_logits, theta, x, y.astype(jnp.float32), laplace.bernoulli(), 3)
+    multi = laplace.fit(two_logits, theta, x, y, laplace.categorical(), 3)
+    np.testing.assert_allclose(laplace.covariance(multi, 0.5), laplace.covariance(binary, 0.5),
+                               rtol=1e-4, atol=1e-6)
+    assert float(multi.log_likelihood) == pytest.approx(float(binary.log_likelihood), rel=1e-5)
+
+
+def test_linearised_predictive_moments():
+    """Linearised samples have mean f(θ*) and variance diag(J Σ Jᵀ) (within MC error)."""
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.normal(size=(80, 2)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 2, 80), jnp.float32)
+    theta = jnp.asarray(rng.normal(size=2), jnp.float32)
+    fit = laplace.fit(_linear_logits, theta, x, y, laplace.bernoulli(), 2)
+    probe = jnp.asarray([[1.0, 0.5], [-2.0, 3.0]], jnp.float32)
+    samples = laplace.linearised_logits(jax.random.key(0), fit, 1.0, _linear_logits, probe,
+                                        20_000)
+    cov = np.asarray(laplace.covariance(fit, 1.0))
+    expected_var = np.einsum("nk,kl,nl->n", np.asarray(probe), cov, np.asarray(probe))
+    error = np.abs(np.asarray(samples.mean(0)) - np.asarray(probe @ theta))
+    assert np.all(error < 4 * np.sqrt(expected_var / 20_000))
+    np.testing.assert_allclose(samples.var(0), expected_var, rtol=0.05)
+
+
+def test_last_layer_subset_is_the_trailing_parameters():
+    """With k < d only the last k entries vary; the others stay at θ*."""
+    rng = np.random.default_rng(5)
+    x = jnp.asarray(rng.normal(size=(40, 4)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 2, 40), jnp.float32)
+    theta = jnp.asarray(rng.normal(size=4), jnp.float32)
+    fit = laplace.fit(_linear_logits, theta, x, y, laplace.bernoulli(), num_bayesian=2)
+    draws = laplace.sample_params(jax.random.key(1), fit, 1.0, 5)
+    np.testing.assert_array_equal(draws[:, :2], np.broadcast_to(theta[:2], (5, 2)))
+    assert np.all(np.std(np.asarray(draws[:, 2:]), axis=0) > 0)
+    assert laplace.num_bayesian_params(100, 7) == 100
+    assert laplace.num_bayesian_params(laplace.MAX_FULL_PARAMS + 1, 7) == 7
+
+
+def test_evidence_curve_maximiser_is_on_the_curve():
+    """The reported best prior σ is the grid point of highest evidence, and the curve is
+    finite and jit-able."""
+    x, y, mean, _ = _linear_problem()
+    fit = laplace.fit(_linear_logits, jnp.asarray(mean, jnp.float32), jnp.asarray(x),
+                      jnp.asarray(y), laplace.gaussian(0.5), 3)
+    curve = jax.jit(laplace.evidence_curve)(fit)
+    assert np.all(np.isfinite(curve.log_evidence))
+    assert np.all(np.diff(np.asarray(curve.prior_std)) > 0)
+    best = int(np.argmax(curve.log_evidence))
+    assert float(curve.best_prior_std) == pytest.approx(float(curve.prior_std[best]))
