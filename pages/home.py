@@ -6,16 +6,16 @@ import streamlit as st
 from bnnlab import runtime
 
 CHAPTERS = (
-    ("pages/bayes.py", "1 · Bayes' theorem", ":material/bug_report:",
+    ("pages/ch1_bayes.py", "1 · Bayes' theorem", ":material/bug_report:",
      "Is my code bug-free after the tests pass? Prior, likelihood and evidence turn into a "
      "posterior you can push around with sliders."),
-    ("pages/bayesian-training.py", "2 · The Bayesian view of training", ":material/casino:",
+    ("pages/ch2_bayesian_training.py", "2 · The Bayesian view of training", ":material/casino:",
      "Training as inference: instead of one best set of weights, a whole distribution over "
      "the network's weights, and why the exact posterior is out of reach."),
-    ("pages/variational-inference.py", "3 · Variational inference", ":material/trending_up:",
+    ("pages/ch3_variational_inference.py", "3 · Variational inference", ":material/trending_up:",
      "Fit a simple Q to the posterior by maximising the ELBO, on a model small enough that "
      "every term, even log P(D), is computed exactly."),
-    ("pages/playground.py", "4 · Variational Bayes in code", ":material/science:",
+    ("pages/ch4_playground.py", "4 · Variational Bayes in code", ":material/science:",
      "Bayes by Backprop in JAX: train a Bayesian neural network live and watch its "
      "uncertainty grow away from the data."),
 )
@@ -38,9 +38,9 @@ for row in (CHAPTERS[:2], CHAPTERS[2:]):
 st.markdown("Then see the three JAX transformations at work, measured on this server, and where "
             "to read further.")
 c1, c2 = st.columns(2)
-c1.page_link("pages/jax.py", label="JAX in code: grad, jit, vmap, lax.scan",
+c1.page_link("pages/jax_in_code.py", label="JAX in code: grad, jit, vmap, lax.scan",
              icon=":material/bolt:")
-c2.page_link("pages/what-next.py", label="What next: the reading list",
+c2.page_link("pages/what_next.py", label="What next: the reading list",
              icon=":material/menu_book:")
 
 st.divider()

@@ -18,7 +18,7 @@ from bnnlab import config, playground
 from bnnlab.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "pages" / "playground.py")
+PAGE = str(ROOT / "pages" / "ch4_playground.py")
 SMALL = {"num_points": "64", "hidden": "4", "grid_size": "10", "steps_per_chunk": "5",
          "num_samples": "2", "steps": "1000"}
 

@@ -1,4 +1,4 @@
-"""AppTest of the chapter 1 page (pages/bayes.py): numbers, live updates, edge cases."""
+"""AppTest of the chapter 1 page (pages/ch1_bayes.py): numbers, live updates, edge cases."""
 
 import json
 import math
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "bayes.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "ch1_bayes.py")
 
 
 def run_page(**sliders: float) -> AppTest:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "bayesian-training.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "ch2_bayesian_training.py")
 
 
 def _spec(at: AppTest, key: str) -> str:

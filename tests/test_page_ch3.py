@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "variational-inference.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "ch3_variational_inference.py")
 
 
 def _spec(at: AppTest, key: str) -> str:

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from bnnlab import playground
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "playground.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "ch4_playground.py")
 SMALL = {"num_points": "120", "hidden": "8", "num_samples": "2", "steps_per_chunk": "10",
          "steps": "100000",  # a warm engine trains 2,000 steps in a second: keep training
          "grid_size": "16"}

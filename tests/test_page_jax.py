@@ -1,4 +1,4 @@
-"""AppTest of the "JAX in code" page (pages/jax.py): renders, Measure shows the measured
+"""AppTest of the "JAX in code" page (pages/jax_in_code.py): renders, Measure shows the measured
 timings at the chosen size and names the device, measurements wait visibly for (and release) the
 server-wide accelerator pool, grad matches finite differences, failures are messages."""
 
@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from bnnlab import jax_demos, runtime, scheduler
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "jax.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "jax_in_code.py")
 
 
 def number(text: str) -> float:

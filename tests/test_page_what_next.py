@@ -1,4 +1,4 @@
-"""AppTest of the "What next" page (pages/what-next.py), run through app.py so that its page
+"""AppTest of the "What next" page (pages/what_next.py), run through app.py so that its page
 links resolve."""
 
 from pathlib import Path
@@ -14,7 +14,7 @@ REQUIRED = ["Bayesian inference", "Conjugate priors", "Deriving the ELBO",
 
 def run_what_next() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/what-next.py").run()
+    at.switch_page("pages/what_next.py").run()
     assert not at.exception, at.exception
     return at
 

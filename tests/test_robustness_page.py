@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from bnnlab import config
 from tests.test_robustness_bnnlab import CSV_CORPUS
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "playground.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "ch4_playground.py")
 SMALL = {"num_points": "64", "hidden": "4", "grid_size": "10", "steps_per_chunk": "5",
          "num_samples": "2", "steps": "1000"}
 GOOD_CSV = b"x1,x2,label\n" + b"".join(

@@ -14,8 +14,8 @@ class Reading(NamedTuple):
     chapter: str | None  # the lab page it goes with
 
 
-CH1, CH2, CH3, CH4 = ("pages/bayes.py", "pages/bayesian-training.py",
-                      "pages/variational-inference.py", "pages/playground.py")
+CH1, CH2, CH3, CH4 = ("pages/ch1_bayes.py", "pages/ch2_bayesian_training.py",
+                      "pages/ch3_variational_inference.py", "pages/ch4_playground.py")
 CHAPTER_LABELS = {CH1: "1 · Bayes' theorem", CH2: "2 · The Bayesian view of training",
                   CH3: "3 · Variational inference", CH4: "4 · Variational Bayes in code"}
 
