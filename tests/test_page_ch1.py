@@ -131,12 +131,12 @@ def test_optimise_button_animates_phi_to_the_posterior():
     at.button(key="ch1_optimise").click().run()
     phis = [at.slider(key="ch1_phi").value]
     for _ in range(60):
-        if not at.session_state["ch1_vi"]["running"]:
+        if not at.session_state["ch1_vi"].running:
             break
         at.run()
         phis.append(at.slider(key="ch1_phi").value)
     assert not at.exception, at.exception
-    assert not at.session_state["ch1_vi"]["running"]
+    assert not at.session_state["ch1_vi"].running
     assert len(set(phis)) >= 5 and phis == sorted(phis)
     assert phis[-1] == pytest.approx(6 / 13, abs=1e-3)
     assert any("Gradient ascent took" in s.value for s in at.success)
@@ -147,7 +147,7 @@ def test_moving_phi_by_hand_forgets_the_optimisation_path():
     at = run_page()
     at.button(key="ch1_optimise").click().run()
     for _ in range(60):
-        if not at.session_state["ch1_vi"]["running"]:
+        if not at.session_state["ch1_vi"].running:
             break
         at.run()
     assert at.success

@@ -8,7 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-CLASS_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
+from bnnlab.figures.palette import CLASS_COLOURS, PROBABILITY_COLORSCALE
+
 DRAW_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                 "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 _MARGIN = dict(l=10, r=10, t=40, b=10)
@@ -39,7 +40,8 @@ def likelihood_figure(axis: np.ndarray, probs: np.ndarray, x: np.ndarray, y: np.
     num_classes = probs.shape[-1]
     fig = go.Figure()
     if num_classes == 2:
-        fig.add_heatmap(x=axis, y=axis, z=probs[..., 1], zmin=0, zmax=1, colorscale="RdBu_r",
+        fig.add_heatmap(x=axis, y=axis, z=probs[..., 1], zmin=0, zmax=1,
+                        colorscale=PROBABILITY_COLORSCALE,
                         colorbar=dict(title="P(class 1)", len=0.8), hoverinfo="skip")
     else:
         # Colour each cell by its most probable class, brightness by that probability.
@@ -108,7 +110,8 @@ def boundary_draws_figure(axis: np.ndarray, probs: np.ndarray, cols: int = 3,
                         horizontal_spacing=0.03, vertical_spacing=0.08)
     for i in range(k):
         r, c = divmod(i, cols)
-        fig.add_heatmap(x=axis, y=axis, z=probs[i], zmin=0, zmax=1, colorscale="RdBu_r",
+        fig.add_heatmap(x=axis, y=axis, z=probs[i], zmin=0, zmax=1,
+                        colorscale=PROBABILITY_COLORSCALE,
                         showscale=i == 0, colorbar=dict(title="P(class 1)", len=0.9),
                         hoverinfo="skip", row=r + 1, col=c + 1)
         fig.add_contour(x=axis, y=axis, z=probs[i], contours=dict(start=0.5, end=0.5, size=1,
