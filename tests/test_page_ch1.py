@@ -153,3 +153,10 @@ def test_moving_phi_by_hand_forgets_the_optimisation_path():
     assert at.success
     at.slider(key="ch1_phi").set_value(0.2).run()
     assert not at.success and "ch1_vi" not in at.session_state
+
+
+def test_page_holds_no_jit_and_no_loop():
+    """The gradient ascent lives in bnnlab.bayes: the page neither jits nor loops over steps."""
+    source = Path(PAGE).read_text()
+    assert "import jax" not in source and "jit(" not in source and "for _ in range" not in source
+
