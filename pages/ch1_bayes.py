@@ -14,6 +14,7 @@ import streamlit as st
 
 from bnnlab import bayes
 from bnnlab.figures import bayes as figures
+from ui.figure import figure
 
 MAX_PASSES = 20
 POPULATION = 1000
@@ -77,7 +78,7 @@ posterior = passed.posterior
 with numbers:
     st.metric("P(F | T)", f"{posterior:.4f}", delta=f"{posterior - prior:+.4f} from the prior",
               delta_color="off" if posterior == prior else "normal")
-    st.plotly_chart(figures.prior_posterior_bars(prior, posterior), key="ch1_bars")
+    figure(figures.prior_posterior_bars(prior, posterior), key="ch1_bars")
 if prior in (0.0, 1.0):
     st.info(f"**A prior of exactly {x} never moves.** You are certain the code is "
             f"{'bug-free' if prior == 1.0 else 'buggy'}, so no test result can change your "
@@ -94,9 +95,9 @@ elif posterior in (0.0, 1.0):
 
 st.header("Every prior at once")
 curve_col, text_col = st.columns([3, 2], gap="large")
-curve_col.plotly_chart(figures.posterior_curve(
-    PRIOR_GRID, bayes.posterior_curve(PRIOR_GRID, lik_bug_free, lik_buggy), prior, posterior),
-    key="ch1_curve")
+with curve_col:
+    figure(figures.posterior_curve(PRIOR_GRID, bayes.posterior_curve(
+        PRIOR_GRID, lik_bug_free, lik_buggy), prior, posterior), key="ch1_curve")
 text_col.markdown(
     "The blue curve is the posterior for every possible prior with your likelihoods "
     f"(P(T | F) = {a}, P(T | ¬F) = {b}); the red dot is you. Above the dashed diagonal, "
@@ -114,7 +115,8 @@ elif lik_bug_free < lik_buggy:
 st.header(f"Of {POPULATION:,} programs like yours…")
 freqs = bayes.natural_frequencies(prior, lik_bug_free, lik_buggy, POPULATION)
 waffle_col, freq_text_col = st.columns([3, 2], gap="large")
-waffle_col.plotly_chart(figures.natural_frequencies_waffle(freqs), key="ch1_waffle")
+with waffle_col:
+    figure(figures.natural_frequencies_waffle(freqs), key="ch1_waffle")
 bug_free_total = freqs.bug_free_pass + freqs.bug_free_fail
 freq_text_col.markdown(
     f"Imagine {POPULATION:,} programs like yours. **{bug_free_total}** are bug-free and "
@@ -127,9 +129,10 @@ freq_text_col.markdown(
     "The posterior is simply the share of bug-free programs among them:"
 )
 if freqs.passing > 0:
-    freq_text_col.latex(
-        rf"\frac{{{freqs.bug_free_pass}}}{{{freqs.bug_free_pass} + {freqs.buggy_pass}}}"
-        rf" = {freqs.bug_free_pass / freqs.passing:.4f} \approx P(F \mid T) = {posterior:.4f}")
+    freq_text_col.latex(  # two lines: one is wider than the column at 1366 px
+        rf"\begin{{aligned}} \frac{{{freqs.bug_free_pass}}}{{{freqs.bug_free_pass} + "
+        rf"{freqs.buggy_pass}}} &= {freqs.bug_free_pass / freqs.passing:.4f} \\"
+        rf" &\approx P(F \mid T) = {posterior:.4f} \end{{aligned}}")
 else:
     freq_text_col.info(f"Passing is so rare here that none of {POPULATION:,} whole programs "
                        "pass; the exact posterior above still holds.")
@@ -146,8 +149,9 @@ def evidence_over_time(prior: float, lik_bug_free: float, lik_buggy: float) -> N
     after_failure = bayes.posterior_after_runs(prior, lik_bug_free, lik_buggy, runs, 1)
     failed = bayes.update(prior, lik_bug_free, lik_buggy, tests_passed=False)
     chart, text = st.columns([3, 2], gap="large")
-    chart.plotly_chart(figures.sequential_posteriors(runs, after, after_failure, prior, n),
-                       key="ch1_sequential")
+    with chart:
+        figure(figures.sequential_posteriors(runs, after, after_failure, prior, n),
+               key="ch1_sequential")
     a, b, x = num(lik_bug_free), num(lik_buggy), num(prior)
     text.metric(f"P(F | {n} passes in a row)", f"{after[n]:.4f}")
     text.latex(rf"\begin{{aligned}} P(F \mid T_1,\dots,T_n) &= \frac{{x\,a^n}}"
@@ -256,11 +260,13 @@ def variational_section(prior: float, lik_bug_free: float, lik_buggy: float,
                  rf"{nats(kl_post)} = {nats(elbo + kl_post)} = "
                  rf"\log {num(math.exp(grid.log_evidence))} = \log P(T)")
     chart_col, bars_col = st.columns([3, 2], gap="large")
-    chart_col.plotly_chart(figures.elbo_decomposition(
-        PHI_GRID, grid, phi, current, posterior, ascent.phis if ascent else (),
-        ascent.elbos if ascent else ()), key="ch1_elbo")
+    with chart_col:
+        figure(figures.elbo_decomposition(PHI_GRID, grid, phi, current, posterior,
+                                          ascent.phis if ascent else (),
+                                          ascent.elbos if ascent else ()), key="ch1_elbo")
     if math.isfinite(elbo):
-        bars_col.plotly_chart(figures.elbo_waterfall(current), key="ch1_waterfall")
+        with bars_col:
+            figure(figures.elbo_waterfall(current), key="ch1_waterfall")
     if ascent and not running and ascent.phis:
         st.success(f"Gradient ascent took {int(ascent.state.step)} steps to φ = "
                    f"{ascent.phi:.4f}; the exact posterior is P(F | T) = {posterior:.4f}. "

@@ -39,8 +39,8 @@ def all_text(at: AppTest) -> str:
 
 def chart_spec(at: AppTest, name: str) -> dict:
     """The Plotly figure JSON of the chart whose title starts with `name`."""
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
+    for chart in at.get("bidi_component"):
+        spec = json.loads(json.loads(chart.proto.json)["spec"])
         if spec["layout"]["title"]["text"].startswith(name):
             return spec
     raise AssertionError(f"no chart titled {name!r}")
