@@ -15,6 +15,7 @@ prior over every weight and bias is one normal vector θ ~ N(0, σ² I_d).
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import math
 import threading
@@ -241,6 +242,20 @@ def pad_points(x: np.ndarray, size: int) -> np.ndarray:
     if len(x) > size:
         raise ValueError(f"{len(x)} points do not fit in {size}")
     return np.concatenate([x, np.zeros((size - len(x), x.shape[1]), x.dtype)])
+
+
+def in_background(fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+    """Start fn() in a daemon thread now; the future holds its result (or its exception)."""
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def work() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as err:  # noqa: BLE001 - handed to whoever reads the future
+            future.set_exception(err)
+
+    threading.Thread(target=work, daemon=True, name="bnnlab-background").start()
+    return future
 
 
 def time_warm(fn: Callable[[], T], repeats: int = 3) -> tuple[T, float]:

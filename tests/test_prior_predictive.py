@@ -168,3 +168,10 @@ def test_time_warm_reports_the_median_after_a_first_call():
     calls = []
     result, seconds = pp.time_warm(lambda: calls.append(1) or len(calls), repeats=3)
     assert result == 4 and len(calls) == 4 and seconds >= 0
+
+
+def test_in_background_hands_back_the_result_or_the_exception():
+    """in_background's future holds fn's result, or raises fn's exception when read."""
+    assert pp.in_background(lambda: 41 + 1).result(timeout=10) == 42
+    with pytest.raises(ZeroDivisionError):
+        pp.in_background(lambda: 1 / 0).result(timeout=10)
