@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from bnnlab import bayes
+from bnnlab import bayes_text as text
 from bnnlab.figures import bayes as figures
 from ui.figure import figure
 
@@ -54,17 +55,13 @@ with derivation:
     st.markdown("**Bayes' theorem**")
     st.latex(r"P(F \mid T) = \frac{P(T \mid F)\,P(F)}{P(T)}")
     st.markdown("**The evidence: every way the tests can pass**")
-    st.latex(rf"\begin{{aligned}} P(T) &= P(T \mid F)\,P(F) + P(T \mid \neg F)\,P(\neg F) \\"
-             rf" &= {a}\cdot{x} + {b}\cdot{num(1 - prior)} = {num(passed.joint)} + "
-             rf"{num(passed.joint_alt)} = {num(passed.evidence)} \end{{aligned}}")
+    st.latex(text.evidence_latex(passed))
     if passed.posterior is not None:
         st.markdown("**The posterior**")
-        st.latex(rf"P(F \mid T) = \frac{{{a}\cdot{x}}}{{{num(passed.evidence)}}}"
-                 rf" = {passed.posterior:.4f}")
+        st.latex(text.posterior_latex(passed))
     if passed.posterior is not None and talks_case:
         st.markdown("**The talk's case**: P(T | F) = 1 and P(T | ¬F) = ½, so")
-        st.latex(rf"P(F \mid T) = \frac{{x}}{{x + \tfrac12 (1 - x)}} = \frac{{2x}}{{1 + x}}"
-                 rf" = \frac{{2\cdot{x}}}{{1 + {x}}} = {passed.posterior:.4f}")
+        st.latex(text.talks_case_latex(passed))
 if passed.posterior is None:
     st.warning(
         "**This evidence is impossible under your model.** With these numbers the tests can "
@@ -79,19 +76,8 @@ with numbers:
     st.metric("P(F | T)", f"{posterior:.4f}", delta=f"{posterior - prior:+.4f} from the prior",
               delta_color="off" if posterior == prior else "normal")
     figure(figures.prior_posterior_bars(prior, posterior), key="ch1_bars")
-if prior in (0.0, 1.0):
-    st.info(f"**A prior of exactly {x} never moves.** You are certain the code is "
-            f"{'bug-free' if prior == 1.0 else 'buggy'}, so no test result can change your "
-            "mind: the posterior equals the prior whatever the likelihoods (Cromwell's rule: "
-            "never give a possibility probability 0 or 1 unless you mean it).")
-elif lik_bug_free == lik_buggy:
-    st.info("**These tests tell you nothing.** Bug-free and buggy code pass them equally "
-            "often (P(T | F) = P(T | ¬F)), so passing is no evidence: the posterior equals "
-            "the prior.")
-elif posterior in (0.0, 1.0):
-    st.info(f"**The tests settle it.** P(T | {'F' if posterior == 0.0 else '¬F'}) = 0: "
-            f"{'bug-free' if posterior == 0.0 else 'buggy'} code never passes, so passing "
-            f"proves the code is {'buggy' if posterior == 0.0 else 'bug-free'}.")
+if note := text.prior_note(prior, lik_bug_free, lik_buggy, posterior):
+    st.info(note)
 
 st.header("Every prior at once")
 curve_col, text_col = st.columns([3, 2], gap="large")
@@ -129,10 +115,7 @@ freq_text_col.markdown(
     "The posterior is simply the share of bug-free programs among them:"
 )
 if freqs.passing > 0:
-    freq_text_col.latex(  # two lines: one is wider than the column at 1366 px
-        rf"\begin{{aligned}} \frac{{{freqs.bug_free_pass}}}{{{freqs.bug_free_pass} + "
-        rf"{freqs.buggy_pass}}} &= {freqs.bug_free_pass / freqs.passing:.4f} \\"
-        rf" &\approx P(F \mid T) = {posterior:.4f} \end{{aligned}}")
+    freq_text_col.latex(text.natural_frequency_latex(freqs, posterior))
 else:
     freq_text_col.info(f"Passing is so rare here that none of {POPULATION:,} whole programs "
                        "pass; the exact posterior above still holds.")
@@ -148,40 +131,30 @@ def evidence_over_time(prior: float, lik_bug_free: float, lik_buggy: float) -> N
     after = bayes.posterior_after_runs(prior, lik_bug_free, lik_buggy, runs)
     after_failure = bayes.posterior_after_runs(prior, lik_bug_free, lik_buggy, runs, 1)
     failed = bayes.update(prior, lik_bug_free, lik_buggy, tests_passed=False)
-    chart, text = st.columns([3, 2], gap="large")
+    chart, words = st.columns([3, 2], gap="large")
     with chart:
         figure(figures.sequential_posteriors(runs, after, after_failure, prior, n),
                key="ch1_sequential")
-    a, b, x = num(lik_bug_free), num(lik_buggy), num(prior)
-    text.metric(f"P(F | {n} passes in a row)", f"{after[n]:.4f}")
-    text.latex(rf"\begin{{aligned}} P(F \mid T_1,\dots,T_n) &= \frac{{x\,a^n}}"
-               rf"{{x\,a^n + (1-x)\,b^n}} \\ &= \frac{{{x}\cdot{a}^{{{n}}}}}{{{x}\cdot{a}^{{{n}}}"
-               rf" + {num(1 - prior)}\cdot{b}^{{{n}}}}} \\ &= {after[n]:.4f} \end{{aligned}}")
-    if 0.0 < prior < 1.0 and lik_buggy > 0.0 and lik_bug_free > 0.0:
-        factor = num(lik_bug_free / lik_buggy)
-        text.markdown(f"Each pass multiplies the odds P(F) : P(¬F) by the Bayes factor a / b = "
-                      f"{factor}; after n passes, by {factor}ⁿ. " + (
-                          "So the posterior climbs towards 1 but never reaches it."
-                          if lik_bug_free > lik_buggy else "So the posterior sinks towards 0."
-                          if lik_bug_free < lik_buggy else "So it never moves."))
-    text.subheader("…and then the tests fail once")
+    words.metric(f"P(F | {n} passes in a row)", f"{after[n]:.4f}")
+    words.latex(text.after_runs_latex(prior, lik_bug_free, lik_buggy, n, after[n]))
+    if note := text.bayes_factor_note(prior, lik_bug_free, lik_buggy):
+        words.markdown(note)
+    words.subheader("…and then the tests fail once")
     if failed.posterior is None:
-        text.warning("**A failure is impossible under your model**: with these numbers every "
-                     "program you consider possible passes (P(¬T) = 0), so P(F | ¬T) does not "
-                     "exist. If you ever see one fail, your model was wrong.")
+        words.warning("**A failure is impossible under your model**: with these numbers every "
+                      "program you consider possible passes (P(¬T) = 0), so P(F | ¬T) does not "
+                      "exist. If you ever see one fail, your model was wrong.")
         return
-    text.metric("P(F | ¬T): the tests fail", f"{failed.posterior:.4f}")
-    text.latex(rf"\begin{{aligned}} P(F \mid \neg T) &= \frac{{(1-a)\,x}}{{(1-a)\,x + (1-b)"
-               rf"(1-x)}} \\ &= \frac{{{num(1 - lik_bug_free)}\cdot{x}}}"
-               rf"{{{num(failed.evidence)}}} = {failed.posterior:.4f} \end{{aligned}}")
+    words.metric("P(F | ¬T): the tests fail", f"{failed.posterior:.4f}")
+    words.latex(text.failure_latex(failed))
     if lik_bug_free == 1.0 and prior > 0.0:
-        text.error("**One failure proves there is a bug.** Bug-free code always passes "
-                   "(P(T | F) = 1), so a failing run is impossible if F is true: the posterior "
-                   "drops to exactly 0, no matter how many passes came before (the dotted red "
-                   "line stays at 0). Passing tests can never prove code correct; one failing "
-                   "test proves it wrong.")
+        words.error("**One failure proves there is a bug.** Bug-free code always passes "
+                    "(P(T | F) = 1), so a failing run is impossible if F is true: the posterior "
+                    "drops to exactly 0, no matter how many passes came before (the dotted red "
+                    "line stays at 0). Passing tests can never prove code correct; one failing "
+                    "test proves it wrong.")
     elif failed.posterior < prior:
-        text.markdown("A failure is evidence against F, but since bug-free code can fail too "
+        words.markdown("A failure is evidence against F, but since bug-free code can fail too "
                       f"(P(¬T | F) = {num(1 - lik_bug_free)}), it is not proof.")
 
 
@@ -256,9 +229,7 @@ def variational_section(prior: float, lik_bug_free: float, lik_buggy: float,
             kl_post, grid.log_evidence), strict=True):
         col.metric(label, nats(value))
     if math.isfinite(elbo):
-        st.latex(rf"\mathrm{{ELBO}} + \mathrm{{KL}}(q \,\Vert\, P(H \mid T)) = {nats(elbo)} + "
-                 rf"{nats(kl_post)} = {nats(elbo + kl_post)} = "
-                 rf"\log {num(math.exp(grid.log_evidence))} = \log P(T)")
+        st.latex(text.identity_latex(elbo, kl_post, grid.log_evidence))
     chart_col, bars_col = st.columns([3, 2], gap="large")
     with chart_col:
         figure(figures.elbo_decomposition(PHI_GRID, grid, phi, current, posterior,
