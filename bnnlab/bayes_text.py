@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import math
 
-from bnnlab.bayes import BayesUpdate, NaturalFrequencies, format_nats, format_probability
+from bnnlab.bayes import (
+    BayesUpdate,
+    NaturalFrequencies,
+    format_nats,
+    format_probability,
+    posterior,
+)
 
 num, nats = format_probability, format_nats
 
@@ -94,3 +100,50 @@ def identity_latex(elbo: float, kl_to_posterior: float, log_evidence: float) -> 
     return (rf"\mathrm{{ELBO}} + \mathrm{{KL}}(q \,\Vert\, P(H \mid T)) = {nats(elbo)} + "
             rf"{nats(kl_to_posterior)} = {nats(elbo + kl_to_posterior)} = "
             rf"\log {num(math.exp(log_evidence))} = \log P(T)")
+
+
+def curve_markdown(lik_bug_free: float, lik_buggy: float) -> str:
+    """How to read the posterior-against-prior curve, for these likelihoods."""
+    words = ("The blue curve is the posterior for every possible prior with your likelihoods "
+             f"(P(T | F) = {num(lik_bug_free)}, P(T | ¬F) = {num(lik_buggy)}); the red dot is "
+             "you. Above the dashed diagonal, passing tests raised your belief; on it, they "
+             "changed nothing.")
+    if lik_bug_free == 1.0 and lik_buggy == 0.5:
+        words += ("\n\nWith the talk's numbers the curve is **2x / (1 + x)**: a sceptic at 0.1 "
+                  f"moves to {num(posterior(0.1, 1.0, 0.5))}, an optimist at 0.9 to "
+                  f"{num(posterior(0.9, 1.0, 0.5))}. Passing tests help most when you were "
+                  "unsure.")
+    elif lik_bug_free < lik_buggy:
+        words += ("\n\nHere buggy code passes *more* often than bug-free code, so passing tests "
+                  "are evidence **against** bug-free code: the curve lies below the diagonal.")
+    return words
+
+
+def natural_frequencies_markdown(freqs: NaturalFrequencies) -> str:
+    """The four counts in words, ending at the share that is the posterior."""
+    bug_free = freqs.bug_free_pass + freqs.bug_free_fail
+    return (f"Imagine {freqs.population:,} programs like yours. **{bug_free}** are bug-free "
+            f"and **{freqs.population - bug_free}** are buggy.\n\n"
+            f"- bug-free, tests pass: **{freqs.bug_free_pass}**\n"
+            f"- buggy, tests pass: **{freqs.buggy_pass}**\n"
+            f"- buggy, tests fail: **{freqs.buggy_fail}**\n"
+            f"- bug-free, tests fail: **{freqs.bug_free_fail}**\n\n"
+            f"Your tests passed, so you are one of the **{freqs.passing}** dark squares on the "
+            "left. The posterior is simply the share of bug-free programs among them:")
+
+
+def certain_posterior_note(posterior_value: float) -> str:
+    """Why there is nothing to optimise when P(F | T) is 0 or 1."""
+    other = "F" if posterior_value == 1.0 else "¬F"
+    return (f"**The posterior is certain** (P(F | T) = {num(posterior_value)}): it gives "
+            f"{other} probability 1. Any q that gives the other hypothesis some probability "
+            "has ELBO = −∞, because the prior or the likelihood there is 0 and log 0 = −∞. "
+            f"Only φ = {num(posterior_value)} has a finite ELBO, and there it equals log P(T). "
+            "There is nothing to optimise.")
+
+
+def infinite_elbo_note(phi: float, posterior_value: float) -> str:
+    """Why the ELBO is −∞ at this φ."""
+    return (f"At φ = {num(phi)} the ELBO is −∞ and KL(q ‖ posterior) is +∞: q puts mass on a "
+            "hypothesis that the prior or the likelihood rules out (log 0). Move φ to "
+            f"{num(posterior_value)}.")

@@ -46,7 +46,6 @@ try:
 except ValueError as err:  # only reachable through a tampered session state
     st.error(f"Invalid input: {err}. Reload the page to get the defaults back.")
     st.stop()
-a, b, x = num(lik_bug_free), num(lik_buggy), num(prior)
 talks_case = lik_bug_free == 1.0 and lik_buggy == 0.5
 
 st.header("The update, step by step")
@@ -84,36 +83,14 @@ curve_col, text_col = st.columns([3, 2], gap="large")
 with curve_col:
     figure(figures.posterior_curve(PRIOR_GRID, bayes.posterior_curve(
         PRIOR_GRID, lik_bug_free, lik_buggy), prior, posterior), key="ch1_curve")
-text_col.markdown(
-    "The blue curve is the posterior for every possible prior with your likelihoods "
-    f"(P(T | F) = {a}, P(T | ¬F) = {b}); the red dot is you. Above the dashed diagonal, "
-    "passing tests raised your belief; on it, they changed nothing."
-)
-if talks_case:
-    text_col.markdown(
-        "With the talk's numbers the curve is **2x / (1 + x)**: a sceptic at 0.1 moves to "
-        f"{num(bayes.posterior(0.1, 1.0, 0.5))}, an optimist at 0.9 to "
-        f"{num(bayes.posterior(0.9, 1.0, 0.5))}. Passing tests help most when you were unsure.")
-elif lik_bug_free < lik_buggy:
-    text_col.markdown("Here buggy code passes *more* often than bug-free code, so passing tests "
-                      "are evidence **against** bug-free code: the curve lies below the diagonal.")
+text_col.markdown(text.curve_markdown(lik_bug_free, lik_buggy))
 
 st.header(f"Of {POPULATION:,} programs like yours…")
 freqs = bayes.natural_frequencies(prior, lik_bug_free, lik_buggy, POPULATION)
 waffle_col, freq_text_col = st.columns([3, 2], gap="large")
 with waffle_col:
     figure(figures.natural_frequencies_waffle(freqs), key="ch1_waffle")
-bug_free_total = freqs.bug_free_pass + freqs.bug_free_fail
-freq_text_col.markdown(
-    f"Imagine {POPULATION:,} programs like yours. **{bug_free_total}** are bug-free and "
-    f"**{POPULATION - bug_free_total}** are buggy.\n\n"
-    f"- bug-free, tests pass: **{freqs.bug_free_pass}**\n"
-    f"- buggy, tests pass: **{freqs.buggy_pass}**\n"
-    f"- buggy, tests fail: **{freqs.buggy_fail}**\n"
-    f"- bug-free, tests fail: **{freqs.bug_free_fail}**\n\n"
-    f"Your tests passed, so you are one of the **{freqs.passing}** dark squares on the left. "
-    "The posterior is simply the share of bug-free programs among them:"
-)
+freq_text_col.markdown(text.natural_frequencies_markdown(freqs))
 if freqs.passing > 0:
     freq_text_col.latex(text.natural_frequency_latex(freqs, posterior))
 else:
@@ -214,15 +191,9 @@ def variational_section(prior: float, lik_bug_free: float, lik_buggy: float,
     current = bayes.elbo_terms(phi, prior, lik_bug_free, lik_buggy)
     elbo, kl_post = float(current.elbo[0]), float(current.kl_to_posterior[0])
     if degenerate:
-        st.info(f"**The posterior is certain** (P(F | T) = {num(posterior)}): it gives "
-                f"{'F' if posterior == 1.0 else '¬F'} probability 1. Any q that gives the other "
-                "hypothesis some probability has ELBO = −∞, because the prior or the likelihood "
-                f"there is 0 and log 0 = −∞. Only φ = {num(posterior)} has a finite ELBO, and "
-                "there it equals log P(T). There is nothing to optimise.")
+        st.info(text.certain_posterior_note(posterior))
     if not math.isfinite(elbo):
-        st.warning(f"At φ = {num(phi)} the ELBO is −∞ and KL(q ‖ posterior) is +∞: q puts "
-                   "mass on a hypothesis that the prior or the likelihood rules out (log 0). "
-                   f"Move φ to {num(posterior)}.")
+        st.warning(text.infinite_elbo_note(phi, posterior))
     for col, label, value in zip(st.columns(5), (
             "E_q[log P(T|H)]", "KL(q ‖ prior)", "ELBO(φ)", "KL(q ‖ posterior)", "log P(T)"), (
             float(current.expected_log_likelihood[0]), float(current.kl_to_prior[0]), elbo,

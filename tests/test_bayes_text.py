@@ -35,3 +35,12 @@ def test_failure_and_identity_formulas():
     assert text.failure_latex(failed).endswith(f"= {0.05 / 0.30:.4f} \\end{{aligned}}")
     line = text.identity_latex(-0.9919, 0.7042, math.log(0.75))
     assert "= −0.2877 = \\log 0.75" in line
+
+
+def test_curve_and_frequency_words():
+    """The talk's case quotes 2x/(1+x) at 0.1 and 0.9; the counts add up to the population."""
+    words = text.curve_markdown(1.0, 0.5)
+    assert "0.1 moves to 0.1818" in words and "0.9 to 0.9474" in words
+    assert "against" in text.curve_markdown(0.3, 0.6)
+    freqs = bayes.natural_frequencies(0.3, 1.0, 0.5)
+    assert "**300** are bug-free and **700** are buggy" in text.natural_frequencies_markdown(freqs)
