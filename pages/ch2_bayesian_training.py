@@ -17,6 +17,7 @@ import streamlit as st
 from bnnlab import prior_predictive as pp
 from bnnlab import toy_posterior as tp
 from bnnlab.figures import prior as figs
+from ui.figure import figure
 
 WIDTHS = (2, 4, 8, 16, 32, 64)
 GRID_POINTS = (2, 3, 5, 10, 20, 50, 100, 1000)
@@ -87,7 +88,7 @@ def pieces_section(hidden: tuple[int, ...], activation: str, num_classes: int,
         num_points = d1.slider("Points", 10, MAX_POINTS, 60, 10, key="ch2_num_points")
         spread = d2.slider("Spread", 0.2, 1.5, 0.6, 0.1, key="ch2_spread")
         data = pp.make_blobs(int(num_points), int(num_classes), float(spread), seed)
-        st.plotly_chart(figs.dataset_figure(data.x, data.y), key="ch2_data_chart")
+        figure(figs.dataset_figure(data.x, data.y), key="ch2_data_chart")
     with c_lik:
         name = "Bernoulli on σ(f(x))" if num_classes == 2 else "categorical on softmax(f(x))"
         st.markdown(f"**Likelihood** P(Y | X, θ): {name}, a product over the points.")
@@ -101,7 +102,7 @@ def pieces_section(hidden: tuple[int, ...], activation: str, num_classes: int,
             [picture.plane_logits[draw - 1], picture.data_logits[draw - 1]]),
             picture.plane_logits.shape[1], data.y, prior_std)
         res = len(picture.axis)
-        st.plotly_chart(figs.likelihood_figure(
+        figure(figs.likelihood_figure(
             picture.axis, view.plane_probs.reshape(res, res, -1), data.x, data.y,
             view.point_log_lik), key="ch2_likelihood_chart")
         st.metric("log P(Y | X, θ) = Σᵢ log P(yᵢ | xᵢ, θ)", f"{view.point_log_lik.sum():.2f}",
@@ -110,7 +111,7 @@ def pieces_section(hidden: tuple[int, ...], activation: str, num_classes: int,
     with c_prior:
         st.markdown(f"**Prior** P(θ) = N(0, {prior_std:g}²) on each of the d = {num_params:,} "
                     "weights and biases: small values around zero.")
-        st.plotly_chart(figs.prior_weights_figure(view.theta, float(prior_std)),
+        figure(figs.prior_weights_figure(view.theta, float(prior_std)),
                         key="ch2_prior_chart")
         st.metric("log P(θ) for this network", f"{view.log_prior:.1f}")
 
@@ -126,13 +127,13 @@ def prior_functions_section(prior_2d: pp.PriorPicture) -> None:
     )
     num_draws = st.slider("Number of networks to draw", 1, PICTURE["num_draws"], 5,
                           key="ch2_num_draws")
-    st.plotly_chart(figs.function_draws_figure(
+    figure(figs.function_draws_figure(
         prior_2d.line_x, prior_2d.line_logits[:num_draws, :, 0]), key="ch2_functions_chart")
     st.markdown("The same networks on the whole plane (two classes): each panel is one "
                 "network's P(class 1 | x), the black line its decision boundary.")
     res = len(prior_2d.axis)
     probs = pp.class_probabilities(prior_2d.plane_logits[:NUM_BOUNDARY_DRAWS])[..., 1]
-    st.plotly_chart(figs.boundary_draws_figure(prior_2d.axis, probs.reshape(-1, res, res)),
+    figure(figs.boundary_draws_figure(prior_2d.axis, probs.reshape(-1, res, res)),
                     key="ch2_boundaries_chart")
 
 
@@ -160,7 +161,7 @@ def evidence_section(num_params: int) -> None:
                     f"At 10⁹ likelihood evaluations a second this takes "
                     f"{10 ** cost.log10_years * pp.SECONDS_PER_YEAR:.2g} s.")
     with f_col:
-        st.plotly_chart(figs.intractability_figure(num_params, points_per_axis,
+        figure(figs.intractability_figure(num_params, points_per_axis,
                                                    pp.LOG10_ATOMS_IN_UNIVERSE),
                         key="ch2_intractability_chart")
 

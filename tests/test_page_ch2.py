@@ -1,5 +1,6 @@
 """AppTest for chapter 2: every widget changes what is drawn, and no value in range raises."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "ch2_bayesian_trainin
 
 
 def _spec(at: AppTest, key: str) -> str:
-    specs = [c.proto.spec for c in at.get("plotly_chart") if key in c.proto.id]
+    """The Plotly figure JSON of the chart with this key (a `ui.figure` component)."""
+    specs = [json.loads(c.proto.json)["spec"] for c in at.get("bidi_component")
+             if c.proto.id.endswith("-" + key)]
     assert len(specs) == 1, key
     return specs[0]
 
@@ -23,7 +26,7 @@ def app() -> AppTest:
 
 def test_page_renders_all_charts(app):
     """The default page shows its six charts, the parameter count and no error."""
-    assert len(app.get("plotly_chart")) == 6
+    assert len(app.get("bidi_component")) == 6
     assert not app.error
     assert app.metric[2].value == "337"  # d for 2-16-16-1
 
@@ -75,7 +78,6 @@ def test_widget_extremes_do_not_raise(app, end):
 def test_class_colours_are_chapter_fours(app):
     """Class 0 and class 1 have chapter 4's colours (ui/live_chart.js CLASS_COLORS) in the
     data chart, and P(class 1) uses chapter 4's orange-white-blue scale."""
-    import json
     import re
 
     js = (Path(PAGE).parents[1] / "ui" / "live_chart.js").read_text()
