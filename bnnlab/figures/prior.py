@@ -79,7 +79,7 @@ def prior_weights_figure(theta: np.ndarray, prior_std: float, height: int = 340)
                     line=dict(color="#08519c", width=3))
     fig.update_layout(title="Prior P(θ): every weight and bias", height=height, margin=_MARGIN,
                       xaxis_title="θ value", yaxis_title="density", bargap=0.05,
-                      legend=dict(orientation="h", y=-0.2))
+                      legend=dict(orientation="h", y=-0.35, yanchor="top"))
     return fig
 
 
