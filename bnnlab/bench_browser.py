@@ -1,4 +1,5 @@
-"""Browser benchmark of the live playground: `python -m bnnlab bench --browser`.
+"""Browser benchmark of the live playground and chapters 1-2: `python -m bnnlab bench --browser`
+(`run_chapters` below for the chapters; `python -m bnnlab.bench_browser --chapters` alone).
 
 Starts `streamlit run app.py` on 127.0.0.1 and a free port, drives Debian's Chromium through
 Playwright (never `playwright install`), and measures in the browser, not on the server:
