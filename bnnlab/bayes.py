@@ -10,8 +10,8 @@ which for the talk's a = 1, b = 1/2 is 2x / (1+x).
 
 Everything here is exact float64 numpy except the optimiser at the end (`vi_init`,
 `vi_step`), which is JAX float32 and runs gradient ascent on q(F) = φ through its logit,
-the bridge to variational inference (chapter 3). The library never calls `jit`: the
-caller does.
+the bridge to variational inference (chapter 3). `vi_step` is pure and unjitted; the
+animation chapter 1 runs (`advance_ascent`) compiles it once per process.
 
 Conventions: probabilities are plain floats in [0, 1] (checked by `check_probability`);
 `0·log 0 = 0`; a quantity that is undefined because the evidence has probability 0 raises
@@ -21,6 +21,7 @@ function), so a plot can leave a gap and a page can say why in words.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -28,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from bnnlab.text import fmt
 
 Float64Array = NDArray[np.float64]
 
@@ -367,3 +370,72 @@ def vi_step(
     info = VIInfo(phi=jax.nn.sigmoid(state.phi_logit), elbo=elbo, grad=grad)
     new_state = VIState(phi_logit=state.phi_logit + learning_rate * grad, step=state.step + 1)
     return new_state, info
+
+
+# --------------------------------------------------------------------------------------
+# The animated ascent of chapter 1
+# --------------------------------------------------------------------------------------
+
+
+class Ascent(NamedTuple):
+    """Gradient ascent on φ as chapter 1 animates it: the state and the path so far."""
+
+    state: VIState
+    phis: tuple[float, ...]  # φ before each step taken
+    elbos: tuple[float, ...]  # ELBO(φ) there
+    running: bool
+
+    @property
+    def phi(self) -> float:
+        """q(F) = φ now."""
+        return float(jax.nn.sigmoid(self.state.phi_logit))
+
+
+@functools.cache
+def _compiled_vi_step():
+    """`vi_step`, compiled once per process; the prior, likelihoods and η are traced."""
+    return jax.jit(vi_step)
+
+
+def start_ascent(phi: float) -> Ascent:
+    """An ascent from q(F) = φ that has not taken a step yet."""
+    return Ascent(vi_init(phi), (), (), True)
+
+
+def advance_ascent(ascent: Ascent, prior: float, lik_pass_bug_free: float,
+                   lik_pass_buggy: float, learning_rate: float = 2.0,
+                   tolerance: float = 5e-4, max_steps: int = 2000) -> Ascent:
+    """One animation tick: 1 + step // 10 steps of `vi_step` (more as the run goes on, so a
+    slow ascent still ends soon), then stop within `tolerance` of P(F|T) or at `max_steps`.
+
+    η = 2 is half the never-overshooting 4, so the glide is visible. A degenerate posterior
+    (0 or 1, where the ELBO is −∞ almost everywhere) stops the ascent without a step.
+    """
+    target = posterior(prior, lik_pass_bug_free, lik_pass_buggy)
+    if not ascent.running or target in (0.0, 1.0):
+        return ascent._replace(running=False)
+    step = _compiled_vi_step()
+    args = (jnp.float32(prior), jnp.float32(lik_pass_bug_free), jnp.float32(lik_pass_buggy),
+            jnp.float32(learning_rate))
+    state, phis, elbos = ascent.state, list(ascent.phis), list(ascent.elbos)
+    for _ in range(1 + int(state.step) // 10):
+        state, info = step(state, *args)
+        phis.append(float(info.phi))
+        elbos.append(float(info.elbo))
+    done = abs(float(jax.nn.sigmoid(state.phi_logit)) - target) < tolerance
+    return Ascent(state, tuple(phis), tuple(elbos), not done and int(state.step) < max_steps)
+
+
+def format_probability(value: float) -> str:
+    """A probability for prose and LaTeX: up to 4 decimals, no trailing zeros ('0.35', '1')."""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def format_nats(value: float) -> str:
+    """A log-probability for display, with a real minus sign and −∞ / +∞ written out."""
+    if value == -math.inf:
+        return "−∞"
+    if value == math.inf:
+        return "+∞"
+    return fmt(value, 4, minus="−")

@@ -1,4 +1,5 @@
-"""Browser benchmark of the live playground: `python -m bnnlab bench --browser`.
+"""Browser benchmark of the live playground and chapters 1-2: `python -m bnnlab bench --browser`
+(`run_chapters` below for the chapters; `python -m bnnlab.bench_browser --chapters` alone).
 
 Starts `streamlit run app.py` on 127.0.0.1 and a free port, drives Debian's Chromium through
 Playwright (never `playwright install`), and measures in the browser, not on the server:
@@ -145,5 +146,131 @@ def run(watch_s: float = 10.0) -> dict:
     }
 
 
+# ------------------------------------------------------------------ chapters 1 and 2
+# Chapter 1: a keyboard step of the prior slider until the posterior shows the new value, and 40
+# presses as fast as the browser takes them (a held key) until the page settles. Chapter 2: the
+# first visit until every section is drawn, the prior σ slider and the switch to 3 classes, each
+# until the page's script run is over and the changed number is on screen.
+
+SETTLED_JS = "!document.querySelector('[data-testid=stStatusWidget]')"
+
+
+def _ch1_posterior(prior: float) -> str:
+    """The posterior P(F|T) = 2x/(1+x) of the talk's likelihoods, as the page prints it."""
+    from bnnlab import bayes
+
+    return f"{bayes.posterior(prior, 1.0, 0.5):.4f}"
+
+
+def _wait_metric(page, label: str, value: str) -> None:
+    page.wait_for_function(
+        "([label, value]) => [...document.querySelectorAll('[data-testid=stMetric]')].some("
+        "m => m.innerText.includes(label) && m.querySelector('[data-testid=stMetricValue]')"
+        ".innerText.trim() === value)", arg=[label, value], polling="raf", timeout=120_000)
+
+
+def _ch1(browser, url: str, steps: int, presses: int) -> dict:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(f"{url}/bayes")
+    _wait_metric(page, "P(F | T)", _ch1_posterior(0.5))
+    page.wait_for_function(SETTLED_JS)
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    step_s = []
+    for k in range(1, steps + 1):
+        start = time.perf_counter()
+        slider.press("ArrowRight")
+        _wait_metric(page, "P(F | T)", _ch1_posterior(round(0.5 + 0.01 * k, 2)))
+        step_s.append(time.perf_counter() - start)
+        page.wait_for_function(SETTLED_JS)
+    start = time.perf_counter()
+    for _ in range(presses):
+        page.keyboard.press("ArrowRight")
+    final = float(slider.input_value())
+    _wait_metric(page, "P(F | T)", _ch1_posterior(final))
+    page.wait_for_function(SETTLED_JS)
+    held_s = time.perf_counter() - start
+    missed = page.get_by_text("ForwardMsg MISS").count()
+    context.close()
+    return {"step_s": sorted(step_s)[len(step_s) // 2], "held_s": held_s, "final": final,
+            "miss_dialogs": missed}
+
+
+def _ch1_server_s(steps: int) -> float:
+    """Median seconds of the page's own script run after a prior-slider step (AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP.parent / "pages" / "ch1_bayes.py"), default_timeout=60)
+    at.run()
+    seconds = []
+    for k in range(1, steps + 1):
+        at.slider(key="ch1_prior").set_value(round(0.5 + 0.01 * k, 2))
+        start = time.perf_counter()
+        at.run()
+        seconds.append(time.perf_counter() - start)
+    return sorted(seconds)[len(seconds) // 2]
+
+
+def _ch2(browser, url: str) -> dict:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    start = time.perf_counter()
+    page.goto(f"{url}/bayesian-training")
+    page.get_by_text("200 × 200").first.wait_for()  # the last section's table
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 6 && "
+                           + SETTLED_JS)
+    first_visit_s = time.perf_counter() - start
+    sigma = page.get_by_role("slider", name="Prior σ: θ ~ N(0, σ²)")
+    sigma.focus()
+    start = time.perf_counter()
+    sigma.press("ArrowRight")  # 1.0 -> 1.1: the prior chart's legend says N(0, 1.1²)
+    page.get_by_text("N(0, 1.1²)").first.wait_for()
+    page.wait_for_function(SETTLED_JS)
+    sigma_s = time.perf_counter() - start
+    start = time.perf_counter()
+    page.get_by_role("radiogroup", name="Classes").get_by_text("3", exact=True).click()
+    _wait_metric(page, "Parameters d", "371")  # 2-16-16-3: 3·16 + 17·16 + 17·3
+    page.wait_for_function(SETTLED_JS)
+    classes_s = time.perf_counter() - start
+    context.close()
+    return {"first_visit_s": first_visit_s, "sigma_s": sigma_s, "classes_s": classes_s}
+
+
+def run_chapters(steps: int = 7, presses: int = 40) -> dict:
+    """Chapters 1 and 2 in the browser (a fresh server: chapter 2's first visit is cold)."""
+    from playwright.sync_api import sync_playwright
+
+    server_s = _ch1_server_s(steps)
+    port = _free_port()
+    server = _start_server(port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            warmup = browser.new_page()  # streamlit#9992: first visit goes to the default page
+            warmup.goto(url)
+            warmup.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=120_000)
+            warmup.close()
+            ch2 = _ch2(browser, url)
+            ch1 = _ch1(browser, url, steps, presses)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    return {
+        "name": "browser_chapters",
+        "ch1_prior_step_server_s": round(server_s, 3),
+        "ch1_prior_step_browser_s": round(ch1["step_s"], 3),
+        f"ch1_{presses}_presses_settle_s": round(ch1["held_s"], 3),
+        "ch1_miss_dialogs": ch1["miss_dialogs"],
+        "ch2_first_visit_all_sections_s": round(ch2["first_visit_s"], 3),
+        "ch2_prior_sigma_step_s": round(ch2["sigma_s"], 3),
+        "ch2_three_classes_s": round(ch2["classes_s"], 3),
+    }
+
+
 if __name__ == "__main__":
-    print(json.dumps(run()))
+    print(json.dumps(run_chapters() if "--chapters" in sys.argv else run()))

@@ -80,7 +80,8 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
     b.add_argument("--only", default="", help="comma-separated benchmark names")
     b.add_argument("--browser", action="store_true",
-                   help="measure the live playground in headless Chromium instead")
+                   help="measure the live playground and chapters 1-2 in headless Chromium "
+                        "instead")
     return parser
 
 
@@ -168,9 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench" and args.browser:
         from bnnlab import bench_browser, runtime
 
-        result = bench_browser.run(watch_s=4.0 if args.quick else 10.0)
-        result["device"] = runtime.device_label()
-        print(json.dumps(result))
+        for result in (bench_browser.run(watch_s=4.0 if args.quick else 10.0),
+                       bench_browser.run_chapters(steps=3 if args.quick else 7)):
+            result["device"] = runtime.device_label()
+            print(json.dumps(result), flush=True)
         return 0
     if args.command == "bench":
         from bnnlab import bench

@@ -37,25 +37,30 @@ class MLP(nn.Module):
     Attributes:
       hidden: widths of the hidden layers, e.g. (32, 32).
       activation: a key of `ACTIVATIONS`.
+      num_outputs: logits per point; 1 (the default, Bernoulli) drops the last axis, K > 1
+        (categorical over K classes) keeps it.
     """
 
     hidden: Sequence[int] = (32, 32)
     activation: str = "tanh"
+    num_outputs: int = 1
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        """x: float32[..., 2] -> logits float32[...]."""
+        """x: float32[..., 2] -> logits float32[...], or float32[..., K] for num_outputs K > 1."""
         act = ACTIVATIONS[self.activation]
         for width in self.hidden:
             x = act(nn.Dense(width)(x))
-        return nn.Dense(1)(x)[..., 0]
+        logits = nn.Dense(self.num_outputs)(x)
+        return logits[..., 0] if self.num_outputs == 1 else logits
 
 
-def make_mlp(hidden: Sequence[int], activation: str = "tanh") -> MLP:
+def make_mlp(hidden: Sequence[int], activation: str = "tanh", num_outputs: int = 1) -> MLP:
     """An `MLP`, with its activation name checked against the registry."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
-    return MLP(hidden=tuple(int(w) for w in hidden), activation=activation)
+    return MLP(hidden=tuple(int(w) for w in hidden), activation=activation,
+               num_outputs=int(num_outputs))
 
 
 LogitsFn = Callable[[jax.Array, jax.Array], jax.Array]
@@ -99,7 +104,8 @@ class FlatMLP(NamedTuple):
     num_params: int  # d
     # (theta float32[d], x float32[n, 2]) -> logits float32[n], through `MLP.apply`
     logits_fn: LogitsFn
-    # (thetas float32[S, d], x float32[n, 2]) -> logits float32[S, n]; same values
+    # (thetas float32[S, d], x float32[n, 2]) -> logits float32[S, n] (float32[S, n, K] for
+    # K outputs); same values
     batched_logits: BatchedLogitsFn
 
 
@@ -141,6 +147,6 @@ def make_flat_mlp(model: MLP) -> FlatMLP:
         for name in layer_names[1:]:
             layer = params[name]
             h = jnp.einsum("snh,shk->snk", act(h), layer["kernel"]) + layer["bias"][:, None, :]
-        return h[..., 0]
+        return h[..., 0] if model.num_outputs == 1 else h
 
     return FlatMLP(dim, logits_fn, batched_logits)

@@ -9,25 +9,33 @@ A Bayesian neural network has three pieces:
 
 Drawing θ from the prior and plotting the network's output is the prior predictive: it shows
 which functions the model believes in before seeing any data (Neal 1996, ch. 2; Wilson &
-Izmailov 2020). The network here is a plain-JAX MLP, kept self-contained on purpose.
+Izmailov 2020). The network is `bnnlab.models`' MLP through its flat parameter vector, so the
+prior over every weight and bias is one normal vector θ ~ N(0, σ² I_d).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import math
-from typing import NamedTuple
+import threading
+import time
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
-ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu}
+from bnnlab import config, models, runtime
+
+T = TypeVar("T")
+
 LOG10_ATOMS_IN_UNIVERSE = 80.0
 EVALUATIONS_PER_SECOND = 1e9  # a generous machine: one likelihood evaluation per ns
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
 LOG10_AGE_OF_UNIVERSE_YEARS = math.log10(1.38e10)
-
-Params = list[tuple[jax.Array, jax.Array]]  # [(W float32[d_in, d_out], b float32[d_out]), …]
+ACTIVATIONS = config.ACTIVATIONS
 
 
 def layer_sizes(input_dim: int, hidden: tuple[int, ...], num_classes: int) -> tuple[int, ...]:
@@ -40,85 +48,144 @@ def count_parameters(sizes: tuple[int, ...]) -> int:
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
-def sample_prior_params(rng_key: jax.Array, sizes: tuple[int, ...],
-                        prior_std: float | jax.Array) -> Params:
-    """θ ~ N(0, prior_std² I): every weight and bias drawn independently."""
-    keys = jax.random.split(rng_key, 2 * (len(sizes) - 1))
-    return [(prior_std * jax.random.normal(keys[2 * i], (a, b)),
-             prior_std * jax.random.normal(keys[2 * i + 1], (b,)))
-            for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
+@functools.cache
+def make_network(hidden: tuple[int, ...], activation: str, num_classes: int) -> models.FlatMLP:
+    """The chapter's network `2 -> hidden -> 1` (two classes) or `-> K`: `bnnlab.models`' MLP
+    seen through its flat parameter vector θ float32[d]."""
+    if num_classes < 2:
+        raise ValueError(f"need at least two classes, got {num_classes}")
+    return models.make_flat_mlp(models.make_mlp(hidden, activation,
+                                                1 if num_classes == 2 else num_classes))
 
 
-def flatten_params(params: Params) -> jax.Array:
-    """All weights and biases as one vector float32[d]."""
-    return jnp.concatenate([jnp.concatenate([w.ravel(), b]) for w, b in params])
+def draw_logits(rng_key: jax.Array, network: models.FlatMLP, prior_std: float | jax.Array,
+                points: jax.Array, num_draws: int) -> tuple[jax.Array, jax.Array]:
+    """θ₁..θ_k ~ N(0, prior_std² I) over every weight and bias, and each network's logits at
+    points float32[m, 2]. Returns (thetas float32[k, d], logits float32[k, m, K']) with
+    K' = 1 for two classes (one Bernoulli logit), else K."""
+    thetas = prior_std * jax.random.normal(rng_key, (num_draws, network.num_params))
+    logits = network.batched_logits(thetas, points)
+    return thetas, logits[..., None] if logits.ndim == 2 else logits
 
 
-def mlp_logits(params: Params, x: jax.Array, activation: str = "tanh") -> jax.Array:
-    """The network's logits: x float32[n, d_in] → float32[n, d_out]."""
-    act = ACTIVATIONS[activation]
-    h = x
-    for w, b in params[:-1]:
-        h = act(h @ w + b)
-    w, b = params[-1]
-    return h @ w + b
+@functools.cache
+def compiled_draw_logits(hidden: tuple[int, ...], activation: str, num_classes: int,
+                         num_draws: int):
+    """`draw_logits` for one architecture, compiled once per process: prior σ, the key and the
+    points are traced, so only a new architecture (or number of points) compiles again.
+    Called as fn(rng_key, prior_std, points)."""
+    network = make_network(hidden, activation, num_classes)
+
+    def draw(rng_key: jax.Array, prior_std: jax.Array, points: jax.Array):
+        return draw_logits(rng_key, network, prior_std, points, num_draws)
+
+    return jax.jit(draw, compiler_options=runtime.compiler_options())
 
 
-def sample_prior_functions(rng_key: jax.Array, sizes: tuple[int, ...],
-                           prior_std: float | jax.Array, x: jax.Array, num_functions: int,
-                           activation: str = "tanh") -> jax.Array:
-    """Logits of `num_functions` networks drawn from the prior, evaluated at x float32[n, d_in]
-    → float32[num_functions, n, d_out]. Jit with sizes, num_functions, activation static."""
-    keys = jax.random.split(rng_key, num_functions)
-    return jax.vmap(lambda k: mlp_logits(sample_prior_params(k, sizes, prior_std), x,
-                                         activation))(keys)
-
-
-def class_probabilities(logits: jax.Array) -> jax.Array:
+def class_probabilities(logits: ArrayLike) -> np.ndarray:
     """P(y = k | x, θ) for every class: logits float[..., 1] (Bernoulli) or float[..., K]
     → float[..., K]."""
-    if logits.shape[-1] == 1:
-        p1 = jax.nn.sigmoid(logits)
-        return jnp.concatenate([1.0 - p1, p1], -1)
-    return jax.nn.softmax(logits, -1)
+    z = np.asarray(logits, np.float64)
+    if z.shape[-1] == 1:
+        p1 = np.exp(-np.logaddexp(0.0, -z))
+        return np.concatenate([1.0 - p1, p1], -1)
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
 
 
-def log_likelihood_per_point(logits: jax.Array, y: jax.Array) -> jax.Array:
+def log_likelihood_per_point(logits: ArrayLike, y: ArrayLike) -> np.ndarray:
     """log P(y_i | x_i, θ): Bernoulli on one logit or categorical (log-softmax) on K.
-    logits float[n, 1 | K], y int[n] → float[n]."""
-    if logits.shape[-1] == 1:
-        z = logits[:, 0]
-        return y * jax.nn.log_sigmoid(z) + (1 - y) * jax.nn.log_sigmoid(-z)
-    return jnp.take_along_axis(jax.nn.log_softmax(logits, -1), y[:, None], -1)[:, 0]
+    logits float[n, 1 | K], y int[n] → float64[n]."""
+    z, y = np.asarray(logits, np.float64), np.asarray(y)
+    if z.shape[-1] == 1:
+        z = z[:, 0]
+        return -(y * np.logaddexp(0.0, -z) + (1 - y) * np.logaddexp(0.0, z))
+    log_softmax = z - z.max(-1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(-1, keepdims=True))
+    return np.take_along_axis(log_softmax, y[:, None], -1)[:, 0]
 
 
-def log_prior(theta: jax.Array, prior_std: float | jax.Array) -> jax.Array:
-    """log N(θ; 0, prior_std² I) of a flat parameter vector float[d] → float[]."""
+def log_prior(theta: ArrayLike, prior_std: float) -> float:
+    """log N(θ; 0, prior_std² I) of a flat parameter vector float[d]."""
+    theta = np.asarray(theta, np.float64)
     d = theta.size
-    return (-0.5 * jnp.sum(theta**2) / prior_std**2 - d * jnp.log(prior_std)
-            - 0.5 * d * math.log(2 * math.pi))
+    return float(-0.5 * np.sum(theta**2) / prior_std**2 - d * math.log(prior_std)
+                 - 0.5 * d * math.log(2 * math.pi))
 
 
 class NetworkView(NamedTuple):
     """One network drawn from the prior, seen through the three pieces of a BNN."""
 
-    theta: jax.Array  # float32[d]: all its weights and biases
-    log_prior: jax.Array  # float32[]: log P(θ)
-    plane_probs: jax.Array  # float32[m, K]: P(class | x, θ) at the plane points
-    point_log_lik: jax.Array  # float32[n]: log P(y_i | x_i, θ)
+    theta: np.ndarray  # float32[d]: all its weights and biases
+    log_prior: float  # log P(θ)
+    plane_probs: np.ndarray  # float64[m, K]: P(class | x, θ) at the plane points
+    point_log_lik: np.ndarray  # float64[n]: log P(y_i | x_i, θ)
 
 
-def view_network(rng_key: jax.Array, sizes: tuple[int, ...], prior_std: float | jax.Array,
-                 plane: jax.Array, x: jax.Array, y: jax.Array,
-                 activation: str = "tanh") -> NetworkView:
-    """Draw θ ~ P(θ) and evaluate its prior density, its class probabilities at plane
-    float32[m, 2] and its per-point log-likelihood on data x float32[n, 2], y int32[n].
-    Jit with sizes and activation static."""
-    params = sample_prior_params(rng_key, sizes, prior_std)
-    theta = flatten_params(params)
-    return NetworkView(theta, log_prior(theta, prior_std),
-                       class_probabilities(mlp_logits(params, plane, activation)),
-                       log_likelihood_per_point(mlp_logits(params, x, activation), y))
+def view_network(theta: ArrayLike, logits: ArrayLike, num_plane_points: int, y: ArrayLike,
+                 prior_std: float) -> NetworkView:
+    """The three pieces for one drawn network: θ float[d], its logits float[m + n', K'] at
+    the plane's m points followed by the data's points (padding after the first n = len(y)
+    data points is ignored), and the labels y int[n]."""
+    logits = np.asarray(logits)
+    y = np.asarray(y)
+    data_logits = logits[num_plane_points:num_plane_points + y.size]
+    return NetworkView(np.asarray(theta), log_prior(theta, prior_std),
+                       class_probabilities(logits[:num_plane_points]),
+                       log_likelihood_per_point(data_logits, y))
+
+
+class PriorPicture(NamedTuple):
+    """k networks drawn from the prior, evaluated where the chapter draws them."""
+
+    axis: np.ndarray  # float32[G]: both axes of the plane
+    thetas: np.ndarray  # float32[k, d]
+    plane_logits: np.ndarray  # float32[k, G·G, K'], row-major over (x₂, x₁)
+    line_x: np.ndarray  # float32[L]: x₁ along the line x₂ = 0
+    line_logits: np.ndarray  # float32[k, L, K']
+    data_logits: np.ndarray  # float32[k, n, K'] at the data points
+
+
+def draw_prior_picture(rng_key: jax.Array, hidden: tuple[int, ...], activation: str,
+                       num_classes: int, prior_std: float, data_x: np.ndarray, *,
+                       num_draws: int, plane_extent: float, plane_res: int,
+                       line_points: int, max_points: int) -> PriorPicture:
+    """Draw `num_draws` networks θ ~ N(0, prior_std² I) and evaluate each on the plane
+    [-plane_extent, plane_extent]² (plane_res² points), on the line x₂ = 0 and at the data
+    data_x float32[n, 2] (n ≤ max_points). One compiled call: the points are padded to a
+    fixed count, so data of any size, the prior σ and the key never recompile."""
+    axis = np.linspace(-plane_extent, plane_extent, plane_res, dtype=np.float32)
+    g1, g2 = np.meshgrid(axis, axis)
+    line_x = np.linspace(-plane_extent, plane_extent, line_points, dtype=np.float32)
+    points = np.concatenate([np.stack([g1.ravel(), g2.ravel()], 1),
+                             np.stack([line_x, np.zeros_like(line_x)], 1),
+                             pad_points(np.asarray(data_x, np.float32), max_points)])
+    draw = compiled_draw_logits(tuple(hidden), activation, num_classes, num_draws)
+    thetas, logits = draw(rng_key, np.float32(prior_std), points)
+    thetas, logits = np.asarray(thetas), np.asarray(logits)
+    m, n = plane_res * plane_res, len(data_x)
+    return PriorPicture(axis, thetas, logits[:, :m], line_x, logits[:, m:m + line_points],
+                        logits[:, m + line_points:m + line_points + n])
+
+
+_WARMED_UP: set[tuple] = set()
+_WARM_UP_LOCK = threading.Lock()
+
+
+def warm_up_in_background(hidden: tuple[int, ...], activation: str, num_classes: int,
+                          **picture_kwargs) -> None:
+    """Compile `draw_prior_picture` for that architecture in a daemon thread (same keyword
+    arguments), so that a learner who switches to it later finds it ready: XLA compiles
+    outside the GIL, and the compiled function is cached per process. Once per process and
+    architecture."""
+    key = (tuple(hidden), activation, num_classes, tuple(sorted(picture_kwargs.items())))
+    with _WARM_UP_LOCK:
+        if key in _WARMED_UP:
+            return
+        _WARMED_UP.add(key)
+    threading.Thread(target=draw_prior_picture, daemon=True, name="bnnlab-prior-warm-up",
+                     args=(jax.random.key(0), tuple(hidden), activation, num_classes, 1.0,
+                           np.zeros((0, 2), np.float32)), kwargs=picture_kwargs).start()
 
 
 class ToyClassification(NamedTuple):
@@ -167,3 +234,37 @@ def format_power_of_ten(log10_value: float) -> str:
     mantissa = 10 ** (log10_value - exponent)
     sup = str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
     return f"{mantissa:.1f} × 10{sup}"
+
+
+def pad_points(x: np.ndarray, size: int) -> np.ndarray:
+    """x float32[n, 2] padded with zeros to float32[size, 2] (n ≤ size), so that a compiled
+    function sees one shape whatever the number of points."""
+    if len(x) > size:
+        raise ValueError(f"{len(x)} points do not fit in {size}")
+    return np.concatenate([x, np.zeros((size - len(x), x.shape[1]), x.dtype)])
+
+
+def in_background(fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+    """Start fn() in a daemon thread now; the future holds its result (or its exception)."""
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def work() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as err:  # noqa: BLE001 - handed to whoever reads the future
+            future.set_exception(err)
+
+    threading.Thread(target=work, daemon=True, name="bnnlab-background").start()
+    return future
+
+
+def time_warm(fn: Callable[[], T], repeats: int = 3) -> tuple[T, float]:
+    """(fn(), the median seconds of `repeats` calls after a first, untimed one): the cost of
+    the computation itself, without first-call costs (compilation, allocation)."""
+    result = fn()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        seconds.append(time.perf_counter() - start)
+    return result, float(np.median(seconds))

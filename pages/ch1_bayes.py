@@ -1,53 +1,30 @@
 """Chapter 1 · Bayes' theorem, felt through the talk's bug-free code example.
 
-UI only: every number comes from `bnnlab.bayes`, every figure from `bnnlab.figures.bayes`.
+UI only: every number comes from `bnnlab.bayes`, every figure from `bnnlab.figures.bayes`. The
+three sliders at the top feed every section; the n-passes slider and the variational section
+are fragments, so their own widgets rerun only them.
 """
 
 from __future__ import annotations
 
 import math
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import streamlit as st
 
 from bnnlab import bayes
+from bnnlab import bayes_text as text
 from bnnlab.figures import bayes as figures
 from bnnlab.text import fmt
+from ui.figure import figure
 
 MAX_PASSES = 20
 POPULATION = 1000
 PHI_GRID = np.linspace(0.0, 1.0, 401)
 PRIOR_GRID = np.linspace(0.0, 1.0, 201)
-LEARNING_RATE = 2.0  # half the never-overshooting 4, so the glide is visible
 TICK_S = 0.12
-MAX_STEPS = 2000
-TOLERANCE = 5e-4
+num, nats = bayes.format_probability, bayes.format_nats
 
-
-def num(value: float) -> str:
-    """A probability for prose and LaTeX: up to 4 decimals, no trailing zeros."""
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
-def nats(value: float) -> str:
-    """A log-probability for display, with −∞/+∞ written out instead of inf."""
-    if value == -math.inf:
-        return "−∞"
-    if value == math.inf:
-        return "+∞"
-    return fmt(value, 4, minus="−")
-
-
-@st.cache_resource
-def jitted_vi_step():
-    """`bayes.vi_step`, compiled once per server process (the inputs are traced)."""
-    return jax.jit(bayes.vi_step)
-
-
-# --------------------------------------------------------------------------------------
 st.title("1 · Bayes' theorem")
 st.markdown(
     "You wrote some code and the tests pass. How sure should you now be that it is bug-free? "
@@ -55,58 +32,36 @@ st.markdown(
     "your belief **before** the tests, the prior P(F), into your belief **after** them, "
     "the posterior P(F | T). Drag the sliders and watch it move."
 )
-
 left, middle, right = st.columns(3)
-prior = left.slider(
-    "Prior P(F): how sure you are before testing", 0.0, 1.0, 0.5, 0.01, key="ch1_prior",
-    help="Your belief that the code is bug-free before you see any test result.",
-)
-lik_bug_free = middle.slider(
-    "P(T | F): bug-free code passes the tests", 0.0, 1.0, 1.0, 0.01, key="ch1_lik_bug_free",
-    help="In the talk this is 1: of course bug-free code passes.",
-)
-lik_buggy = right.slider(
-    "P(T | ¬F): buggy code passes anyway", 0.0, 1.0, 0.5, 0.01, key="ch1_lik_buggy",
-    help="In the talk this is 1/2: tests catch a bug only half the time.",
-)
+prior = left.slider("Prior P(F): how sure you are before testing", 0.0, 1.0, 0.5, 0.01,
+                    key="ch1_prior",
+                    help="Your belief that the code is bug-free before you see any test result.")
+lik_bug_free = middle.slider("P(T | F): bug-free code passes the tests", 0.0, 1.0, 1.0, 0.01,
+                             key="ch1_lik_bug_free",
+                             help="In the talk this is 1: of course bug-free code passes.")
+lik_buggy = right.slider("P(T | ¬F): buggy code passes anyway", 0.0, 1.0, 0.5, 0.01,
+                         key="ch1_lik_buggy",
+                         help="In the talk this is 1/2: tests catch a bug only half the time.")
 try:
-    prior = bayes.check_probability("P(F)", prior)
-    lik_bug_free = bayes.check_probability("P(T|F)", lik_bug_free)
-    lik_buggy = bayes.check_probability("P(T|¬F)", lik_buggy)
+    passed = bayes.update(prior, lik_bug_free, lik_buggy)
 except ValueError as err:  # only reachable through a tampered session state
     st.error(f"Invalid input: {err}. Reload the page to get the defaults back.")
     st.stop()
+talks_case = lik_bug_free == 1.0 and lik_buggy == 0.5
 
-passed = bayes.update(prior, lik_bug_free, lik_buggy)
-a, b, x = num(lik_bug_free), num(lik_buggy), num(prior)
-
-# --------------------------------------------------------------------------------------
 st.header("The update, step by step")
 numbers, derivation = st.columns([2, 3], gap="large")
-
 with derivation:
     st.markdown("**Bayes' theorem**")
     st.latex(r"P(F \mid T) = \frac{P(T \mid F)\,P(F)}{P(T)}")
     st.markdown("**The evidence: every way the tests can pass**")
-    st.latex(
-        r"\begin{aligned} P(T) &= P(T \mid F)\,P(F) + P(T \mid \neg F)\,P(\neg F) \\"
-        rf" &= {a}\cdot{x} + {b}\cdot{num(1 - prior)}"
-        rf" = {num(passed.joint)} + {num(passed.joint_alt)} = {num(passed.evidence)}"
-        r"\end{aligned}"
-    )
+    st.latex(text.evidence_latex(passed))
     if passed.posterior is not None:
         st.markdown("**The posterior**")
-        st.latex(
-            rf"P(F \mid T) = \frac{{{a}\cdot{x}}}{{{num(passed.evidence)}}}"
-            rf" = {passed.posterior:.4f}"
-        )
-        if lik_bug_free == 1.0 and lik_buggy == 0.5:
-            st.markdown("**The talk's case**: P(T | F) = 1 and P(T | ¬F) = ½, so")
-            st.latex(
-                rf"P(F \mid T) = \frac{{x}}{{x + \tfrac12 (1 - x)}} = \frac{{2x}}{{1 + x}}"
-                rf" = \frac{{2\cdot{x}}}{{1 + {x}}} = {passed.posterior:.4f}"
-            )
-
+        st.latex(text.posterior_latex(passed))
+    if passed.posterior is not None and talks_case:
+        st.markdown("**The talk's case**: P(T | F) = 1 and P(T | ¬F) = ½, so")
+        st.latex(text.talks_case_latex(passed))
 if passed.posterior is None:
     st.warning(
         "**This evidence is impossible under your model.** With these numbers the tests can "
@@ -116,303 +71,150 @@ if passed.posterior is None:
         "P(T | ¬F), or move the prior away from 0 and 1)."
     )
     st.stop()
-
 posterior = passed.posterior
 with numbers:
-    st.metric(
-        "P(F | T)", f"{posterior:.4f}",
-        delta=f"{fmt(posterior - prior, 4, sign='+')} from the prior",
-        delta_color="off" if posterior == prior else "normal",
-    )
-    st.plotly_chart(figures.prior_posterior_bars(prior, posterior), key="ch1_bars")
+    st.metric("P(F | T)", f"{posterior:.4f}",
+              delta=f"{fmt(posterior - prior, 4, sign='+')} from the prior",
+              delta_color="off" if posterior == prior else "normal")
+    figure(figures.prior_posterior_bars(prior, posterior), key="ch1_bars")
+if note := text.prior_note(prior, lik_bug_free, lik_buggy, posterior):
+    st.info(note)
 
-if prior in (0.0, 1.0):
-    st.info(
-        f"**A prior of exactly {num(prior)} never moves.** You are certain the code is "
-        f"{'bug-free' if prior == 1.0 else 'buggy'}, so no test result can change your mind: "
-        "the posterior equals the prior whatever the likelihoods (Cromwell's rule: never give "
-        "a possibility probability 0 or 1 unless you mean it)."
-    )
-elif lik_bug_free == lik_buggy:
-    st.info(
-        "**These tests tell you nothing.** Bug-free and buggy code pass them equally often "
-        "(P(T | F) = P(T | ¬F)), so passing is no evidence: the posterior equals the prior."
-    )
-elif posterior in (0.0, 1.0):
-    st.info(
-        f"**The tests settle it.** P(T | {'F' if posterior == 0.0 else '¬F'}) = 0: "
-        f"{'bug-free' if posterior == 0.0 else 'buggy'} code never passes, so passing proves "
-        f"the code is {'buggy' if posterior == 0.0 else 'bug-free'}."
-    )
-
-# --------------------------------------------------------------------------------------
 st.header("Every prior at once")
 curve_col, text_col = st.columns([3, 2], gap="large")
 with curve_col:
-    st.plotly_chart(
-        figures.posterior_curve(
-            PRIOR_GRID, bayes.posterior_curve(PRIOR_GRID, lik_bug_free, lik_buggy),
-            prior, posterior,
-        ),
-        key="ch1_curve",
-    )
-with text_col:
-    st.markdown(
-        "The blue curve is the posterior for every possible prior with your likelihoods "
-        f"(P(T | F) = {a}, P(T | ¬F) = {b}); the red dot is you. Above the dashed diagonal, "
-        "passing tests raised your belief; on it, they changed nothing."
-    )
-    if lik_bug_free == 1.0 and lik_buggy == 0.5:
-        st.markdown(
-            "With the talk's numbers the curve is **2x / (1 + x)**: a sceptic at 0.1 moves to "
-            f"{num(bayes.posterior(0.1, 1.0, 0.5))}, an optimist at 0.9 to "
-            f"{num(bayes.posterior(0.9, 1.0, 0.5))}. Passing tests help most when you "
-            "were unsure."
-        )
-    elif lik_bug_free < lik_buggy:
-        st.markdown(
-            "Here buggy code passes *more* often than bug-free code, so passing tests are "
-            "evidence **against** bug-free code: the curve lies below the diagonal."
-        )
+    figure(figures.posterior_curve(PRIOR_GRID, bayes.posterior_curve(
+        PRIOR_GRID, lik_bug_free, lik_buggy), prior, posterior), key="ch1_curve")
+text_col.markdown(text.curve_markdown(lik_bug_free, lik_buggy))
 
-# --------------------------------------------------------------------------------------
 st.header(f"Of {POPULATION:,} programs like yours…")
 freqs = bayes.natural_frequencies(prior, lik_bug_free, lik_buggy, POPULATION)
 waffle_col, freq_text_col = st.columns([3, 2], gap="large")
 with waffle_col:
-    st.plotly_chart(figures.natural_frequencies_waffle(freqs), key="ch1_waffle")
-with freq_text_col:
-    bug_free_total = freqs.bug_free_pass + freqs.bug_free_fail
-    st.markdown(
-        f"Imagine {POPULATION:,} programs like yours. **{bug_free_total}** are bug-free and "
-        f"**{POPULATION - bug_free_total}** are buggy.\n\n"
-        f"- bug-free, tests pass: **{freqs.bug_free_pass}**\n"
-        f"- buggy, tests pass: **{freqs.buggy_pass}**\n"
-        f"- buggy, tests fail: **{freqs.buggy_fail}**\n"
-        f"- bug-free, tests fail: **{freqs.bug_free_fail}**\n\n"
-        f"Your tests passed, so you are one of the **{freqs.passing}** dark squares on the "
-        "left. The posterior is simply the share of bug-free programs among them:"
-    )
-    if freqs.passing > 0:
-        st.latex(
-            rf"\frac{{{freqs.bug_free_pass}}}{{{freqs.bug_free_pass} + {freqs.buggy_pass}}}"
-            rf" = {freqs.bug_free_pass / freqs.passing:.4f} \approx P(F \mid T)"
-            rf" = {posterior:.4f}"
-        )
-    else:
-        st.info(
-            f"Passing is so rare here that none of {POPULATION:,} whole programs pass; "
-            "the exact posterior above still holds."
-        )
+    figure(figures.natural_frequencies_waffle(freqs), key="ch1_waffle")
+freq_text_col.markdown(text.natural_frequencies_markdown(freqs))
+if freqs.passing > 0:
+    freq_text_col.latex(text.natural_frequency_latex(freqs, posterior))
+else:
+    freq_text_col.info(f"Passing is so rare here that none of {POPULATION:,} whole programs "
+                       "pass; the exact posterior above still holds.")
 
-# --------------------------------------------------------------------------------------
-st.header("Evidence arriving over time")
-num_passes = st.slider(
-    "The tests pass n times in a row", 0, MAX_PASSES, 3, key="ch1_num_passes",
-    help="Independent runs, for example on different inputs.",
-)
-runs = np.arange(MAX_PASSES + 1)
-after_passes = bayes.posterior_after_runs(prior, lik_bug_free, lik_buggy, runs)
-after_failure = bayes.posterior_after_runs(prior, lik_bug_free, lik_buggy, runs, num_failures=1)
-failed = bayes.update(prior, lik_bug_free, lik_buggy, tests_passed=False)
 
-seq_chart, seq_text = st.columns([3, 2], gap="large")
-with seq_chart:
-    st.plotly_chart(
-        figures.sequential_posteriors(runs, after_passes, after_failure, prior, num_passes),
-        key="ch1_sequential",
-    )
-with seq_text:
-    st.metric(f"P(F | {num_passes} passes in a row)", f"{after_passes[num_passes]:.4f}")
-    st.latex(
-        r"\begin{aligned} P(F \mid T_1,\dots,T_n) &= \frac{x\,a^n}{x\,a^n + (1-x)\,b^n} \\"
-        rf" &= \frac{{{x}\cdot{a}^{{{num_passes}}}}}"
-        rf"{{{x}\cdot{a}^{{{num_passes}}} + {num(1 - prior)}\cdot{b}^{{{num_passes}}}}}"
-        rf" \\ &= {after_passes[num_passes]:.4f} \end{{aligned}}"
-    )
-    if 0.0 < prior < 1.0 and lik_buggy > 0.0 and lik_bug_free > 0.0:
-        factor = lik_bug_free / lik_buggy
-        st.markdown(
-            f"Each pass multiplies the odds P(F) : P(¬F) by the Bayes factor "
-            f"a / b = {num(factor)}; after n passes, by {num(factor)}ⁿ. "
-            + ("So the posterior climbs towards 1 but never reaches it."
-               if factor > 1 else
-               "So the posterior sinks towards 0." if factor < 1 else
-               "So it never moves.")
-        )
-
-    st.subheader("…and then the tests fail once")
+@st.fragment
+def evidence_over_time(prior: float, lik_bug_free: float, lik_buggy: float) -> None:
+    """The n-passes slider, the sequential posteriors and one failure; reruns on its own."""
+    st.header("Evidence arriving over time")
+    n = st.slider("The tests pass n times in a row", 0, MAX_PASSES, 3, key="ch1_num_passes",
+                  help="Independent runs, for example on different inputs.")
+    runs = np.arange(MAX_PASSES + 1)
+    after = bayes.posterior_after_runs(prior, lik_bug_free, lik_buggy, runs)
+    after_failure = bayes.posterior_after_runs(prior, lik_bug_free, lik_buggy, runs, 1)
+    failed = bayes.update(prior, lik_bug_free, lik_buggy, tests_passed=False)
+    chart, words = st.columns([3, 2], gap="large")
+    with chart:
+        figure(figures.sequential_posteriors(runs, after, after_failure, prior, n),
+               key="ch1_sequential")
+    words.metric(f"P(F | {n} passes in a row)", f"{after[n]:.4f}")
+    words.latex(text.after_runs_latex(prior, lik_bug_free, lik_buggy, n, after[n]))
+    if note := text.bayes_factor_note(prior, lik_bug_free, lik_buggy):
+        words.markdown(note)
+    words.subheader("…and then the tests fail once")
     if failed.posterior is None:
-        st.warning(
-            "**A failure is impossible under your model**: with these numbers every program "
-            "you consider possible passes (P(¬T) = 0), so P(F | ¬T) does not exist. If you "
-            "ever see one fail, your model was wrong."
-        )
-    else:
-        st.metric("P(F | ¬T): the tests fail", f"{failed.posterior:.4f}")
-        st.latex(
-            rf"\begin{{aligned}} P(F \mid \neg T) &= \frac{{(1-a)\,x}}{{(1-a)\,x + (1-b)(1-x)}}"
-            rf" \\ &= \frac{{{num(1 - lik_bug_free)}\cdot{x}}}{{{num(failed.evidence)}}}"
-            rf" = {failed.posterior:.4f} \end{{aligned}}"
-        )
-        if lik_bug_free == 1.0 and prior > 0.0:
-            st.error(
-                "**One failure proves there is a bug.** Bug-free code always passes "
-                "(P(T | F) = 1), so a failing run is impossible if F is true: the posterior "
-                "drops to exactly 0, no matter how many passes came before (the dotted red "
-                "line stays at 0). Passing tests can never prove code correct; one failing "
-                "test proves it wrong."
-            )
-        elif failed.posterior < prior:
-            st.markdown(
-                "A failure is evidence against F, but since bug-free code can fail too "
-                f"(P(¬T | F) = {num(1 - lik_bug_free)}), it is not proof."
-            )
+        words.warning("**A failure is impossible under your model**: with these numbers every "
+                      "program you consider possible passes (P(¬T) = 0), so P(F | ¬T) does not "
+                      "exist. If you ever see one fail, your model was wrong.")
+        return
+    words.metric("P(F | ¬T): the tests fail", f"{failed.posterior:.4f}")
+    words.latex(text.failure_latex(failed))
+    if lik_bug_free == 1.0 and prior > 0.0:
+        words.error("**One failure proves there is a bug.** Bug-free code always passes "
+                    "(P(T | F) = 1), so a failing run is impossible if F is true: the posterior "
+                    "drops to exactly 0, no matter how many passes came before (the dotted red "
+                    "line stays at 0). Passing tests can never prove code correct; one failing "
+                    "test proves it wrong.")
+    elif failed.posterior < prior:
+        words.markdown("A failure is evidence against F, but since bug-free code can fail too "
+                      f"(P(¬T | F) = {num(1 - lik_bug_free)}), it is not proof.")
 
-# --------------------------------------------------------------------------------------
+
+evidence_over_time(prior, lik_bug_free, lik_buggy)
+
 st.header("The same example as variational inference")
 st.markdown(
     "Chapter 3 will approximate a posterior we cannot compute. Here we can compute it, so "
     "we can watch the approximation work. Choose a distribution **q** over the two "
     "hypotheses H ∈ {F, ¬F} with q(F) = φ, and score it with the **ELBO**:"
 )
-st.latex(
-    r"\mathrm{ELBO}(\varphi) = \mathbb{E}_q[\log P(T \mid H)] - \mathrm{KL}(q \,\Vert\, P(H))"
-    r"\qquad\text{and}\qquad"
-    r"\log P(T) = \mathrm{ELBO}(\varphi) + \mathrm{KL}(q \,\Vert\, P(H \mid T))"
-)
-st.markdown(
-    "log P(T) does not depend on φ, and KL ≥ 0 with equality only at q = posterior, so "
-    "**maximising the ELBO is the same as making q equal to the posterior**."
-)
+st.latex(r"\mathrm{ELBO}(\varphi) = \mathbb{E}_q[\log P(T \mid H)] - \mathrm{KL}(q \,\Vert\, "
+         r"P(H)) \qquad\text{and}\qquad \log P(T) = \mathrm{ELBO}(\varphi) + \mathrm{KL}(q "
+         r"\,\Vert\, P(H \mid T))")
+st.markdown("log P(T) does not depend on φ, and KL ≥ 0 with equality only at q = posterior, so "
+            "**maximising the ELBO is the same as making q equal to the posterior**.")
 
 
 def _start_optimising() -> None:
-    st.session_state["ch1_vi"] = {
-        "state": bayes.vi_init(st.session_state.get("ch1_phi", 0.1)),
-        "phis": [],
-        "elbos": [],
-        "running": True,
-        "timer_on": False,  # the fragment's timer starts only with the next full run
-    }
+    st.session_state["ch1_vi"] = bayes.start_ascent(st.session_state.get("ch1_phi", 0.1))
+    st.session_state["ch1_vi_timer"] = False  # run_every is set only by a full page run
 
 
-def _advance(run: dict, prior: float, lik_bug_free: float, lik_buggy: float,
-             posterior: float) -> None:
-    """A few jitted gradient steps per tick, more as the run goes on (so slow runs still
-    end soon); stops within `TOLERANCE` of the posterior or after `MAX_STEPS`."""
-    step = jitted_vi_step()
-    state = run["state"]
-    for _ in range(1 + int(state.step) // 10):
-        state, info = step(state, jnp.float32(prior), jnp.float32(lik_bug_free),
-                           jnp.float32(lik_buggy), LEARNING_RATE)
-        run["phis"].append(float(info.phi))
-        run["elbos"].append(float(info.elbo))
-    run["state"] = state
-    phi = float(jax.nn.sigmoid(state.phi_logit))
-    if abs(phi - posterior) < TOLERANCE or int(state.step) >= MAX_STEPS:
-        run["running"] = False
-    # Set before the slider is drawn in this run, which Streamlit allows.
-    run["phi_shown"] = st.session_state["ch1_phi"] = round(phi, 3)
+_ascent: bayes.Ascent | None = st.session_state.get("ch1_vi")
+st.session_state["ch1_vi_timer"] = bool(_ascent and _ascent.running)
 
 
-_vi_running = st.session_state.get("ch1_vi", {}).get("running", False)
-if _vi_running:
-    st.session_state["ch1_vi"]["timer_on"] = True
-
-
-@st.fragment(run_every=TICK_S if _vi_running else None)
+@st.fragment(run_every=TICK_S if _ascent and _ascent.running else None)
 def variational_section(prior: float, lik_bug_free: float, lik_buggy: float,
                         posterior: float) -> None:
     """φ slider, optimise button and the live ELBO charts; ticks while optimising."""
-    degenerate = posterior in (0.0, 1.0)
-    run = st.session_state.get("ch1_vi")
-    was_running = bool(run and run["running"])
-    if was_running and not run["timer_on"]:
-        # Just clicked (a fragment-only run): run_every is fixed when the whole page runs,
-        # so rerun the page to start the timer.
-        st.rerun()
-    if was_running and degenerate:
-        run["running"] = False
-    elif was_running:
-        _advance(run, prior, lik_bug_free, lik_buggy, posterior)
-    running = bool(run and run["running"])
-
+    ascent: bayes.Ascent | None = st.session_state.get("ch1_vi")
+    was_running = bool(ascent and ascent.running)
+    if was_running and not st.session_state.get("ch1_vi_timer"):
+        st.rerun()  # just clicked: a full run starts the fragment's timer
+    if was_running:
+        ascent = st.session_state["ch1_vi"] = bayes.advance_ascent(
+            ascent, prior, lik_bug_free, lik_buggy)
+        st.session_state["ch1_phi"] = round(ascent.phi, 3)  # allowed: the slider comes later
+    running = bool(ascent and ascent.running)
     slider_col, button_col = st.columns([4, 1], vertical_alignment="bottom")
-    # Initialised once here rather than via `value=`, because the optimiser writes it.
-    st.session_state.setdefault("ch1_phi", 0.1)
-    phi = slider_col.slider(
-        "q(F) = φ: how much your approximation believes in bug-free code", 0.0, 1.0,
-        step=0.001, format="%.3f", key="ch1_phi", disabled=running,
-    )
-    if run and not running and abs(phi - run.get("phi_shown", phi)) > 0.01:
-        # φ moved by hand: forget the last optimisation path. Not an on_change callback,
-        # and not an exact comparison: the browser echoes the optimiser's value back when the
-        # slider is re-enabled, sometimes a step or more off: only a move of > 0.01 counts.
+    st.session_state.setdefault("ch1_phi", 0.1)  # not `value=`: the optimiser writes it
+    phi = slider_col.slider("q(F) = φ: how much your approximation believes in bug-free code",
+                            0.0, 1.0, step=0.001, format="%.3f", key="ch1_phi",
+                            disabled=running)
+    if ascent and not running and abs(phi - round(ascent.phi, 3)) > 0.01:
+        # φ moved by hand (by more than the slider's echo of the optimiser's value): forget it.
         st.session_state.pop("ch1_vi", None)
-        run = None
-    # The label stays fixed: a changing label would make it a new widget.
-    button_col.button(
-        "Optimise φ", key="ch1_optimise", type="primary", on_click=_start_optimising,
-        disabled=running or degenerate,
-        help="Gradient ascent on the ELBO (jax.grad), animated until φ = P(F|T).",
-    )
+        ascent = None
+    degenerate = posterior in (0.0, 1.0)
+    button_col.button("Optimise φ", key="ch1_optimise", type="primary",
+                      on_click=_start_optimising, disabled=running or degenerate,
+                      help="Gradient ascent on the ELBO (jax.grad), animated until φ = P(F|T).")
     if was_running and not running:
-        st.rerun()  # stop the fragment's timer: run_every is fixed when the page runs
-
+        st.rerun()  # a full run stops the fragment's timer
     grid = bayes.elbo_terms(PHI_GRID, prior, lik_bug_free, lik_buggy)
     current = bayes.elbo_terms(phi, prior, lik_bug_free, lik_buggy)
     elbo, kl_post = float(current.elbo[0]), float(current.kl_to_posterior[0])
-
     if degenerate:
-        certain = "F" if posterior == 1.0 else "¬F"
-        st.info(
-            f"**The posterior is certain** (P(F | T) = {num(posterior)}): it gives {certain} "
-            f"probability 1. Any q that gives the other hypothesis some probability has "
-            f"ELBO = −∞, because the prior or the likelihood there is 0 and log 0 = −∞. Only "
-            f"φ = {num(posterior)} has a finite ELBO, and there it equals log P(T). There is "
-            "nothing to optimise."
-        )
+        st.info(text.certain_posterior_note(posterior))
     if not math.isfinite(elbo):
-        st.warning(
-            f"At φ = {num(phi)} the ELBO is −∞ and KL(q ‖ posterior) is +∞: q puts mass on a "
-            "hypothesis that the prior or the likelihood rules out (log 0). Move φ to "
-            f"{num(posterior)}."
-        )
-
-    cols = st.columns(5)
-    cols[0].metric("E_q[log P(T|H)]", nats(float(current.expected_log_likelihood[0])))
-    cols[1].metric("KL(q ‖ prior)", nats(float(current.kl_to_prior[0])))
-    cols[2].metric("ELBO(φ)", nats(elbo))
-    cols[3].metric("KL(q ‖ posterior)", nats(kl_post))
-    cols[4].metric("log P(T)", nats(grid.log_evidence))
+        st.warning(text.infinite_elbo_note(phi, posterior))
+    for col, label, value in zip(st.columns(5), (
+            "E_q[log P(T|H)]", "KL(q ‖ prior)", "ELBO(φ)", "KL(q ‖ posterior)", "log P(T)"), (
+            float(current.expected_log_likelihood[0]), float(current.kl_to_prior[0]), elbo,
+            kl_post, grid.log_evidence), strict=True):
+        col.metric(label, nats(value))
     if math.isfinite(elbo):
-        st.latex(
-            rf"\mathrm{{ELBO}} + \mathrm{{KL}}(q \,\Vert\, P(H \mid T)) = {nats(elbo)} + "
-            rf"{nats(kl_post)} = {nats(elbo + kl_post)} = \log {num(math.exp(grid.log_evidence))}"
-            rf" = \log P(T)"
-        )
-
+        st.latex(text.identity_latex(elbo, kl_post, grid.log_evidence))
     chart_col, bars_col = st.columns([3, 2], gap="large")
     with chart_col:
-        trajectory = st.session_state.get("ch1_vi") or {"phis": [], "elbos": []}
-        st.plotly_chart(
-            figures.elbo_decomposition(
-                PHI_GRID, grid, phi, current, posterior, trajectory["phis"],
-                trajectory["elbos"],
-            ),
-            key="ch1_elbo",
-        )
-    with bars_col:
-        if math.isfinite(elbo):
-            st.plotly_chart(figures.elbo_waterfall(current), key="ch1_waterfall")
-    if run and not running and run["phis"]:
-        st.success(
-            f"Gradient ascent took {int(run['state'].step)} steps to φ = "
-            f"{float(jax.nn.sigmoid(run['state'].phi_logit)):.4f}; the exact posterior is "
-            f"P(F | T) = {posterior:.4f}. "
-            "The ELBO's maximiser is the posterior."
-        )
+        figure(figures.elbo_decomposition(PHI_GRID, grid, phi, current, posterior,
+                                          ascent.phis if ascent else (),
+                                          ascent.elbos if ascent else ()), key="ch1_elbo")
+    if math.isfinite(elbo):
+        with bars_col:
+            figure(figures.elbo_waterfall(current), key="ch1_waterfall")
+    if ascent and not running and ascent.phis:
+        st.success(f"Gradient ascent took {int(ascent.state.step)} steps to φ = "
+                   f"{ascent.phi:.4f}; the exact posterior is P(F | T) = {posterior:.4f}. "
+                   "The ELBO's maximiser is the posterior.")
 
 
 variational_section(prior, lik_bug_free, lik_buggy, posterior)

@@ -20,11 +20,14 @@ CHAPTERS = (
      "uncertainty grow away from the data."),
 )
 
+JAX_TOOLS = ("grad", "jit", "vmap", "lax.scan")
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
 st.title("BNN Lab")
 st.markdown(
     "An interactive lab for **Bayesian inference in neural networks**: from Bayes' theorem to a "
-    "Bayesian neural network trained live with variational inference in JAX. Four chapters, "
-    "in the order of the talk:"
+    "Bayesian neural network trained live with variational inference in JAX. "
+    f"{NUMBER_WORDS[len(CHAPTERS)].capitalize()} chapters, in the order of the talk:"
 )
 
 for row in (CHAPTERS[:2], CHAPTERS[2:]):
@@ -35,10 +38,10 @@ for row in (CHAPTERS[:2], CHAPTERS[2:]):
             st.page_link(path, label=f"Open chapter {title.split(' ·')[0]}",
                          icon=":material/arrow_forward:")
 
-st.markdown("Then see the three JAX transformations at work, measured on this server, and where "
-            "to read further.")
+st.markdown(f"Then see JAX's {', '.join(JAX_TOOLS[:-1])} and {JAX_TOOLS[-1]} at work, measured "
+            "on this server, and where to read further.")
 c1, c2 = st.columns(2)
-c1.page_link("pages/jax_in_code.py", label="JAX in code: grad, jit, vmap, lax.scan",
+c1.page_link("pages/jax_in_code.py", label=f"JAX in code: {', '.join(JAX_TOOLS)}",
              icon=":material/bolt:")
 c2.page_link("pages/what_next.py", label="What next: the reading list",
              icon=":material/menu_book:")

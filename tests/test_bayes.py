@@ -198,3 +198,29 @@ def test_vi_init_clips_the_ends():
     """φ = 0 and φ = 1 start at a finite logit (±log 999) instead of ±∞."""
     assert float(bayes.vi_init(0.0).phi_logit) == pytest.approx(-math.log(999), rel=1e-5)
     assert float(bayes.vi_init(1.0).phi_logit) == pytest.approx(math.log(999), rel=1e-5)
+
+
+def test_ascent_reaches_the_posterior_and_stops():
+    """advance_ascent, tick after tick, takes φ from 0.1 monotonically to P(F|T) = 6/13 and
+    stops within its tolerance; the path records φ before each step."""
+    ascent = bayes.start_ascent(0.1)
+    ticks = 0
+    while ascent.running and ticks < 200:
+        ascent = bayes.advance_ascent(ascent, 0.3, 1.0, 0.5)
+        ticks += 1
+    assert not ascent.running
+    assert abs(ascent.phi - 6 / 13) < 5e-4
+    assert ascent.phis[0] == pytest.approx(0.1, abs=1e-6)
+    assert list(ascent.phis) == sorted(ascent.phis) and len(ascent.phis) == ascent.state.step
+
+
+def test_ascent_stops_at_once_on_a_certain_posterior():
+    """With P(T|F) = 0 the posterior is 0: no step is taken and the ascent is over."""
+    ascent = bayes.advance_ascent(bayes.start_ascent(0.1), 0.3, 0.0, 0.5)
+    assert not ascent.running and ascent.phis == ()
+
+
+def test_formatting_of_probabilities_and_nats():
+    """Probabilities lose trailing zeros; nats get a real minus sign and ±∞ in words."""
+    assert bayes.format_probability(0.35) == "0.35" and bayes.format_probability(1.0) == "1"
+    assert bayes.format_nats(-0.5) == "−0.5000" and bayes.format_nats(-math.inf) == "−∞"

@@ -41,3 +41,27 @@ def test_optimise_button_animates_phi_to_the_posterior(app_server, page):
     text = success.inner_text(timeout=5_000)
     assert "P(F | T) = 0.6667" in text
     assert button.is_enabled()
+
+
+def test_held_arrow_key_settles_on_the_final_posterior(app_server, page):
+    """40 arrow presses as fast as the browser takes them (a held key): within 30 s the page
+    settles on prior 0.9 and shows P(F|T) = 2·0.9/1.9, with no 'ForwardMsg MISS' dialog."""
+    from bnnlab import bayes
+
+    open_chapter(page, app_server)
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    for _ in range(40):
+        page.keyboard.press("ArrowRight")
+    assert float(slider.input_value()) == 0.9
+    expected = f"{bayes.posterior(0.9, 1.0, 0.5):.4f}"
+    page.wait_for_function(
+        "v => [...document.querySelectorAll('[data-testid=stMetric]')].some(m => "
+        "m.innerText.startsWith('P(F | T)') && m.querySelector("
+        "'[data-testid=stMetricValue]').innerText.trim() === v) && "
+        "!document.querySelector('[data-testid=stStatusWidget]')", arg=expected, timeout=30_000)
+    page.wait_for_timeout(500)  # a late rerun would show here
+    values = page.locator("[data-testid=stMetric]").filter(has_text="P(F | T)").first
+    assert values.locator("[data-testid=stMetricValue]").inner_text().strip() == expected
+    assert page.get_by_text("ForwardMsg MISS").count() == 0
+    assert page.get_by_text("Traceback").count() == 0

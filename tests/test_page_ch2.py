@@ -1,5 +1,6 @@
 """AppTest for chapter 2: every widget changes what is drawn, and no value in range raises."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "ch2_bayesian_trainin
 
 
 def _spec(at: AppTest, key: str) -> str:
-    specs = [c.proto.spec for c in at.get("plotly_chart") if key in c.proto.id]
+    """The Plotly figure JSON of the chart with this key (a `ui.figure` component)."""
+    specs = [json.loads(c.proto.json)["spec"] for c in at.get("bidi_component")
+             if c.proto.id.endswith("-" + key)]
     assert len(specs) == 1, key
     return specs[0]
 
@@ -23,7 +26,7 @@ def app() -> AppTest:
 
 def test_page_renders_all_charts(app):
     """The default page shows its six charts, the parameter count and no error."""
-    assert len(app.get("plotly_chart")) == 6
+    assert len(app.get("bidi_component")) == 6
     assert not app.error
     assert app.metric[2].value == "337"  # d for 2-16-16-1
 
@@ -70,3 +73,31 @@ def test_widget_extremes_do_not_raise(app, end):
     at.run()
     assert not at.exception and not at.error
     assert all("nan" not in m.value.lower() for m in at.metric)
+
+
+def test_class_colours_are_chapter_fours(app):
+    """Class 0 and class 1 have chapter 4's colours (ui/live_chart.js CLASS_COLORS) in the
+    data chart, and P(class 1) uses chapter 4's orange-white-blue scale."""
+    import re
+
+    js = (Path(PAGE).parents[1] / "ui" / "live_chart.js").read_text()
+    ch4 = re.search(r"CLASS_COLORS = \[\"(#\w+)\", \"(#\w+)\"\]", js).groups()
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    data = json.loads(_spec(at, "ch2_data_chart"))["data"]
+    colours = {t["name"]: t["marker"]["color"] for t in data}
+    assert (colours["class 0"], colours["class 1"]) == ch4
+    boundaries = json.loads(_spec(at, "ch2_boundaries_chart"))["data"][0]
+    assert boundaries["colorscale"][0][1] == "rgb(246,160,77)"  # MEAN_STOPS at 0: orange
+
+
+def test_page_holds_no_jit():
+    """The page compiles nothing itself: jit lives in bnnlab (issue 13)."""
+    source = Path(PAGE).read_text()
+    assert "jax.jit" not in source and "jnp." not in source
+
+
+def test_evidence_table_says_its_times_are_warm(app):
+    """The 2-parameter evidence table has its six grids and says the times are of warm calls."""
+    text = "\n".join(m.value for m in app.markdown)
+    assert all(f"| {g} × {g} = {g * g:,} |" in text for g in (5, 10, 20, 50, 100, 200))
+    assert "median of three calls after a first one" in text

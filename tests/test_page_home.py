@@ -41,3 +41,25 @@ def test_home_badge_names_jax_version_backend_and_device():
 def test_home_says_how_to_serve_from_a_gpu():
     """One line tells how to serve the app from a GPU."""
     assert any("jax[cuda13]" in c.value and "GPU" in c.value for c in run_home().caption)
+
+
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+
+
+def test_home_number_words_match_what_it_lists():
+    """Every number word on Home counts what it lists: the chapters as cards, and no count of
+    JAX tools that differs from the tools the JAX link names (today: four, not three)."""
+    at = run_home()
+    text = "\n".join(m.value for m in at.markdown).lower()
+    links = [link.proto.label for link in at.get("page_link")]
+    jax_link = next(label for label in links if label.startswith("JAX in code:"))
+    tools = [t.strip() for t in jax_link.split(":", 1)[1].split(",")]
+    assert tools == ["grad", "jit", "vmap", "lax.scan"]
+    assert all(tool in text for tool in tools)
+    chapter_links = sum(label.startswith("Open chapter") for label in links)
+    for word, value in NUMBER_WORDS.items():
+        for sentence in text.split("."):
+            if f"{word} chapters" in sentence:
+                assert value == chapter_links, sentence
+            if f"{word} jax" in sentence or f"{word} transformations" in sentence:
+                assert value == len(tools), sentence

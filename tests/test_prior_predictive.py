@@ -7,19 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from bnnlab import config, models
 from bnnlab import prior_predictive as pp
 
-# Jitted as a caller would (house style: the library never jits), which also keeps tests fast.
-sample_params = jax.jit(pp.sample_prior_params, static_argnums=(1,))
-sample_functions = jax.jit(pp.sample_prior_functions, static_argnums=(1, 4, 5))
 
-
-def test_parameter_count_matches_sampled_parameters():
-    """count_parameters equals the length of a sampled, flattened θ."""
-    sizes = pp.layer_sizes(2, (4,), 2)
-    theta = pp.flatten_params(sample_params(jax.random.PRNGKey(0), sizes, 1.0))
-    assert sizes == (2, 4, 1)
-    assert theta.size == pp.count_parameters(sizes) == 3 * 4 + 5 * 1
+def test_parameter_count_matches_the_network():
+    """count_parameters equals the flat θ's length of bnnlab.models' MLP, for 2 and 3 classes."""
+    assert pp.layer_sizes(2, (4,), 2) == (2, 4, 1)
+    assert pp.make_network((4,), "tanh", 2).num_params == pp.count_parameters((2, 4, 1)) == 17
+    assert pp.make_network((16, 8), "relu", 3).num_params == 3 * 16 + 17 * 8 + 9 * 3
     assert pp.count_parameters((2, 16, 8, 3)) == 3 * 16 + 17 * 8 + 9 * 3
 
 
@@ -29,34 +25,65 @@ def test_binary_output_uses_one_logit():
     assert pp.layer_sizes(2, (4,), 5)[-1] == 5
 
 
+def test_activations_are_the_configs():
+    """The chapter offers exactly the activations of config (gelu included) and models."""
+    assert tuple(pp.ACTIVATIONS) == config.ACTIVATIONS == tuple(models.ACTIVATIONS)
+
+
 def test_prior_draws_have_the_prior_standard_deviation():
     """Every weight and bias is N(0, σ²): a large draw has mean ≈ 0 and std ≈ σ."""
-    theta = np.asarray(pp.flatten_params(
-        sample_params(jax.random.PRNGKey(1), (2, 256, 256, 1), 0.7)))
+    draw = pp.compiled_draw_logits((256, 256), "tanh", 2, 1)
+    thetas, _ = draw(jax.random.key(1), np.float32(0.7), np.zeros((3, 2), np.float32))
+    theta = np.asarray(thetas[0])
+    assert theta.size == pp.count_parameters((2, 256, 256, 1))
     assert abs(theta.mean()) < 0.01
     assert abs(theta.std() / 0.7 - 1) < 0.01
 
 
-def test_prior_functions_are_the_networks_of_the_drawn_params():
-    """sample_prior_functions returns exactly mlp_logits of each network drawn with its key."""
-    sizes, x = (1, 8, 1), jnp.linspace(-3, 3, 7)[:, None]
-    key = jax.random.PRNGKey(2)
-    fs = sample_functions(key, sizes, 1.3, x, 4, "relu")
-    keys = jax.random.split(key, 4)
-    ref = pp.mlp_logits(sample_params(keys[2], sizes, 1.3), x, "relu")
-    assert fs.shape == (4, 7, 1)
-    np.testing.assert_allclose(fs[2], ref, rtol=1e-6)
+@pytest.mark.parametrize("activation, num_classes", [("relu", 2), ("gelu", 3)])
+def test_drawn_logits_are_the_flax_mlp_of_the_drawn_theta(activation, num_classes):
+    """Each draw's logits equal bnnlab.models.MLP applied (through Flax) to its θ."""
+    x = np.asarray(jax.random.normal(jax.random.key(0), (7, 2)), np.float32)
+    draw = pp.compiled_draw_logits((8, 5), activation, num_classes, 4)
+    thetas, logits = draw(jax.random.key(2), np.float32(1.3), x)
+    network = pp.make_network((8, 5), activation, num_classes)
+    ref = network.logits_fn(thetas[2], jnp.asarray(x))
+    assert logits.shape == (4, 7, 1 if num_classes == 2 else num_classes)
+    np.testing.assert_allclose(logits[2], ref.reshape(7, -1), rtol=1e-5, atol=1e-5)
 
 
 def test_prior_std_scales_the_drawn_functions():
     """With the same key, prior draws scale with σ: exactly without hidden layers, and in
     spread (more than linearly) with one."""
-    x = jnp.linspace(-3, 3, 7)[:, None]
-    key = jax.random.PRNGKey(3)
-    linear = [sample_functions(key, (1, 1), s, x, 4, "relu") for s in (0.5, 2.0)]
-    np.testing.assert_allclose(linear[0], 0.25 * linear[1], rtol=1e-5, atol=1e-6)
-    hidden = [np.std(sample_functions(key, (1, 8, 1), s, x, 4, "relu")) for s in (0.5, 2.0)]
-    assert hidden[0] < 0.25 * hidden[1]
+    x = np.asarray(np.linspace(-3, 3, 14).reshape(7, 2), np.float32)
+    key = jax.random.key(3)
+    linear = pp.compiled_draw_logits((), "relu", 2, 4)
+    small, big = (np.asarray(linear(key, np.float32(s), x)[1]) for s in (0.5, 2.0))
+    np.testing.assert_allclose(small, 0.25 * big, rtol=1e-5, atol=1e-6)
+    hidden = pp.compiled_draw_logits((8,), "relu", 2, 4)
+    spread = [np.std(hidden(key, np.float32(s), x)[1]) for s in (0.5, 2.0)]
+    assert spread[0] < 0.25 * spread[1]
+
+
+def test_picture_splits_plane_line_and_data_points():
+    """draw_prior_picture's plane, line and data logits are the networks at those points,
+    and the number of data points never recompiles (they are padded)."""
+    kwargs = dict(num_draws=3, plane_extent=2.0, plane_res=5, line_points=4, max_points=10)
+    data = pp.make_blobs(6, 2, 0.5, seed=0)
+    pic = pp.draw_prior_picture(jax.random.key(4), (4,), "tanh", 2, 0.8, data.x, **kwargs)
+    network = pp.make_network((4,), "tanh", 2)
+    theta = jnp.asarray(pic.thetas[1])
+    g1, g2 = np.meshgrid(pic.axis, pic.axis)
+    plane = np.stack([g1.ravel(), g2.ravel()], 1)
+    line = np.stack([pic.line_x, np.zeros(4, np.float32)], 1)
+    for logits, points in ((pic.plane_logits, plane), (pic.line_logits, line),
+                           (pic.data_logits, data.x)):
+        np.testing.assert_allclose(logits[1, :, 0], network.logits_fn(theta, points),
+                                   rtol=1e-5, atol=1e-5)
+    fn = pp.compiled_draw_logits((4,), "tanh", 2, 3)
+    before = fn._cache_size()
+    pp.draw_prior_picture(jax.random.key(4), (4,), "tanh", 2, 2.5, data.x[:3], **kwargs)
+    assert fn._cache_size() == before
 
 
 def test_bernoulli_log_likelihood_matches_hand_formula():
@@ -124,15 +151,27 @@ def test_blobs_have_requested_shape_and_classes():
 
 
 def test_view_network_matches_its_pieces():
-    """view_network's θ, log P(θ) and log-likelihoods equal the pieces computed one by one."""
-    sizes, key = (2, 4, 1), jax.random.PRNGKey(5)
-    data = pp.make_blobs(10, 2, 0.5, seed=1)
-    x, y = jnp.asarray(data.x), jnp.asarray(data.y)
-    view = jax.jit(pp.view_network, static_argnames=("sizes", "activation"))(
-        key, sizes, 0.9, x, x, y, activation="tanh")
-    params = sample_params(key, sizes, 0.9)
-    np.testing.assert_allclose(view.theta, pp.flatten_params(params), rtol=1e-6)
-    np.testing.assert_allclose(view.log_prior, pp.log_prior(view.theta, 0.9), rtol=1e-5)
-    ll = pp.log_likelihood_per_point(pp.mlp_logits(params, x), y)
-    np.testing.assert_allclose(view.point_log_lik, ll, rtol=1e-5, atol=1e-6)
-    assert view.plane_probs.shape == (10, 2)
+    """view_network's log P(θ), class probabilities and log-likelihoods equal the pieces
+    computed one by one, and the data's padding is ignored."""
+    theta = np.array([0.3, -1.0, 2.0])
+    logits = np.array([[0.5], [-2.0], [1.0], [3.0], [99.0]])  # 2 plane points, 2 data, 1 pad
+    y = np.array([1, 0])
+    view = pp.view_network(theta, logits, 2, y, 0.9)
+    assert view.log_prior == pytest.approx(float(pp.log_prior(theta, 0.9)))
+    np.testing.assert_allclose(view.plane_probs[:, 1], 1 / (1 + np.exp([-0.5, 2.0])))
+    np.testing.assert_allclose(view.point_log_lik,
+                               [np.log(1 / (1 + np.exp(-1.0))), np.log(1 / (1 + np.exp(3.0)))])
+
+
+def test_time_warm_reports_the_median_after_a_first_call():
+    """time_warm returns fn's result and a median of the timed calls, not the first one's."""
+    calls = []
+    result, seconds = pp.time_warm(lambda: calls.append(1) or len(calls), repeats=3)
+    assert result == 4 and len(calls) == 4 and seconds >= 0
+
+
+def test_in_background_hands_back_the_result_or_the_exception():
+    """in_background's future holds fn's result, or raises fn's exception when read."""
+    assert pp.in_background(lambda: 41 + 1).result(timeout=10) == 42
+    with pytest.raises(ZeroDivisionError):
+        pp.in_background(lambda: 1 / 0).result(timeout=10)
