@@ -111,24 +111,10 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="session")
-def warm_app(app_server, browser):
-    """Visit Home once. Needed until the fresh-server deep-link bug is fixed (see
-    test_browser_deeplinks.py): until some session has run app.py, Streamlit 1.67 runs a new
-    session in its v1 pages-folder mode (PagesManager.uses_pages_directory, set because pages/
-    exists), so a deep link either shows a false "Page not found" (URL ≠ file stem) or runs the
-    page file without app.py (URL = file stem, e.g. /compare)."""
-    context = browser.new_context()
-    tab = context.new_page()
-    tab.goto(app_server.url)
-    tab.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=90_000)
-    context.close()
-    return app_server
-
-
 @pytest.fixture
-def page(browser, warm_app):
-    """A fresh browser context (1400×1000) on the warmed-up server."""
+def page(browser, app_server):
+    """A fresh browser context (1400×1000). No visit to Home first: a deep link works on a
+    fresh server (app.py's st.App lifespan; test_browser_deeplinks.py)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     tab = context.new_page()
     tab.set_default_timeout(60_000)

@@ -8,7 +8,7 @@ from tests.browser_helpers import open_page
 pytestmark = pytest.mark.browser
 
 
-def test_rapid_measure_clicks_then_another_session_measures(warm_app, browser):
+def test_rapid_measure_clicks_then_another_session_measures(app_server, browser):
     """Session A presses the three Measure buttons ~1 s apart (each click reruns its script);
     session B, in another browser context, then measures and gets its result, and A's three
     queued measurements all finish too."""
@@ -16,7 +16,7 @@ def test_rapid_measure_clicks_then_another_session_measures(warm_app, browser):
     second = browser.new_context(viewport={"width": 1366, "height": 768})
     try:
         a = first.new_page()
-        open_page(a, f"{warm_app.url}/jax")
+        open_page(a, f"{app_server.url}/jax")
         buttons = a.get_by_role("button", name="Measure")
         buttons.nth(2).wait_for(timeout=120_000)
         assert buttons.count() == 3
@@ -25,7 +25,7 @@ def test_rapid_measure_clicks_then_another_session_measures(warm_app, browser):
             a.wait_for_timeout(1000)
 
         b = second.new_page()
-        open_page(b, f"{warm_app.url}/jax")
+        open_page(b, f"{app_server.url}/jax")
         b.get_by_role("button", name="Measure").nth(2).click(timeout=120_000)  # lax.scan
         b.get_by_text("steps/s, 1 step per call").wait_for(timeout=240_000)
         assert b.get_by_text("Another visitor").count() == 0
