@@ -19,6 +19,8 @@ PAGES = {
                 icon=":material/trending_up:", url_path="variational-inference"),
         st.Page("pages/playground.py", title="4 · Variational Bayes in code",
                 icon=":material/science:", url_path="playground"),
+        st.Page("pages/digits.py", title="5 · Digits, letters and your drawing",
+                icon=":material/draw:", url_path="digits"),
     ],
     "More": [
         st.Page("pages/compare.py", title="Compare inference methods",

@@ -464,3 +464,90 @@ def config_fields() -> tuple[str, ...]:
     """`TrainConfig` fields a digits link may set."""
     return tuple(f.name for f in dataclasses.fields(TrainConfig)
                  if f.name not in ("num_points", "noise", "grid_size", "dataset"))
+
+
+# ------------------------------------------------------------------ one learner's lab
+
+
+EXAMPLE_KINDS = ("digit", "letter", "noise", "blank", "saturated")
+
+
+def example_image(kind: str, index: int, seed: int = 0) -> tuple[np.ndarray, str]:
+    """An example for the analysis panel, float32[64] in 0..16, and its caption: a test
+    digit, a rendered letter, noise, a blank image, or ink everywhere (a saturated canvas).
+    `index` picks one (modulo the set's size)."""
+    if kind == "digit":
+        data = load_split(0.25, seed)
+        i = index % len(data.x_test)
+        return data.x_test[i] * DIGITS_SCALE, f"test digit #{i} (label {data.y_test[i]})"
+    if kind in ("letter", "noise"):
+        images = ood_set(seed)["letters" if kind == "letter" else "noise"]
+        i = index % len(images)
+        return images[i] * DIGITS_SCALE, f"{kind} #{i} (never seen in training)"
+    if kind == "blank":
+        return np.zeros(64, np.float32), "a blank image"
+    if kind == "saturated":
+        return np.full(64, DIGITS_SCALE, np.float32), "ink everywhere (a saturated canvas)"
+    raise KeyError(f"unknown example {kind!r}; choose from {', '.join(EXAMPLE_KINDS)}")
+
+
+def _warm_ood_set() -> None:
+    try:
+        ood_set()
+    except Exception:  # noqa: BLE001 - the page reports the error when it needs the set
+        pass
+
+
+class Lab:
+    """A learner's trainers, one per recipe, and the evidence measured for each (cached per
+    trained state). Held in the page's session state; all heavy work goes through
+    `scheduler.ACCELERATOR` on worker threads."""
+
+    def __init__(self, slots: scheduler.Slots | None = None) -> None:
+        self.slots = slots or scheduler.ACCELERATOR
+        self.trainers: dict[str, Trainer] = {}
+        self._evidence: dict[tuple[str, int, TrainConfig], Evidence] = {}
+        # The OOD set takes seconds to render once per process: start it now, off the page.
+        threading.Thread(target=_warm_ood_set, daemon=True, name="bnnlab-ood-warm").start()
+
+    def trainer(self, name: str, cfg: TrainConfig) -> Trainer:
+        """The trainer of recipe `name`, replaced (and the old one paused) when `cfg` changed."""
+        current = self.trainers.get(name)
+        if current is None or current.cfg != cfg:
+            if current is not None:
+                current.pause()
+            current = self.trainers[name] = Trainer(cfg, self.slots)
+        return current
+
+    def reset(self, name: str) -> None:
+        trainer = self.trainers.pop(name, None)
+        if trainer is not None:
+            trainer.pause()
+
+    def trained(self) -> dict[str, Trainer]:
+        """Recipes with at least one chunk trained."""
+        return {n: t for n, t in self.trainers.items() if t.snapshot().state is not None}
+
+    def predict(self, name: str, images: np.ndarray, wait_s: float = 20.0) -> np.ndarray | None:
+        """float32[S, n, 10] of recipe `name`'s current state for images 0..16 float[n, 64];
+        None before its first chunk. Runs on an accelerator worker, not the caller's thread."""
+        trainer = self.trainers.get(name)
+        snap = trainer.snapshot() if trainer else None
+        if snap is None or snap.state is None or trainer.run is None:
+            return None
+        future = self.slots.submit(sample_probs, trainer.run, snap.state, scale(images),
+                                   wait_timeout=wait_s)
+        return future.result(timeout=wait_s + 30)
+
+    def evidence(self, name: str, wait_s: float = 60.0) -> Evidence | None:
+        """`evidence` of recipe `name` at its current step (cached); None before training."""
+        trainer = self.trainers.get(name)
+        snap = trainer.snapshot() if trainer else None
+        if snap is None or snap.state is None or trainer.run is None:
+            return None
+        key = (name, snap.step, trainer.cfg)
+        if key not in self._evidence:
+            future = self.slots.submit(evidence, trainer.run, snap.state, trainer.cfg, name,
+                                       wait_timeout=wait_s)
+            self._evidence[key] = future.result(timeout=wait_s + 120)
+        return self._evidence[key]
