@@ -124,20 +124,24 @@ with right:
 st.header("Draw something")
 threshold = st.slider("Say a class only when its probability is at least", 0.5, 0.99,
                       digits_lab.DEFAULT_THRESHOLD, 0.01, key=P + "threshold")
-pad, panel = st.columns([1, 2])
+pad, panel = st.columns([1, 3])
 with pad:
     drawing, draw_error = draw_canvas(key=P + "canvas")
     if draw_error:
         st.warning(draw_error)
     st.caption("Or load an example into the analysis:")
-    e1, e2, e3 = st.columns(3)
-    e4, e5, e6 = st.columns(3)
-    clicked = {"digit": e1.button("Test digit", key=P + "ex_digit", width="stretch"),
+    e1, e2 = st.columns(2)
+    e3, e4 = st.columns(2)
+    e5, e6 = st.columns(2)
+    clicked = {"digit": e1.button("Digit", key=P + "ex_digit", width="stretch",
+                                  help="a test digit the network never trained on"),
                "letter": e2.button("Letter", key=P + "ex_letter", width="stretch"),
                "noise": e3.button("Noise", key=P + "ex_noise", width="stretch"),
                "blank": e4.button("Blank", key=P + "ex_blank", width="stretch"),
-               "saturated": e5.button("All ink", key=P + "ex_saturated", width="stretch")}
-    if e6.button("My drawing", key=P + "ex_mine", width="stretch"):
+               "saturated": e5.button("Full", key=P + "ex_saturated", width="stretch",
+                                      help="ink everywhere: a saturated canvas"),
+               }
+    if e6.button("Mine", key=P + "ex_mine", width="stretch", help="back to your drawing"):
         SS.pop(P + "example", None)
     for kind, was in clicked.items():
         if was:
@@ -152,48 +156,46 @@ with pad:
 
 
 def show_analysis(image: np.ndarray, caption: str) -> None:
-    model_col, map_col = st.columns([3, 2])
     try:
         probs = lab().predict(name, image[None])
         map_probs = lab().predict(digits_lab.BASELINE, image[None]) if name != "map" else None
     except Exception as err:  # noqa: BLE001 - a message, never a traceback
         st.error(f"The prediction could not run: {err}")
         return
-    with model_col:
-        pix, text = st.columns([1, 2])
-        pix.image((255 - np.kron(image.reshape(8, 8), np.ones((16, 16))) * 255 / 16)
-                  .clip(0, 255).astype("uint8"), caption=f"8×8, as the network sees it: "
-                  f"{caption}")
-        if probs is None:
-            text.info("Train a model first (press **Train**): then every stroke is read here.")
-            return
-        result = digits_lab.analyse(probs, image, threshold)
-        with text:
-            if result.confident:
-                st.success(f"**{result.verdict}**  P = {result.top_prob:.2f}")
-            else:
-                st.warning(f"**{result.verdict}**  Best guess {result.top_class}, "
-                           f"P = {result.top_prob:.2f} < {threshold:.2f}")
-            if result.note == "saturated":
-                st.caption("Ink everywhere: nothing like a digit; see whether the verdict "
-                           "says so.")
-            m1, m2, m3 = st.columns(3)
-            m1.metric("total", f"{result.total:.2f}", help="predictive entropy, nats")
-            m2.metric("aleatoric", f"{result.aleatoric:.2f}", help="expected entropy, nats")
-            m3.metric("epistemic", f"{result.epistemic:.2f}", help="mutual information, nats")
-        st.plotly_chart(figs.class_bars(*result.bars, f"{digits_lab.RECIPES[name].label}: "
-                                        f"mean and 10–90% of {probs.shape[0]} draws"),
-                        key=P + "bars")
-    with map_col:
-        if map_probs is None:
-            if name != "map":
-                st.caption("MAP's answer appears here once MAP has trained (it trains "
-                            "alongside).")
-            return
-        base = digits_lab.analyse(map_probs, image, threshold)
+    pix, text, map_text = st.columns([1, 2, 2])
+    pix.image((255 - np.kron(image.reshape(8, 8), np.ones((16, 16))) * 255 / 16)
+              .clip(0, 255).astype("uint8"), caption="8×8, as the network sees it",
+              width=96)
+    pix.caption(caption)
+    if probs is None:
+        text.info("Train a model first (press **Train**): then every stroke is read here.")
+        return
+    result = digits_lab.analyse(probs, image, threshold)
+    with text:
+        st.markdown(f"**{digits_lab.RECIPES[name].label}**")
+        if result.confident:
+            st.success(f"**{result.verdict}**  P = {result.top_prob:.2f}")
+        else:
+            st.warning(f"**{result.verdict}**  Best guess {result.top_class}, "
+                       f"P = {result.top_prob:.2f} < {threshold:.2f}")
+        st.markdown(f"Uncertainty (nats): total **{result.total:.3f}** = aleatoric "
+                    f"**{result.aleatoric:.3f}** + epistemic **{result.epistemic:.3f}**")
+        if result.note == "saturated":
+            st.caption("Ink everywhere: nothing like a digit. Does the verdict say so?")
+    bars, map_bars = st.columns(2)
+    bars.plotly_chart(figs.class_bars(*result.bars, f"mean and 10–90% of {probs.shape[0]} "
+                                      "posterior draws"), key=P + "bars")
+    if map_probs is None:
+        if name != "map":
+            map_text.caption("MAP's answer appears here once MAP has trained (it trains "
+                             "alongside).")
+        return
+    base = digits_lab.analyse(map_probs, image, threshold)
+    with map_text:
         st.markdown(f"**MAP says:** {base.verdict} (P = {base.top_prob:.2f})")
-        st.plotly_chart(figs.class_bars(*base.bars, "MAP: one network, no spread",
-                                        colour="#7f7f7f"), key=P + "map_bars")
+        st.caption(f"Total uncertainty {base.total:.3f} nats; one network, so epistemic 0.")
+    map_bars.plotly_chart(figs.class_bars(*base.bars, "MAP: one network, no spread",
+                                          colour="#7f7f7f"), key=P + "map_bars")
 
 
 with panel:
@@ -260,8 +262,12 @@ if trained and SS.get(P + "show_evidence"):
                           caption=f"{kind} · H {h:.2f}")
 
 st.markdown(
-    "**What to expect** (measured, docs/DIGITS.md): noise is caught far better than letters; "
-    "letters that look like digits (O, l, Z, g against 0, 1, 2, 9) still get confident "
-    "answers; full Bayes (β = 1) underfits; and with β = 0.001 the learned σ is set by how "
-    "long and how fast the optimiser ran, not by the objective, so the uncertainty it gives "
-    "is an artefact of the training length.")
+    "**What we measured** (2 seeds, 600 steps, one hidden layer of 64; commands in "
+    "docs/DIGITS.md): all four methods reach 96–98% on the test digits. **Noise is caught** "
+    "(AUROC 0.97–1.00 by predictive entropy), **letters are not reliably**: 0.79–0.80 for MAP "
+    "and the ensemble, 0.85–0.86 for VI with the talk's β, and about half of all letters "
+    "(47–57%) still get a class with P ≥ 0.9 from MAP, the ensemble and VI at β = 0.001. "
+    "The ensemble's mutual information (0.87) beats its own entropy (0.80). **Full Bayes "
+    "(β = 1)** keeps the accuracy but is under-confident on digits (NLL 0.18–0.21 against "
+    "0.07–0.10, ECE 0.10 against 0.01). The model-free distance to the nearest training "
+    "digit reaches 0.97 on letters: better than every network here.")
