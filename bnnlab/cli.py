@@ -106,7 +106,12 @@ def metrics_key(cfg: config.TrainConfig) -> jax.Array:
 
 def run_train(cfg: config.TrainConfig, out: str | None = None) -> dict:
     """Train, evaluate and (optionally) save; returns the contract dict. Raises
-    `config.ConfigError` for settings over the cost budget, before anything compiles."""
+    `config.ConfigError` for settings over the cost budget, before anything compiles. Image
+    datasets (`--dataset digits`) report K-class metrics and OOD AUROC (`digits_lab`)."""
+    if cfg.dataset in registry.IMAGE_DATASETS:
+        from bnnlab import digits_lab
+
+        return digits_lab.run_report(cfg, out)
     data = prepare_data(cfg)
     cfg, _ = config.check_cost(cfg, len(data.x_train))
     result = train.fit(cfg, data.x_train, data.y_train)
@@ -182,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         report = run_train(cfg, args.out)
-    except (datasets.DataError, config.ConfigError, OSError) as err:
+    except (datasets.DataError, config.ConfigError, OSError, RuntimeError) as err:
         print(f"bnnlab: error: {err}", file=sys.stderr)
         return 2
     if not args.json:
@@ -191,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"test accuracy {report['test_acc']:.3f}, test NLL {report['test_nll']:.3f}, "
               f"ECE {report['ece']:.3f}, entropy near {report['entropy_near']:.3f} / "
               f"far {report['entropy_far']:.3f}")
+        if "ood_auroc" in report:
+            print(f"OOD AUROC by predictive entropy: letters {report['ood_auroc_letters']:.3f},"
+                  f" noise {report['ood_auroc_noise']:.3f}")
         if args.out:
             print(f"wrote {args.out}")
     print(json.dumps(report))

@@ -80,12 +80,16 @@ BOUNDS: dict[str, Bound] = {
 def _choices() -> dict[str, tuple[str, ...]]:
     from bnnlab import registry
 
-    return {"dataset": registry.dataset_names(), "activation": registry.activation_names(),
+    return {"dataset": registry.all_dataset_names(), "activation": registry.activation_names(),
             "method": tuple(registry.METHODS)}
 
 
 def __getattr__(name: str) -> Any:
     if name in _REGISTRY_NAMES:
+        if name == "DATASETS":  # the 2-D toy sets the maps draw; CHOICES adds the image sets
+            from bnnlab import registry
+
+            return registry.dataset_names()
         choices = _choices()
         return choices if name == "CHOICES" else choices[name[:-1].lower()]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -183,7 +187,7 @@ def _shorten(text: str, limit: int = 40) -> str:
 
 def from_query_params(
     params: Mapping[str, str], base: TrainConfig | None = None,
-    fields: Collection[str] | None = None,
+    fields: Collection[str] | None = None, datasets: Collection[str] | None = None,
 ) -> tuple[TrainConfig, list[str]]:
     """Lenient parsing of URL settings: `(config, notices)`.
 
@@ -191,6 +195,8 @@ def from_query_params(
     unparsable values keep `base`'s value, out-of-range numbers are clamped to the nearest bound;
     each such case adds a short, human-readable notice (unknown keys: at most
     `MAX_UNKNOWN_NOTICES`, then one summary, so a crafted link cannot flood the page).
+    `datasets` limits the datasets a link may choose (default: the 2-D toy sets, `DATASETS`;
+    the digits page passes its own).
     """
     base = base or TrainConfig()
     known = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -204,6 +210,9 @@ def from_query_params(
     if len(unknown) > MAX_UNKNOWN_NOTICES:
         notices.append(f"Ignored {len(unknown) - MAX_UNKNOWN_NOTICES} more unknown settings.")
     choices = _choices()
+    from bnnlab import registry
+
+    choices["dataset"] = tuple(datasets) if datasets is not None else registry.dataset_names()
     for key, raw in params.items():
         raw = str(raw)[:200]
         shown = raw[:40]
@@ -286,9 +295,19 @@ def _bucket(num_points: int) -> int:
     return max(64, 1 << max(0, math.ceil(math.log2(max(num_points, 1)))))
 
 
-def _num_params(hidden: tuple[int, ...]) -> int:
-    sizes = [2, *hidden, 1]
+def _num_params(hidden: tuple[int, ...], num_inputs: int = 2, num_outputs: int = 1) -> int:
+    sizes = [num_inputs, *hidden, num_outputs]
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+def data_dims(cfg: TrainConfig) -> tuple[int, int]:
+    """(D inputs, network outputs) of `cfg.dataset`: (2, 1) for the toy sets, (64, 10) for
+    the digits."""
+    from bnnlab import registry
+
+    shape = registry.data_shape(cfg.dataset)
+    return shape.num_inputs, registry.LIKELIHOODS[shape.likelihood].num_outputs(
+        shape.num_classes)
 
 
 def _backend() -> str:
@@ -300,6 +319,9 @@ def _backend() -> str:
 def chunk_cost(cfg: TrainConfig, num_points: int, steps_per_chunk: int | None = None,
                backend: str | None = None) -> ChunkCost:
     """The cost model of one chunk of `cfg` on `num_points` training points.
+
+    D inputs and K outputs come from the dataset (`data_dims`): the digits' 64 inputs and 10
+    logits enter the parameter count, the multiply-adds and the data's memory.
 
     Memory: `ACTIVATION_COPIES` × copies × m × Σ widths float32 (copies = the MC samples, or
     the ensemble's members, behind one step; m = the padded data size), the noise of a chunk
@@ -313,14 +335,16 @@ def chunk_cost(cfg: TrainConfig, num_points: int, steps_per_chunk: int | None = 
     options = dict(registry.method_options(cfg))
     k = cfg.steps_per_chunk if steps_per_chunk is None else steps_per_chunk
     m = _bucket(num_points)
-    d = _num_params(cfg.hidden)
+    num_inputs, num_outputs = data_dims(cfg)
+    d = _num_params(cfg.hidden, num_inputs, num_outputs)
     samples = cfg.num_samples if spec.uses_samples else 1
     copies = samples * spec.parallel_copies(options)
-    units = sum(cfg.hidden)
-    sizes = [2, *cfg.hidden, 1]
+    hidden_units = sum(cfg.hidden)
+    units = hidden_units + (num_outputs if num_outputs > 1 else 0)  # + the softmax over K
+    sizes = [num_inputs, *cfg.hidden, num_outputs]
     macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
     grads = spec.gradient_evaluations(options)
-    noise = spec.noise_floats(options, samples, d, units)
+    noise = spec.noise_floats(options, samples, d, hidden_units)
     flops = (grads * copies * m * (2 * macs * BACKWARD_FACTOR + FLOPS_PER_UNIT * units)
              + NOISE_FLOPS_PER_NUMBER * noise)
     # as engine.predraws_noise: the chunk's noise at once only while it fits that budget
@@ -328,7 +352,7 @@ def chunk_cost(cfg: TrainConfig, num_points: int, steps_per_chunk: int | None = 
     noise_bytes = NOISE_BYTES_PER_NUMBER * noise * (k if predrawn else 1)
     state_bytes = 4.0 * spec.state_floats(options, d)
     memory = (4.0 * ACTIVATION_COPIES * copies * m * max(units, 1) + noise_bytes
-              + 2 * state_bytes + 4.0 * 4 * m)
+              + 2 * state_bytes + 4.0 * (num_inputs + 2) * m)
     rate = ASSUMED_FLOPS_PER_S.get(backend or _backend(), ASSUMED_FLOPS_PER_S["cpu"])
     step_s = flops / rate + STEP_OVERHEAD_S
     return ChunkCost(memory, flops, step_s, k * step_s, cfg.steps * step_s,

@@ -150,7 +150,7 @@ def make_algorithm(problem: Problem) -> Algorithm:
     rate = problem.options["dropout_rate"]
     # Shapes only: no eager Flax init when the engine is built.
     template = jax.eval_shape(problem.model.init, jax.random.key(0),
-                              jnp.zeros((1, 2), jnp.float32))["params"]
+                              jnp.zeros((1, problem.model.num_inputs), jnp.float32))["params"]
     index_np, num_units = unit_index(template)
     index = jnp.asarray(index_np)
 

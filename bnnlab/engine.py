@@ -82,14 +82,30 @@ class StaticConfig:
     # changing, say, the dropout rate never builds another VI engine.
     method_options: tuple[tuple[str, Any], ...] = ()
     likelihood: str = registry.DEFAULT_LIKELIHOOD
+    # D inputs per point and K classes (the dataset's `registry.DataShape`): 2 and 2 for the toy
+    # sets, 64 and 10 for 8×8 digits. Binary data has one output (a Bernoulli logit).
+    num_inputs: int = 2
+    num_classes: int = 2
 
     @classmethod
     def from_config(cls, cfg: TrainConfig, num_train: int) -> StaticConfig:
         spec = registry.method(cfg.method)
         # A method whose step draws no samples is built with 1: the slider never recompiles it.
         num_samples = cfg.num_samples if spec.uses_samples else 1
+        shape = registry.data_shape(cfg.dataset)
         return cls(cfg.hidden, cfg.activation, cfg.method, num_samples, cfg.steps_per_chunk,
-                   data_bucket(num_train), registry.method_options(cfg))
+                   data_bucket(num_train), registry.method_options(cfg), shape.likelihood,
+                   shape.num_inputs, shape.num_classes)
+
+    @property
+    def num_outputs(self) -> int:
+        """Network outputs: 1 for a Bernoulli logit, K for a categorical softmax."""
+        return registry.LIKELIHOODS[self.likelihood].num_outputs(self.num_classes)
+
+    @property
+    def categorical(self) -> bool:
+        """Whether predictions are K-class probabilities float32[..., K] (else P(y = 1))."""
+        return self.num_outputs > 1
 
     @property
     def options(self) -> dict[str, Any]:
@@ -103,12 +119,14 @@ class StaticConfig:
 
 
 def make_batch(x: np.ndarray, y: np.ndarray, bucket: int | None = None) -> Batch:
-    """Pad `x: float32[n, 2]`, `y: int[n]` to `bucket` rows (default `data_bucket(n)`)."""
+    """Pad `x: float32[n, D]`, `y: int[n]` to `bucket` rows (default `data_bucket(n)`)."""
+    x = np.asarray(x, np.float32)
+    x = x.reshape(len(x), -1) if x.ndim != 2 else x
     n = len(x)
     bucket = bucket or data_bucket(n)
     if n > bucket:
         raise ValueError(f"{n} points do not fit a bucket of {bucket}")
-    xb = np.zeros((bucket, 2), np.float32)
+    xb = np.zeros((bucket, x.shape[1]), np.float32)
     yb = np.zeros(bucket, np.float32)
     mb = np.zeros(bucket, np.float32)
     xb[:n], yb[:n], mb[:n] = x, y, 1.0
@@ -172,12 +190,14 @@ class Engine(NamedTuple):
     init_batched: Callable[..., TrainState]
     # over states and hypers, batch shared: -> (TrainState[B], ChunkInfo[B, K])
     run_chunk_batched: Callable[..., tuple[TrainState, ChunkInfo]]
-    # (rng_key, state, x float32[n, 2], num_samples static) -> probs float32[S, n]
+    # (rng_key, state, x float32[n, D], num_samples static) -> probs float32[S, n] (binary:
+    # P(y = 1)) or float32[S, n, K] (categorical: softmax)
     sample_probs: Callable[..., jax.Array]
     # (rng_key, state, num_samples static) -> theta float32[S, d]
     sample_params: Callable[..., jax.Array]
-    # (rng_key, state, x float32[n, 2], num_samples) -> float32[4, n] numpy: mean probability,
-    # total, aleatoric and epistemic uncertainty (nats), computed on device in point chunks
+    # (rng_key, state, x float32[n, D], num_samples) -> float32[4, n] numpy: mean probability,
+    # total, aleatoric and epistemic uncertainty (nats), computed on device in point chunks;
+    # categorical: float32[K + 3, n], the K mean class probabilities first
     predictive_summary: Callable[..., np.ndarray]
 
 
@@ -187,7 +207,8 @@ def _tree_select(pred: jax.Array, on_true, on_false):
 
 def make_problem(static: StaticConfig) -> Problem:
     """What the method builds on: the network, the likelihood and its compiled-in settings."""
-    model = models.make_mlp(static.hidden, static.activation)
+    model = models.make_mlp(static.hidden, static.activation, static.num_inputs,
+                            static.num_outputs)
     # Shapes only: building an engine runs no computation (Flax's eager init took seconds).
     return Problem(model=model, flat=models.make_flat_mlp(model),
                    log_likelihood=registry.LIKELIHOODS[static.likelihood].log_likelihood,
@@ -211,6 +232,8 @@ def make_engine(static: StaticConfig) -> Engine:
     problem = make_problem(static)
     flat, dim = problem.flat, problem.num_params
     logits_fn = flat.logits_fn
+    link = registry.LIKELIHOODS[static.likelihood].link
+    num_inputs = static.num_inputs
     algorithm = registry.method(static.method).build(problem)
     predraw = predraws_noise(static, algorithm, dim)
 
@@ -272,27 +295,33 @@ def make_engine(static: StaticConfig) -> Engine:
     # erf_inv) into every element of the [S, n, width] activations; materialised θ lets the
     # first layer be a cheap multiply-add (`models.FlatMLP.batched_logits`).
     def probs_from_params(thetas: jax.Array, x: jax.Array) -> jax.Array:
-        """thetas float32[S, d], x float32[n, 2] -> probs float32[S, n], in chunks of points so
-        that each chunk's activations stay in cache."""
+        """thetas float32[S, d], x float32[n, D] -> probs float32[S, n] (binary: P(y = 1)) or
+        float32[S, n, K] (categorical), in chunks of points so that each chunk's activations
+        stay in cache."""
         TRACE_COUNTS[("sample_probs", static)] += 1
         n = x.shape[0]
         chunk = min(PREDICT_CHUNK, n)
         num_chunks = -(-n // chunk)
-        padded = jnp.zeros((num_chunks * chunk, 2), x.dtype).at[:n].set(x)
-        probs = jax.lax.map(lambda xc: jax.nn.sigmoid(flat.batched_logits(thetas, xc)),
-                            padded.reshape(num_chunks, chunk, 2))  # [chunks, S, chunk]
-        return jnp.moveaxis(probs, 0, 1).reshape(thetas.shape[0], -1)[:, :n]
+        padded = jnp.zeros((num_chunks * chunk, num_inputs), x.dtype).at[:n].set(x)
+        probs = jax.lax.map(lambda xc: link(flat.batched_logits(thetas, xc)),
+                            padded.reshape(num_chunks, chunk, num_inputs))  # [chunks, S, chunk…]
+        probs = jnp.moveaxis(probs, 0, 1)
+        return probs.reshape(thetas.shape[0], -1, *probs.shape[3:])[:, :n]
 
     jitted_probs = jax.jit(probs_from_params, compiler_options=hot)
 
     def sample_probs(rng_key: jax.Array, state: TrainState, x: jax.Array,
                      num_samples: int) -> jax.Array:
         thetas = jitted_sample_params(rng_key, state, static.num_draws(num_samples))
-        return jitted_probs(thetas, jnp.asarray(x, jnp.float32))
+        x = jnp.asarray(x, jnp.float32).reshape(-1, num_inputs)
+        return jitted_probs(thetas, x)
 
     def predictive_chunk(thetas: jax.Array, x_chunk: jax.Array) -> jax.Array:
         TRACE_COUNTS[("predictive_chunk", static)] += 1
-        probs = jax.nn.sigmoid(flat.batched_logits(thetas, x_chunk))
+        probs = link(flat.batched_logits(thetas, x_chunk))
+        if static.categorical:  # K mean probabilities, then total, aleatoric, epistemic
+            mean, *split = predict.categorical_split(probs, jnp)
+            return jnp.concatenate([mean.T, jnp.stack(split)])
         return jnp.stack(predict.uncertainty_split(probs, jnp))
 
     jitted_chunk = jax.jit(predictive_chunk, compiler_options=hot)
@@ -304,9 +333,9 @@ def make_engine(static: StaticConfig) -> Engine:
         # [S, n, width] pass for a 100×100 grid × 64 samples on CPU). The draws are made once,
         # so every point sees the same posterior samples.
         thetas = jitted_sample_params(rng_key, state, static.num_draws(num_samples))
-        x = np.asarray(x, np.float32)
+        x = np.asarray(x, np.float32).reshape(-1, num_inputs)
         n = len(x)
-        padded = np.zeros((-(-n // PREDICT_CHUNK) * PREDICT_CHUNK, 2), np.float32)
+        padded = np.zeros((-(-n // PREDICT_CHUNK) * PREDICT_CHUNK, num_inputs), np.float32)
         padded[:n] = x
         parts = [jitted_chunk(thetas, padded[i:i + PREDICT_CHUNK])
                  for i in range(0, len(padded), PREDICT_CHUNK)]

@@ -1,4 +1,5 @@
-"""The network only: a Flax MLP for binary classification of 2-D points.
+"""The network only: a Flax MLP classifying D-dimensional inputs (2-D points by default, 8×8
+digits with D = 64), one logit per point (binary) or K logits (categorical).
 
 Training code treats the parameters as one flat vector (`jax.flatten_util.ravel_pytree`), so a
 mean-field posterior is two vectors and one random draw covers every weight. `make_logits_fn`
@@ -32,35 +33,40 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 class MLP(nn.Module):
-    """Fully connected network `2 -> hidden[0] -> ... -> 1` returning one logit per point.
+    """Fully connected network `D -> hidden[0] -> ... -> outputs`.
+
+    With `num_outputs = 1` (binary, the default) it returns one logit per point, float32[...];
+    with `num_outputs = K > 1` (categorical) K logits, float32[..., K].
 
     Attributes:
       hidden: widths of the hidden layers, e.g. (32, 32).
       activation: a key of `ACTIVATIONS`.
-      num_outputs: logits per point; 1 (the default, Bernoulli) drops the last axis, K > 1
-        (categorical over K classes) keeps it.
+      num_inputs: D, the input dimension (2 for the toy data, 64 for 8×8 digits).
+      num_outputs: 1 (one Bernoulli logit) or K (softmax logits).
     """
 
     hidden: Sequence[int] = (32, 32)
     activation: str = "tanh"
+    num_inputs: int = 2
     num_outputs: int = 1
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        """x: float32[..., 2] -> logits float32[...], or float32[..., K] for num_outputs K > 1."""
+        """x: float32[..., D] -> logits float32[...] (one output) or float32[..., K]."""
         act = ACTIVATIONS[self.activation]
         for width in self.hidden:
             x = act(nn.Dense(width)(x))
-        logits = nn.Dense(self.num_outputs)(x)
-        return logits[..., 0] if self.num_outputs == 1 else logits
+        out = nn.Dense(self.num_outputs)(x)
+        return out[..., 0] if self.num_outputs == 1 else out
 
 
-def make_mlp(hidden: Sequence[int], activation: str = "tanh", num_outputs: int = 1) -> MLP:
+def make_mlp(hidden: Sequence[int], activation: str = "tanh", num_inputs: int = 2,
+             num_outputs: int = 1) -> MLP:
     """An `MLP`, with its activation name checked against the registry."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
     return MLP(hidden=tuple(int(w) for w in hidden), activation=activation,
-               num_outputs=int(num_outputs))
+               num_inputs=int(num_inputs), num_outputs=int(num_outputs))
 
 
 LogitsFn = Callable[[jax.Array, jax.Array], jax.Array]
@@ -72,7 +78,7 @@ def make_logits_fn(model: MLP, rng_key: jax.Array) -> tuple[LogitsFn, jax.Array]
     Returns `(logits_fn, theta0)`: `logits_fn(theta float32[d], x float32[n, 2]) -> float32[n]`
     and Flax's default initialisation `theta0: float32[d]` drawn with `rng_key`.
     """
-    params = model.init(rng_key, jnp.zeros((1, 2), jnp.float32))["params"]
+    params = model.init(rng_key, jnp.zeros((1, model.num_inputs), jnp.float32))["params"]
     theta0, unravel = ravel_pytree(params)
 
     def logits_fn(theta: jax.Array, x: jax.Array) -> jax.Array:
@@ -83,17 +89,21 @@ def make_logits_fn(model: MLP, rng_key: jax.Array) -> tuple[LogitsFn, jax.Array]
 
 def initial_position(model: MLP, rng_key: jax.Array) -> jax.Array:
     """Flax's default initialisation of `model`, flattened in `ravel_pytree` order: float32[d]."""
-    params = model.init(rng_key, jnp.zeros((1, 2), jnp.float32))["params"]
+    params = model.init(rng_key, jnp.zeros((1, model.num_inputs), jnp.float32))["params"]
     return ravel_pytree(params)[0]
 
 
-def num_params(hidden: Sequence[int]) -> int:
-    """Number of weights and biases of the MLP `2 -> hidden -> 1`."""
-    sizes = [2, *hidden, 1]
+def num_params(hidden: Sequence[int], num_inputs: int = 2, num_outputs: int = 1) -> int:
+    """Number of weights and biases of the MLP `num_inputs -> hidden -> num_outputs`."""
+    sizes = [num_inputs, *hidden, num_outputs]
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
 
 
 # ------------------------------------------------------------------ flat parameter vector
+
+# Up to this many input features the first layer is a broadcast multiply-add (the 2-D toy data);
+# beyond, a dot (8×8 digits: D = 64).
+FAST_PATH_MAX_INPUTS = 4
 
 BatchedLogitsFn = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -102,10 +112,9 @@ class FlatMLP(NamedTuple):
     """An `MLP` seen through its flat parameter vector θ: float32[d] (Flax's ravel order)."""
 
     num_params: int  # d
-    # (theta float32[d], x float32[n, 2]) -> logits float32[n], through `MLP.apply`
+    # (theta float32[d], x float32[n, D]) -> logits float32[n] (or [n, K]), through `MLP.apply`
     logits_fn: LogitsFn
-    # (thetas float32[S, d], x float32[n, 2]) -> logits float32[S, n] (float32[S, n, K] for
-    # K outputs); same values
+    # (thetas float32[S, d], x float32[n, D]) -> logits float32[S, n] (or [S, n, K]); same values
     batched_logits: BatchedLogitsFn
 
 
@@ -127,7 +136,8 @@ def _unravel_fn(shapes) -> tuple[int, Callable[[jax.Array], dict]]:
 
 def make_flat_mlp(model: MLP) -> FlatMLP:
     """The flat-vector view of `model`, built from shapes only (no eager computation)."""
-    shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 2), jnp.float32))
+    shapes = jax.eval_shape(model.init, jax.random.key(0),
+                            jnp.zeros((1, model.num_inputs), jnp.float32))
     shapes = shapes["params"]
     dim, unravel = _unravel_fn(shapes)
     act = ACTIVATIONS[model.activation]
@@ -139,11 +149,14 @@ def make_flat_mlp(model: MLP) -> FlatMLP:
     def batched_logits(thetas: jax.Array, x: jax.Array) -> jax.Array:
         params = unravel(thetas)
         first = params[layer_names[0]]
-        kernel, bias = first["kernel"], first["bias"]  # float32[S, 2, h], float32[S, h]
-        # x @ W for 2 input features as a multiply-add: float32[S, n, h]
-        h = bias[:, None, :]
-        for i in range(x.shape[-1]):
-            h = h + x[None, :, i, None] * kernel[:, None, i, :]
+        kernel, bias = first["kernel"], first["bias"]  # float32[S, D, h], float32[S, h]
+        if x.shape[-1] <= FAST_PATH_MAX_INPUTS:
+            # x @ W for a few input features as a multiply-add: float32[S, n, h]
+            h = bias[:, None, :]
+            for i in range(x.shape[-1]):
+                h = h + x[None, :, i, None] * kernel[:, None, i, :]
+        else:  # images: an ordinary contraction over D
+            h = jnp.einsum("nd,sdh->snh", x, kernel) + bias[:, None, :]
         for name in layer_names[1:]:
             layer = params[name]
             h = jnp.einsum("snh,shk->snk", act(h), layer["kernel"]) + layer["bias"][:, None, :]

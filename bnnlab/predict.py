@@ -52,6 +52,51 @@ def uncertainty_split(probs, xp=np):
     return mean, total, aleatoric, epistemic
 
 
+def categorical_entropy(p, xp=np):
+    """H[Categorical(p)] = −Σ_k p_k log p_k in nats over the last axis, 0 log 0 = 0."""
+    if xp is np:
+        p = np.asarray(p, np.float64)
+    log_p = xp.log(xp.where(p > 0, p, 1.0))
+    return -xp.sum(xp.where(p > 0, p * log_p, 0.0), axis=-1)
+
+
+def categorical_split(probs, xp=np):
+    """`probs: float[S, ..., K]` sample-wise class probabilities -> (mean float[..., K], total,
+    aleatoric, epistemic float[...]) in nats: the same split as `uncertainty_split`, over K
+    classes (with K = 2 it equals the binary one at p = probs[..., 1]). One draw: epistemic 0."""
+    mean = probs.mean(axis=0)
+    total = categorical_entropy(mean, xp)
+    aleatoric = categorical_entropy(probs, xp).mean(axis=0)
+    if probs.shape[0] == 1:
+        epistemic = xp.zeros_like(total)
+    else:
+        epistemic = xp.maximum(total - aleatoric, 0.0)
+    return mean, total, aleatoric, epistemic
+
+
+class CategoricalMetrics(NamedTuple):
+    """Test metrics of a K-class predictive."""
+
+    test_acc: float  # share of argmax_k p̄_k == y
+    test_nll: float  # mean −log p̄_y (nats)
+    ece: float  # top-label ECE, 15 bins (`ood_metrics.expected_calibration_error`)
+    entropy_near: float  # mean predictive entropy on the test inputs (nats)
+
+
+def categorical_metrics(probs: np.ndarray, y: np.ndarray) -> CategoricalMetrics:
+    """`probs: float[S, n, K]`, `y: int[n]` -> `CategoricalMetrics` of the mean predictive."""
+    from bnnlab import ood_metrics
+
+    mean, total, _, _ = categorical_split(np.asarray(probs, np.float64))
+    y = np.asarray(y).reshape(-1)
+    p_true = np.clip(mean[np.arange(len(y)), y], EPS, 1.0)
+    return CategoricalMetrics(
+        test_acc=float(np.mean(mean.argmax(axis=-1) == y)),
+        test_nll=float(-np.mean(np.log(p_true))),
+        ece=ood_metrics.expected_calibration_error(mean, y),
+        entropy_near=float(np.mean(total)))
+
+
 def decompose(probs: np.ndarray) -> Predictive:
     """`probs: float[S, ...]` sample-wise P(y=1) -> `Predictive` over the trailing shape."""
     parts = uncertainty_split(np.asarray(probs, np.float64), np)

@@ -85,15 +85,45 @@ def dataset_label(name: str) -> str:
     return DATASET_LABELS.get(name, name.replace("_", " "))
 
 
+class DataShape(NamedTuple):
+    """What a dataset compiles into the engine: input dimension D, number of classes K and the
+    likelihood that reads the network's outputs."""
+
+    num_inputs: int
+    num_classes: int
+    likelihood: str
+
+
+TOY_SHAPE = DataShape(2, 2, "bernoulli")
+# Image datasets, beside the toy generators of `datasets.REGISTRY`: not offered where a page
+# draws 2-D maps (playground, Compare), but accepted by `TrainConfig`, the CLI and the engine.
+IMAGE_DATASETS: MappingProxyType[str, DataShape] = MappingProxyType({
+    "digits": DataShape(64, 10, "categorical"),  # bnnlab.data.digits, 8×8 scaled to [0, 1]
+})
+DATASET_LABELS["digits"] = "8×8 handwritten digits (10 classes)"
+
+
+def data_shape(dataset: str) -> DataShape:
+    """D, K and the likelihood of `dataset` (toy sets: 2-D points, two classes, Bernoulli)."""
+    return IMAGE_DATASETS.get(dataset, TOY_SHAPE)
+
+
+def all_dataset_names() -> tuple[str, ...]:
+    """Every dataset `TrainConfig` and the CLI accept: the toy generators, then the images."""
+    return (*dataset_names(), *IMAGE_DATASETS)
+
+
 # ------------------------------------------------------------------ likelihoods
 
 class Likelihood(NamedTuple):
     name: str
     label: str
-    # (logits float32[m], batch) -> Σ_i mask_i · log P(y_i | logit_i): float32[]
+    # (logits float32[m] or [m, K], batch) -> Σ_i mask_i · log P(y_i | logit_i): float32[]
     log_likelihood: Callable[[jax.Array, Batch], jax.Array]
-    # logits -> P(y = 1) (binary)
+    # logits -> probabilities: P(y = 1) float32[...] (binary) or softmax float32[..., K]
     link: Callable[[jax.Array], jax.Array]
+    # K classes -> network outputs (Bernoulli: one logit for two classes; categorical: K)
+    num_outputs: Callable[[int], int]
 
 
 def bernoulli_log_likelihood(logits: jax.Array, batch: Batch) -> jax.Array:
@@ -103,9 +133,22 @@ def bernoulli_log_likelihood(logits: jax.Array, batch: Batch) -> jax.Array:
     return jnp.sum(batch.mask * per_point)
 
 
+def categorical_log_likelihood(logits: jax.Array, batch: Batch) -> jax.Array:
+    """Σ_i mask_i · log softmax(logits_i)[y_i] for `logits: float32[m, K]` and labels
+    `batch.y` in 0..K−1 (stored as float32): the talk's "categorical softmax distribution on
+    logits". With K = 2 and logits (0, f) it equals `bernoulli_log_likelihood` at f."""
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
+    labels = batch.y.astype(jnp.int32)
+    per_point = jnp.take_along_axis(log_probs, labels[:, None], axis=-1)[:, 0]
+    return jnp.sum(batch.mask * per_point)
+
+
 LIKELIHOODS: MappingProxyType[str, Likelihood] = MappingProxyType({
     "bernoulli": Likelihood("bernoulli", "Bernoulli (two classes, sigmoid of one logit)",
-                            bernoulli_log_likelihood, jax.nn.sigmoid),
+                            bernoulli_log_likelihood, jax.nn.sigmoid, lambda k: 1),
+    "categorical": Likelihood("categorical", "categorical (K classes, softmax of K logits)",
+                              categorical_log_likelihood,
+                              lambda logits: jax.nn.softmax(logits, axis=-1), lambda k: k),
 })
 DEFAULT_LIKELIHOOD = "bernoulli"
 
@@ -156,6 +199,9 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("pages/ch4_playground.py", "playground", "4 · Variational Bayes in code",
             "Chapters", "train a Bayesian network live and watch its uncertainty",
             ":material/science:"),
+    Chapter("pages/digits.py", "digits", "5 · Digits, letters and your drawing", "Chapters",
+            "the talk's own example: does the network say \"I don't know\"?",
+            ":material/draw:"),
     Chapter("pages/compare.py", "compare", "Compare inference methods", "More",
             "MAP, VI, dropout, ensembles and HMC side by side", ":material/compare:"),
     Chapter("pages/jax_in_code.py", "jax", "JAX in code", "More",
