@@ -26,6 +26,7 @@ import numpy as np
 import optax
 
 from bnnlab.exact.data import MAX_POINTS, ToyData
+from bnnlab.exact.model import LOG_2PI as _LOG_2PI
 from bnnlab.exact.model import Array
 from bnnlab.exact.quadrature import (
     GaussianQ,
@@ -94,19 +95,25 @@ def init(q: GaussianQ) -> FitState:
 
 
 def negative_elbo(q: GaussianQ, data: PaddedData, nodes: Array, weights: Array, *,
-                  model: str, prior_std: float | Array,
-                  noise: float | Array) -> tuple[Array, tuple[Array, Array]]:
-    """−ELBO(Q) and its parts (E_Q[log lik], KL(Q‖P(θ))) in JAX, for `jax.value_and_grad`."""
+                  model: str, prior_std: float | Array, noise: float | Array,
+                  temperature: float | Array = 1.0) -> tuple[Array, tuple[Array, Array]]:
+    """−ELBO(Q) and its parts (E_Q[log lik], KL(Q‖P(θ))) in JAX, for `jax.value_and_grad`.
+
+    With temperature T the objective is the tempered ELBO E_Q[log P(D, θ)]/T + H(Q)
+    = (E_Q[log lik] − KL(Q‖P(θ)))/T + (1 − 1/T)·H(Q), whose maximiser minimises
+    KL(Q ‖ P_T(θ|D)) (Wenzel et al. 2020); T = 1 is the ELBO."""
     ell = expected_log_likelihood(jnp, q, model, data.x, data.y, data.mask, noise, nodes,
                                   weights)
     kl = kl_to_prior(jnp, q, prior_std)
-    return kl - ell, (ell, kl)
+    entropy = 1.0 + _LOG_2PI + q.log_scale[..., 0] + q.log_scale[..., 1]
+    return (kl - ell) / temperature - (1.0 - 1.0 / temperature) * entropy, (ell, kl)
 
 
 def step(rng_key: jax.Array, state: FitState, data: PaddedData, *, model: str,
          full_covariance: bool, estimator: str, num_samples: int,
          prior_std: float | Array, noise: float | Array,
-         learning_rate: float | Array) -> tuple[FitState, FitInfo]:
+         learning_rate: float | Array,
+         temperature: float | Array = 1.0) -> tuple[FitState, FitInfo]:
     """One Adam step on −ELBO(Q).
 
     estimator "gauss_hermite": deterministic tensor rule with `num_samples` nodes per axis;
@@ -114,7 +121,7 @@ def step(rng_key: jax.Array, state: FitState, data: PaddedData, *, model: str,
     A mean-field Q (full_covariance False) keeps off_diagonal at 0; a full-covariance Q too,
     until the mean-field fit has settled (module docstring).
     Static (bind with functools.partial before jit): model, full_covariance, estimator,
-    num_samples. Dynamic: data, prior_std, noise, learning_rate.
+    num_samples. Dynamic: data, prior_std, noise, learning_rate, temperature.
     """
     if estimator == "gauss_hermite":
         nodes_np, weights_np = gauss_hermite_rule(num_samples)
@@ -125,12 +132,14 @@ def step(rng_key: jax.Array, state: FitState, data: PaddedData, *, model: str,
     else:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}")
     loss_fn = lambda q: negative_elbo(q, data, nodes, weights, model=model,  # noqa: E731
-                                      prior_std=prior_std, noise=noise)
+                                      prior_std=prior_std, noise=noise,
+                                      temperature=temperature)
     (loss, (ell, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.q)
     flat = jnp.concatenate([grads.mean, grads.log_scale])
     ema = GRADIENT_DECAY * state.gradient_ema + (1.0 - GRADIENT_DECAY) * flat
     # Bias-corrected like Adam's first moment, so that the first steps are not read as settled.
-    settled = (jnp.linalg.norm(ema / (1.0 - GRADIENT_DECAY ** (state.step + 1.0)))
+    # × T: the tempered objective's gradient is about 1/T of the ELBO's.
+    settled = (jnp.linalg.norm(ema / (1.0 - GRADIENT_DECAY ** (state.step + 1.0))) * temperature
                < RELEASE_GRADIENT_NORM) & (state.step >= MIN_MEAN_FIELD_STEPS)
     free = state.correlation_free | (settled & full_covariance)
     grads = grads._replace(off_diagonal=jnp.where(free, grads.off_diagonal, 0.0))
@@ -154,13 +163,14 @@ def run_chunk(rng_key: jax.Array, state: FitState, data: PaddedData, *, num_step
 def make_chunk_fn(*, model: str, full_covariance: bool, estimator: str, num_samples: int,
                   num_steps: int) -> Callable[..., tuple[FitState, FitInfo]]:
     """`run_chunk` with its static arguments bound: call as
-    fn(rng_key, state, data, prior_std=…, noise=…, learning_rate=…); jit it where used."""
+    fn(rng_key, state, data, prior_std, noise, learning_rate[, temperature]); jit it where used."""
 
     def chunk(rng_key: jax.Array, state: FitState, data: PaddedData, prior_std: Array,
-              noise: Array, learning_rate: Array) -> tuple[FitState, FitInfo]:
+              noise: Array, learning_rate: Array,
+              temperature: Array = 1.0) -> tuple[FitState, FitInfo]:
         return run_chunk(rng_key, state, data, num_steps=num_steps, model=model,
                          full_covariance=full_covariance, estimator=estimator,
                          num_samples=num_samples, prior_std=prior_std, noise=noise,
-                         learning_rate=learning_rate)
+                         learning_rate=learning_rate, temperature=temperature)
 
     return chunk
