@@ -111,3 +111,12 @@ def test_widget_extremes_do_not_raise(app, model, end):
     assert not app.exception
     values = [_metric(app, label) for label in ("log P(D)", "ELBO", "KL(Q")]
     assert all(math.isfinite(float(v)) for v in values), values
+
+
+def test_wide_q_shows_the_accurate_elbo():
+    """Issue 12's wide Q (tanh unit, σ 1.5, Q at (−1, 1) with σ 2): the page shows ELBO −46.0340
+    (E_Q[log lik] −45.3871 − KL(Q‖P(θ)) 0.6469), not the old −46.5757, and the check holds."""
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.slider("ch3_init_std").set_value(2.0).run()
+    assert _metric(at, "ELBO") == "-46.0340"
+    assert abs(float(_metric(at, "ELBO + KL"))) < 1e-6

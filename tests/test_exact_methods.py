@@ -1,0 +1,151 @@
+"""Tests for bnnlab.exact.methods: every approximation scored against exact references."""
+
+import functools
+
+import numpy as np
+import pytest
+
+from bnnlab.exact import data as exact_data
+from bnnlab.exact import methods
+from bnnlab.exact import quadrature as quad
+
+
+@functools.cache
+def _case(model: str, temperature: float = 1.0):
+    noise = 0.5 if model == "linear" else 1.0
+    data = exact_data.make_data(model, 40, noise if model == "linear" else 0.05, 0)
+    grid = quad.exact_posterior(data, model, 1.5, noise, temperature=temperature)
+    return data, grid, noise
+
+
+def _independent_grid(grid: quad.PosteriorGrid, data, model, noise, size=401):
+    """An even grid over the same box: a different rule from the (warped) default one."""
+    box = (grid.theta1[0], grid.theta1[-1], grid.theta2[0], grid.theta2[-1])
+    return quad.exact_posterior(data, model, 1.5, noise, size=size, box=box,
+                                temperature=grid.temperature)
+
+
+@pytest.mark.parametrize("model", exact_data.MODELS)
+def test_moment_matched_q_has_the_quadrature_moments(model):
+    """The forward-KL Gaussian's mean and covariance equal the posterior's, by quadrature."""
+    data, grid, noise = _case(model)
+    mean, cov = quad.posterior_moments(grid)
+    q = methods.moment_matched_q(grid)
+    np.testing.assert_allclose(q.mean, mean, atol=1e-12)
+    np.testing.assert_allclose(quad.q_covariance(q), cov, rtol=1e-10, atol=1e-14)
+    if model == "linear":  # and those are the closed form's
+        exact_mean, exact_cov = quad.linear_regression_posterior(data, 1.5, noise)
+        np.testing.assert_allclose(q.mean, exact_mean, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(quad.q_covariance(q), exact_cov, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["logistic", "linear"])
+@pytest.mark.parametrize("method", ["forward_kl", "laplace", "vi_full"])
+def test_table_kls_match_an_independent_quadrature(model, method):
+    """The table's KL(Q‖P) and KL(P‖Q) equal sums over an independent even 401² grid."""
+    data, grid, noise = _case(model)
+    row = methods.run_method(method, grid, data, model, 1.5, noise, 1.0,
+                             quad.make_q((-1.0, 1.0), (1.0, 1.0)))
+    ref = _independent_grid(grid, data, model, noise)
+    t1, t2 = np.meshgrid(ref.theta1, ref.theta2)
+    log_q = quad.q_log_density(row.q, t1, t2)
+    log_p = ref.log_joint - ref.log_evidence
+    q_mass = np.exp(log_q) * ref.weights
+    assert abs(q_mass.sum() - 1.0) < 1e-6
+    assert abs(row.kl_reverse - np.sum(q_mass * (log_q - log_p))) < 1e-5
+    assert abs(row.kl_forward - np.sum(ref.mass * (log_p - log_q))) < 1e-5
+
+
+def test_laplace_is_exact_on_the_conjugate_model():
+    """On linear regression Laplace's Gaussian and evidence equal the closed forms."""
+    data, grid, noise = _case("linear")
+    fit = methods.laplace(grid, data, "linear", 1.5, noise)
+    mean, cov = quad.linear_regression_posterior(data, 1.5, noise)
+    np.testing.assert_allclose(fit.q.mean, mean, rtol=1e-9)
+    np.testing.assert_allclose(quad.q_covariance(fit.q), cov, rtol=1e-9)
+    assert abs(fit.log_evidence - quad.linear_regression_log_evidence(data, 1.5, noise)) < 1e-9
+
+
+def test_laplace_hessian_matches_finite_differences():
+    """The analytic gradient and Hessian of the one-hidden-unit log joint match differences."""
+    data, _, noise = _case("tanh_unit")
+    theta, h = np.array([0.7, -1.3]), 1e-5
+    _, grad, hess = methods.log_target_derivatives(theta, data, "tanh_unit", 1.5, noise, 2.0)
+    f = lambda t: methods.log_target_derivatives(t, data, "tanh_unit", 1.5, noise, 2.0)  # noqa: E731
+    for k in range(2):
+        e = np.eye(2)[k] * h
+        assert abs((f(theta + e)[0] - f(theta - e)[0]) / (2 * h) - grad[k]) < 1e-5
+        np.testing.assert_allclose((f(theta + e)[1] - f(theta - e)[1]) / (2 * h), hess[k],
+                                   atol=1e-4)
+
+
+def _mc_close(samples: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> None:
+    """Sample moments within Monte Carlo error: 5 standard errors with an effective sample
+    size of a quarter of the draws (HMC draws are correlated); covariances to 25%."""
+    ess = samples.shape[0] / 4
+    se = np.sqrt(np.diag(cov) / ess)
+    assert np.all(np.abs(samples.mean(0) - mean) < 5 * se), (samples.mean(0), mean, se)
+    np.testing.assert_allclose(np.cov(samples.T), cov, rtol=0.25, atol=0.1 * np.abs(cov).max())
+
+
+@pytest.mark.parametrize("model", exact_data.MODELS)
+def test_hmc_moments_match_the_quadrature(model):
+    """HMC's samples have the posterior's mean and covariance within Monte Carlo error; on
+    the two mirror modes, those of the mode the chain is in (HMC does not cross between them)."""
+    data, grid, noise = _case(model)
+    trace = methods.run_hmc(data, model, 1.5, noise, 1.0, (-1.0, 1.0), seed=0, num_samples=1600)
+    samples = trace.samples
+    assert samples.shape == (1600, 2) and 0.6 < trace.accepted[~trace.warmup].mean() <= 1.0
+    if model == "tanh_unit":  # restrict the exact posterior to the chain's half-plane
+        mode = quad.posterior_modes(grid)[0]
+        side = np.sign(samples.mean(0) @ mode)
+        assert np.all(np.sign(samples @ mode) == side)
+        t1, t2 = np.meshgrid(grid.theta1, grid.theta2)
+        half = grid.mass * (np.sign(t1 * mode[0] + t2 * mode[1]) == side)
+        half /= half.sum()
+        mean = np.array([np.sum(half * t1), np.sum(half * t2)])
+        d1, d2 = t1 - mean[0], t2 - mean[1]
+        cov = np.array([[np.sum(half * d1 * d1), np.sum(half * d1 * d2)],
+                        [np.sum(half * d1 * d2), np.sum(half * d2 * d2)]])
+    else:
+        mean, cov = quad.posterior_moments(grid)
+    _mc_close(samples, mean, cov)
+
+
+def test_hmc_trace_records_trajectories_and_warmup():
+    """Every transition keeps its leapfrog path (start = previous state), warm-up comes first,
+    and a rejected proposal leaves the chain where it was."""
+    data, _, noise = _case("logistic")
+    trace = methods.run_hmc(data, "logistic", 1.5, noise, 1.0, (-1.0, 1.0), num_samples=50)
+    total = methods.HMC_WARMUP + 50
+    assert trace.trajectories.shape == (total, methods.HMC_LEAPFROG + 1, 2)
+    assert trace.warmup[:methods.HMC_WARMUP].all() and not trace.warmup[methods.HMC_WARMUP:].any()
+    np.testing.assert_allclose(trace.trajectories[1:, 0], trace.positions[:-1], atol=0)
+    rejected = ~trace.accepted[1:]
+    np.testing.assert_allclose(trace.positions[1:][rejected], trace.positions[:-1][rejected])
+    assert np.isfinite(trace.step_size).all() and (trace.step_size > 0).all()
+
+
+@pytest.mark.parametrize("model", exact_data.MODELS)
+def test_temperature_one_is_the_untempered_posterior(model):
+    """The tempered posterior at T = 1 is today's posterior, node for node."""
+    data, grid, noise = _case(model)
+    default = quad.exact_posterior(data, model, 1.5, noise)
+    assert grid.log_evidence == default.log_evidence
+    np.testing.assert_array_equal(grid.log_joint, default.log_joint)
+
+
+def test_temperature_sharpens_and_flattens():
+    """T < 1 shrinks the posterior's covariance, T > 1 widens it (linear: exactly by T)."""
+    data, cold, noise = _case("linear", 0.5)
+    _, hot, _ = _case("linear", 2.0)
+    _, cov = quad.linear_regression_posterior(data, 1.5, noise)
+    np.testing.assert_allclose(quad.posterior_moments(cold)[1], 0.5 * cov, rtol=1e-5)
+    np.testing.assert_allclose(quad.posterior_moments(hot)[1], 2.0 * cov, rtol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf"), 11.0])
+def test_temperature_is_validated(bad):
+    """Temperatures outside [0.1, 10] are refused with a message."""
+    with pytest.raises(ValueError, match="temperature"):
+        methods.check_temperature(bad)
