@@ -59,6 +59,13 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
                                 help=HELP.get(name, f"one of {listed}"))
         elif name == "hidden":
             parser.add_argument(flag, default=",".join(map(str, default)), help=HELP[name])
+        elif name == "noise":  # each dataset's own default (the registry's default_noise)
+            bound = config.BOUNDS[name]
+            parser.add_argument(flag, type=float, default=None,
+                                help=f"label noise, relative to the dataset's class gap "
+                                f"({bound.lo:g} to {bound.hi:g}; default: the dataset's own, "
+                                f"e.g. spiral {datasets.REGISTRY['spiral'].default_noise:g}, "
+                                f"moons {datasets.REGISTRY['moons'].default_noise:g})")
         else:
             bound = config.BOUNDS[name]
             spec = "d" if bound.kind is int else "g"
@@ -88,6 +95,9 @@ def _build_parser() -> argparse.ArgumentParser:
 def _config_from_args(args: argparse.Namespace) -> config.TrainConfig:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config.TrainConfig)}
     values["hidden"] = config.parse_hidden(values["hidden"])
+    if values["noise"] is None:
+        spec = datasets.REGISTRY.get(values["dataset"])
+        values["noise"] = spec.default_noise if spec else config.TrainConfig().noise
     cfg = config.TrainConfig(**values)
     registry.validate(cfg)
     return cfg

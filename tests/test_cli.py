@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from bnnlab import cli
+from bnnlab import cli, config, datasets
 
 ARGS = ["train", "--num-points", "128", "--hidden", "8", "--num-samples", "2", "--steps", "60",
         "--steps-per-chunk", "20", "--grid-size", "20"]
@@ -123,3 +123,13 @@ def test_json_metrics_equal_the_library_metrics(method, capsys):
         assert report[name] == pytest.approx(value, rel=1e-6, abs=1e-7), name
         assert getattr(separate, name) == pytest.approx(value, rel=1e-5, abs=1e-6), name
     assert report["elbo"] == pytest.approx(float(run.history.objective[-1]), rel=1e-6)
+
+
+def test_noise_defaults_to_the_datasets_own():
+    """Without --noise a dataset starts from its registered noise (the spiral's arms stay
+    visible at 0.1); an explicit --noise wins."""
+    parse = cli._build_parser().parse_args
+    spiral = cli._config_from_args(parse(["train", "--dataset", "spiral"]))
+    assert spiral.noise == datasets.REGISTRY["spiral"].default_noise != config.TrainConfig().noise
+    given = cli._config_from_args(parse(["train", "--dataset", "spiral", "--noise", "0.3"]))
+    assert given.noise == 0.3
