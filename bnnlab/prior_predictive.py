@@ -54,8 +54,8 @@ def make_network(hidden: tuple[int, ...], activation: str, num_classes: int) -> 
     seen through its flat parameter vector θ float32[d]."""
     if num_classes < 2:
         raise ValueError(f"need at least two classes, got {num_classes}")
-    return models.make_flat_mlp(models.make_mlp(hidden, activation,
-                                                1 if num_classes == 2 else num_classes))
+    return models.make_flat_mlp(models.make_mlp(
+        hidden, activation, num_outputs=1 if num_classes == 2 else num_classes))
 
 
 def draw_logits(rng_key: jax.Array, network: models.FlatMLP, prior_std: float | jax.Array,
