@@ -34,13 +34,13 @@ st.markdown(
 )
 left, middle, right = st.columns(3)
 prior = left.slider("Prior P(F): how sure you are before testing", 0.0, 1.0, 0.5, 0.01,
-                    key="ch1_prior",
+                    key="ch1_prior", persist_state="session",
                     help="Your belief that the code is bug-free before you see any test result.")
 lik_bug_free = middle.slider("P(T | F): bug-free code passes the tests", 0.0, 1.0, 1.0, 0.01,
-                             key="ch1_lik_bug_free",
+                             key="ch1_lik_bug_free", persist_state="session",
                              help="In the talk this is 1: of course bug-free code passes.")
 lik_buggy = right.slider("P(T | ¬F): buggy code passes anyway", 0.0, 1.0, 0.5, 0.01,
-                         key="ch1_lik_buggy",
+                         key="ch1_lik_buggy", persist_state="session",
                          help="In the talk this is 1/2: tests catch a bug only half the time.")
 try:
     passed = bayes.update(prior, lik_bug_free, lik_buggy)
@@ -105,6 +105,7 @@ def evidence_over_time(prior: float, lik_bug_free: float, lik_buggy: float) -> N
     """The n-passes slider, the sequential posteriors and one failure; reruns on its own."""
     st.header("Evidence arriving over time")
     n = st.slider("The tests pass n times in a row", 0, MAX_PASSES, 3, key="ch1_num_passes",
+                  persist_state="session",
                   help="Independent runs, for example on different inputs.")
     runs = np.arange(MAX_PASSES + 1)
     after = bayes.posterior_after_runs(prior, lik_bug_free, lik_buggy, runs)
@@ -178,6 +179,7 @@ def variational_section(prior: float, lik_bug_free: float, lik_buggy: float,
     st.session_state.setdefault("ch1_phi", 0.1)  # not `value=`: the optimiser writes it
     phi = slider_col.slider("q(F) = φ: how much your approximation believes in bug-free code",
                             0.0, 1.0, step=0.001, format="%.3f", key="ch1_phi",
+                            persist_state="session",
                             disabled=running)
     if ascent and not running and abs(phi - round(ascent.phi, 3)) > 0.01:
         # φ moved by hand (by more than the slider's echo of the optimiser's value): forget it.

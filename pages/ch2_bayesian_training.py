@@ -66,12 +66,16 @@ st.markdown(
 
 st.subheader("The network and its prior")
 a1, a2, a3, a4, a5, a6 = st.columns([1, 1.2, 1.6, 1, 1.4, 0.9])
-depth = a1.slider("Hidden layers", 1, 3, 2, key="ch2_depth")
-width = a2.select_slider("Units per layer", WIDTHS, 16, key="ch2_width")
-activation = a3.radio("Activation", pp.ACTIVATIONS, key="ch2_activation", horizontal=True)
-num_classes = a4.radio("Classes", (2, 3), key="ch2_num_classes", horizontal=True)
-prior_std = a5.slider("Prior σ: θ ~ N(0, σ²)", 0.1, 5.0, 1.0, 0.1, key="ch2_prior_std")
-seed = int(a6.number_input("Seed", 0, 9999, 0, 1, key="ch2_seed"))
+depth = a1.slider("Hidden layers", 1, 3, 2, key="ch2_depth", persist_state="session")
+width = a2.select_slider("Units per layer", WIDTHS, 16, key="ch2_width",
+                         persist_state="session")
+activation = a3.radio("Activation", pp.ACTIVATIONS, key="ch2_activation",
+                      persist_state="session", horizontal=True)
+num_classes = a4.radio("Classes", (2, 3), key="ch2_num_classes", persist_state="session",
+                       horizontal=True)
+prior_std = a5.slider("Prior σ: θ ~ N(0, σ²)", 0.1, 5.0, 1.0, 0.1, key="ch2_prior_std",
+                      persist_state="session")
+seed = int(a6.number_input("Seed", 0, 9999, 0, 1, key="ch2_seed", persist_state="session"))
 hidden = (int(width),) * int(depth)
 num_params = pp.count_parameters(pp.layer_sizes(2, hidden, int(num_classes)))
 with st.spinner("Compiling this network (once per architecture and server)…", show_time=True):
@@ -86,15 +90,16 @@ def pieces_section(hidden: tuple[int, ...], activation: str, num_classes: int,
     with c_data:
         st.markdown("**Data** D = (X, Y): points x ∈ ℝ² with class labels y.")
         d1, d2 = st.columns(2)
-        num_points = d1.slider("Points", 10, MAX_POINTS, 60, 10, key="ch2_num_points")
-        spread = d2.slider("Spread", 0.2, 1.5, 0.6, 0.1, key="ch2_spread")
+        num_points = d1.slider("Points", 10, MAX_POINTS, 60, 10, key="ch2_num_points",
+                               persist_state="session")
+        spread = d2.slider("Spread", 0.2, 1.5, 0.6, 0.1, key="ch2_spread", persist_state="session")
         data = pp.make_blobs(int(num_points), int(num_classes), float(spread), seed)
         figure(figs.dataset_figure(data.x, data.y), key="ch2_data_chart")
     with c_lik:
         name = "Bernoulli on σ(f(x))" if num_classes == 2 else "categorical on softmax(f(x))"
         st.markdown(f"**Likelihood** P(Y | X, θ): {name}, a product over the points.")
         draw = st.slider("Which network θ (a draw from the prior)", 1, NUM_BOUNDARY_DRAWS, 1,
-                         key="ch2_draw")
+                         key="ch2_draw", persist_state="session")
         with st.spinner("Compiling this network (once per architecture and server)…",
                         show_time=True):
             picture = prior_picture(seed, hidden, activation, int(num_classes), prior_std,
@@ -127,7 +132,7 @@ def prior_functions_section(prior_2d: pp.PriorPicture) -> None:
         "what \"small values around zero\" means."
     )
     num_draws = st.slider("Number of networks to draw", 1, PICTURE["num_draws"], 5,
-                          key="ch2_num_draws")
+                          key="ch2_num_draws", persist_state="session")
     figure(figs.function_draws_figure(
         prior_2d.line_x, prior_2d.line_logits[:num_draws, :, 0]), key="ch2_functions_chart")
     st.markdown("The same networks on the whole plane (two classes): each panel is one "
@@ -151,7 +156,8 @@ def evidence_section(num_params: int) -> None:
     g_col, f_col = st.columns([1, 2])
     with g_col:
         points_per_axis = int(st.select_slider("Grid points per axis G", GRID_POINTS, 10,
-                                               key="ch2_points_per_axis"))
+                                               key="ch2_points_per_axis",
+                                               persist_state="session"))
         cost = pp.grid_cost(num_params, points_per_axis)
         st.metric("Parameters d", f"{num_params:,}")
         st.metric("Grid points Gᵈ", pp.format_power_of_ten(cost.log10_grid_points))

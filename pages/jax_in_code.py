@@ -115,9 +115,11 @@ with st.expander("Size of the timing demos", expanded=False):
     c1, c2 = st.columns(2)
     c1.selectbox("Hidden layers", list(jd.NETWORKS),
                  index=list(jd.NETWORKS).index(jd.DEFAULT_NETWORK), key="jax_hidden",
+                 persist_state="session",
                  help="The playground's default is 32,32.")
     c2.selectbox("Training points", jd.POINT_CHOICES,
-                 index=jd.POINT_CHOICES.index(jd.DEFAULT_POINTS), key="jax_points")
+                 index=jd.POINT_CHOICES.index(jd.DEFAULT_POINTS), key="jax_points",
+                 persist_state="session")
     st.caption(
         f"Sizes stop at {max(jd.POINT_CHOICES)} points and {list(jd.NETWORKS)[-1]} hidden units "
         "so that one measurement takes a few seconds on a 2-core CPU: measurements share the "
@@ -135,11 +137,13 @@ st.header("1 · `grad`: derivatives without algebra")
 left, right = st.columns([1, 1], gap="large")
 with left:
     fn_name = st.selectbox("Function", list(jd.GRAD_FUNCTIONS),
-                           format_func=lambda n: jd.GRAD_FUNCTIONS[n].label, key="jax_grad_fn")
+                           format_func=lambda n: jd.GRAD_FUNCTIONS[n].label, key="jax_grad_fn",
+                           persist_state="session")
     spec = jd.GRAD_FUNCTIONS.get(fn_name) or jd.GRAD_FUNCTIONS["elbo_bug_free"]
     fn_name = fn_name if fn_name in jd.GRAD_FUNCTIONS else "elbo_bug_free"
     point = st.slider(f"Point {spec.variable}", spec.lo, spec.hi, spec.default_x,
-                      (spec.hi - spec.lo) / 200, key=f"jax_grad_x0_{fn_name}")
+                      (spec.hi - spec.lo) / 200, key=f"jax_grad_x0_{fn_name}",
+                      persist_state="session")
     demo = jd.grad_demo(fn_name, point)
     m1, m2 = st.columns(2)
     m1.metric("f(x₀)", f"{demo.point_value:.5g}")
@@ -244,6 +248,7 @@ with left:
     )
     st.selectbox("Steps per call K", jd.CHUNK_CHOICES,
                  index=jd.CHUNK_CHOICES.index(jd.DEFAULT_CHUNK), key="jax_scan_k",
+                 persist_state="session",
                  help="Takes effect on the next Measure.")
     measure_button("scan")
     timing = show_result("scan")
