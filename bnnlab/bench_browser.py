@@ -272,5 +272,54 @@ def run_chapters(steps: int = 7, presses: int = 40) -> dict:
     }
 
 
+def chapter3(watch_s: float = 3.0) -> dict:
+    """Chapter 3's comparison section, in the browser: click a method → its view redrawn
+    (median over the five methods, twice round), and the HMC player's trajectory frames per
+    second (the live fit paused)."""
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    server = _start_server(port)
+    title = ("(k => [...document.querySelectorAll('.st-key-ch3_method_predictive .legendtext')]"
+             ".some(e => e.textContent === k))")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.set_default_timeout(240_000)
+            page.goto(f"http://127.0.0.1:{port}/variational-inference")
+            page.locator('[data-testid="stDataFrame"]').first.wait_for()
+            page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
+            if page.get_by_text("Page not found").count():
+                page.keyboard.press("Escape")
+            radios = page.get_by_role("radiogroup", name="Show on the posterior")
+            labels = ["VI, full covariance (reverse KL)", "Moment matching (forward KL)",
+                      "Laplace at the MAP", "HMC (blackjax leapfrog)",
+                      "VI, mean-field (reverse KL)"]
+            switch_s = []
+            for label in labels * 2:
+                start = time.perf_counter()
+                radios.get_by_text(label).click()
+                page.wait_for_function(f"{title}({json.dumps(label)})", polling="raf")
+                switch_s.append(time.perf_counter() - start)
+            radios.get_by_text("HMC (blackjax leapfrog)").click()
+            page.wait_for_function("(e => e && Number(e.dataset.frames) > 2)"
+                                   "(document.querySelector('.bnn-hmc'))")
+            frames0 = int(page.locator(".bnn-hmc").get_attribute("data-frames"))
+            start = time.perf_counter()
+            time.sleep(watch_s)
+            frames1 = int(page.locator(".bnn-hmc").get_attribute("data-frames"))
+            fps = (frames1 - frames0) / (time.perf_counter() - start)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    switch_s.sort()
+    return {"name": "browser_chapter3",
+            "method_switch_median_s": round(switch_s[len(switch_s) // 2], 3),
+            "method_switch_max_s": round(switch_s[-1], 3), "hmc_frames_per_s": round(fps, 1),
+            "switches": len(switch_s), "watch_s": watch_s}
+
+
 if __name__ == "__main__":
     print(json.dumps(run_chapters() if "--chapters" in sys.argv else run()))

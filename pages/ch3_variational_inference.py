@@ -8,15 +8,19 @@ import numpy as np
 import streamlit as st
 
 from bnnlab.exact import data as exact_data
-from bnnlab.exact import lab
+from bnnlab.exact import lab, methods
 from bnnlab.exact import quadrature as quad
 from bnnlab.figures import toy as figs
 from bnnlab.text import fmt
+from ui.hmc_player import hmc_player
 
 TICK_S = 0.3  # fragment period; the browser paces it anyway (NOTES-streamlit.md)
 LEARNING_RATES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 STEPS_PER_TICK = (1, 2, 5, 10, 20, 50)
 NODE_CHOICES = (4, 8, 16, 32)
+TEMPERATURES = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0)
+TABLE_NUMBERS = ("KL(Q‖P)", "KL(P‖Q)", "log evidence", "predictive at x*", "error vs exact",
+                 "wall time (s)")
 ESTIMATOR_LABELS = {
     "gauss_hermite": "Gauss–Hermite quadrature (deterministic)",
     "monte_carlo": "Monte Carlo: reparameterised samples",
@@ -24,10 +28,22 @@ ESTIMATOR_LABELS = {
 SS = st.session_state
 
 
+@st.cache_resource(show_spinner="Running every method on the exact posterior…", max_entries=16)
+def compare(x: np.ndarray, y: np.ndarray, model: str, prior_std: float, noise: float,
+            temperature: float, q0_mean: tuple[float, float], q0_std: float,
+            seed: int) -> lab.Comparison:
+    return lab.Comparison(lab.Problem(exact_data.ToyData(x, y), model, prior_std, noise),
+                          temperature, quad.make_q(q0_mean, (q0_std, q0_std)), seed)
+
+
 @st.cache_data(show_spinner="Computing the exact posterior…", max_entries=32)
 def exact_posterior(x: np.ndarray, y: np.ndarray, model: str, prior_std: float,
-                    noise: float) -> quad.PosteriorGrid:
-    return quad.exact_posterior(exact_data.ToyData(x, y), model, prior_std, noise)
+                    noise: float) -> tuple[quad.PosteriorGrid, np.ndarray, np.ndarray]:
+    """The grid, the x values of the data chart and the exact predictive along them."""
+    data = exact_data.ToyData(x, y)
+    grid = quad.exact_posterior(data, model, prior_std, noise)
+    x_line = lab.plot_line(data)
+    return grid, x_line, quad.posterior_predictive(grid, model, x_line)
 
 
 for key, value in {"ch3_running": False, "ch3_signature": None, "ch3_valid_points": {}}.items():
@@ -112,7 +128,8 @@ full_cov = family == "full covariance"
 problem = lab.Problem(data, model, float(prior_std), float(noise))
 settings = lab.FitSettings(full_cov, estimator, int(num_samples), int(steps_per_tick),
                            float(lr), int(seed))
-grid = exact_posterior(data.x, data.y, model, problem.prior_std, problem.noise)
+grid, x_line, exact_predictive = exact_posterior(data.x, data.y, model, problem.prior_std,
+                                                problem.noise)
 q_init = quad.make_q((init_m1, init_m2), (init_std, init_std))
 # A new dataset, model, prior or Q family invalidates the history: start Q afresh.
 signature = (model, data.x.tobytes(), data.y.tobytes(), problem.prior_std, problem.noise,
@@ -136,8 +153,6 @@ if SS.ch3_run.error:
 
 view = lab.view_box(grid, q_init)
 density32 = grid.density.astype(np.float32)  # half the bytes sent to the browser per frame
-x_line = lab.plot_line(data)
-exact_predictive = quad.posterior_predictive(grid, model, x_line)
 
 
 @st.fragment(run_every=TICK_S if SS.ch3_running else None)
@@ -175,46 +190,60 @@ def live() -> None:
         figs.data_figure(data.x, data.y, x_line, exact_predictive,
                          quad.q_predictive(run.q, model, x_line), classification),
         key="ch3_data_chart", width="stretch")
-    why_this_works(run, terms, residual)
-
-
-def why_this_works(run: lab.FitRun, t: dict[str, float], residual: float) -> None:
-    with st.expander("Why this works — the derivation with the current numbers", expanded=False):
-        st.markdown(f"At step {run.step}, with Q = N(μ, Σ), "
-                    f"μ = ({fmt(run.q.mean[0])}, {fmt(run.q.mean[1])}):")
-        st.markdown(f"**1.** The evidence is an integral over θ; a {grid.theta1.size}×"
-                    f"{grid.theta2.size} product rule evaluates it:")
-        st.latex(r"\log P(D) = \log \int P(Y\mid X,\theta)\,P(\theta)\,d\theta = "
-                 f"{t['log_evidence']:.5f}")
-        st.markdown("**2.** Bayes' rule, P(θ|D) = P(D, θ) / P(D), holds at every θ, so for any "
-                    "density Q, taking E_Q of log P(D) = log P(D, θ) − log P(θ|D) and adding and "
-                    "subtracting log Q(θ):")
-        st.latex(r"\log P(D) = \underbrace{\mathbb{E}_Q\!\left[\log\frac{P(D,\theta)}{Q(\theta)}"
-                 r"\right]}_{\text{ELBO}} + \underbrace{\mathbb{E}_Q\!\left[\log\frac{Q(\theta)}"
-                 r"{P(\theta\mid D)}\right]}_{\mathrm{KL}(Q\,\|\,P(\theta\mid D))}")
-        st.markdown("**3.** The ELBO splits into a data-fit term and a prior term, neither of "
-                    "which needs P(D):")
-        st.latex(r"\text{ELBO} = \mathbb{E}_Q[\log P(Y\mid X,\theta)] - \mathrm{KL}(Q\,\|\,"
-                 rf"P(\theta)) = {fmt(t['expected_log_likelihood'], 5)} - "
-                 rf"{fmt(t['kl_prior'], 5)} = {fmt(t['elbo'], 5)}")
-        st.markdown("**4.** The gap is a KL divergence, so it is ≥ 0 and the ELBO is a lower "
-                    "bound:")
-        st.latex(rf"{fmt(t['elbo'], 5)} + {fmt(t['kl_posterior'], 5)} = "
-                 rf"{fmt(t['elbo'] + t['kl_posterior'], 5)} \;=\; "
-                 rf"\log P(D) = {t['log_evidence']:.5f}")
-        kl_rule = ("a sum over the posterior grid" if run.terms["on_grid"][-1] else
-                   "Q's own midpoint rule (Q reaches beyond the posterior grid)")
-        st.markdown(
-            "How each number was computed, independently of the others: E_Q[log P(Y|X,θ)] by "
-            f"a trapezoid rule in Q's own coordinates ({run.terms['num_nodes'][-1]:.0f}² nodes, "
-            "refined until two levels agree); KL(Q‖P(θ)) in closed form; KL(Q‖P(θ|D)) = "
-            f"Σ Q(θ) log(Q(θ)/P(θ|D)) w by its definition, on {kl_rule}; log P(D) on the "
-            f"posterior grid. They agree to {abs(residual):.1e}.")
-        st.markdown("**5.** log P(D) does not depend on Q. So **raising the ELBO is the same as "
-                    "lowering KL(Q ‖ P(θ|D))** — an optimisation we can do with gradients, "
-                    "without ever computing the intractable integral. This KL is the *reverse* "
-                    "KL: it charges Q for putting mass where the posterior has little, so on a "
-                    "two-mode posterior a Gaussian Q picks one mode rather than straddling both.")
+    with st.expander("Why this works — the derivation with the current numbers"):
+        for kind, text in lab.derivation(run, (grid.theta1.size, grid.theta2.size)):
+            st.latex(text) if kind == "latex" else st.markdown(text)
 
 
 live()
+
+# ----------------------------------------------- every method against the exact posterior
+st.subheader("Every method against the same exact posterior")
+st.markdown(
+    "Each row approximates P_T(θ | D) ∝ (P(Y|X,θ)·P(θ))^{1/T} and is scored against it by "
+    "quadrature. Reverse KL (VI) seeks a mode; forward KL (moment matching) covers the mass; "
+    "Laplace is a Gaussian at the MAP; HMC draws samples. The temperature T (Wenzel et al. "
+    "2020; Izmailov et al. 2021 for the counterpoint) sharpens the posterior for T < 1 and "
+    "flattens it for T > 1. The live fit above stays at T = 1.")
+
+
+@st.fragment
+def every_method() -> None:
+    """The comparison's widgets rerun only this section (switching the method redraws it)."""
+    k1, k2, k3 = st.columns(3)
+    temperature = k1.select_slider("Temperature T", TEMPERATURES, 1.0, key="ch3_temperature")
+    x_star = k2.slider("Predict at x*", -exact_data.X_LIMIT, exact_data.X_LIMIT, 1.0, 0.5,
+                       key="ch3_x_star")
+    shown = k3.radio("Show on the posterior", methods.METHODS,
+                     format_func=methods.METHOD_LABELS.get, key="ch3_method")
+    comparison = compare(data.x, data.y, model, problem.prior_std, problem.noise,
+                         float(temperature), (float(init_m1), float(init_m2)), float(init_std),
+                         int(seed))
+    st.dataframe(comparison.table(float(x_star)), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                for c in TABLE_NUMBERS})
+    st.caption("KLs by quadrature (— for samples); the evidence is each method's estimate of "
+               "log ∫ P_T(D, θ) dθ (an ELBO is a lower bound); wall times include compiling on a "
+               "server's first run.")
+    view_t = quad.mass_box(comparison.grid, tail_mass=1e-4, pad=0.3)
+    left, right = st.columns(2)
+    with left:
+        if shown == "hmc":
+            hmc_player(comparison.hmc_payload(view_t), key="ch3_hmc_player")
+        elif (row := comparison.rows[shown]).q is None:
+            st.info(f"{methods.METHOD_LABELS[shown]}: {row.evidence_kind}.")
+        else:
+            st.plotly_chart(figs.posterior_figure(
+                comparison.grid.theta1, comparison.grid.theta2,
+                comparison.grid.density.astype(np.float32), names, np.asarray(row.q.mean),
+                quad.q_covariance(row.q), None, view_t, title=methods.METHOD_LABELS[shown]),
+                key="ch3_method_chart", width="stretch")
+    with right:
+        st.plotly_chart(figs.predictive_comparison_figure(
+            data.x, data.y, x_line, comparison.line("exact", x_line),
+            comparison.line(shown, x_line),
+            methods.METHOD_LABELS[shown], float(x_star), classification),
+            key="ch3_method_predictive", width="stretch")
+
+
+every_method()

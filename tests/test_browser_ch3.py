@@ -6,11 +6,11 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-# Points on the ELBO trace of the decomposition chart (the second Plotly chart on the page).
+# Points on the ELBO trace of the decomposition chart (found by its key: the page has five).
 CHART_POINTS = """() => {
-  const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
-  if (plots.length < 2 || !plots[1]._fullData || !plots[1]._fullData.length) return -1;
-  return plots[1]._fullData[0]._length ?? plots[1]._fullData[0].x.length;
+  const plot = document.querySelector('.st-key-ch3_decomposition_chart .js-plotly-plot');
+  if (!plot || !plot._fullData || !plot._fullData.length) return -1;
+  return plot._fullData[0]._length ?? plot._fullData[0].x.length;
 }"""
 
 
@@ -21,6 +21,11 @@ def _open_chapter(page, url: str) -> None:
     if page.get_by_text("Page not found").count():
         page.keyboard.press("Escape")
     page.wait_for_function(f"({CHART_POINTS})() > 0")
+    # The comparison section runs every method once per server (compiles included): wait for
+    # its table and for the script to finish before clicking.
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=180_000)
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')",
+                           timeout=60_000)
 
 
 def test_fit_animates_and_pause_stops(app_server, page):
@@ -40,3 +45,22 @@ def test_fit_animates_and_pause_stops(app_server, page):
     paused = page.evaluate(CHART_POINTS)
     time.sleep(2.0)  # several fragment periods
     assert page.evaluate(CHART_POINTS) == paused > first
+
+
+def test_hmc_animation_advances_and_table_fills(app_server, page):
+    """With HMC shown, the player draws trajectory after trajectory, and the comparison table
+    has the exact row and one row per method."""
+    _open_chapter(page, app_server.url)
+    table = page.locator('[data-testid="stDataFrame"]')
+    table.first.wait_for(timeout=180_000)
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stDataFrame\"] "
+                           "[role=\"row\"]').length >= 7", timeout=60_000)
+    methods = page.get_by_role("radiogroup", name="Show on the posterior")
+    methods.get_by_text("HMC (blackjax leapfrog)").click()
+    page.wait_for_function("(e => e && Number(e.dataset.frames) > 5)"
+                           "(document.querySelector('.bnn-hmc'))", timeout=60_000)
+    first = int(page.locator(".bnn-hmc").get_attribute("data-transition"))
+    time.sleep(1.0)
+    later = int(page.locator(".bnn-hmc").get_attribute("data-transition"))
+    assert later > first
+    assert "ε =" in page.locator(".bnn-hmc-info").inner_text()

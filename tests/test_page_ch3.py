@@ -26,14 +26,15 @@ def _step(at: AppTest) -> int:
 
 @pytest.fixture(scope="module")
 def app() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception
     return at
 
 
-def test_page_renders_three_charts_at_step_zero(app):
-    """The default page shows the posterior, the decomposition and the data, at step 0."""
-    assert len(app.get("plotly_chart")) == 3
+def test_page_renders_its_charts_at_step_zero(app):
+    """The default page shows the posterior, the decomposition, the data, and the method's
+    posterior and predictive, at step 0."""
+    assert len(app.get("plotly_chart")) == 5
     assert _step(app) == 0 and not app.error
 
 
@@ -84,7 +85,7 @@ def test_widget_changes_the_posterior_picture(app, kind, key, value):
 
 def test_bad_points_show_a_message_and_keep_the_last_valid_data():
     """Unparseable points give an error in the page and the last valid points stay in use."""
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.radio("ch3_source").set_value("my own points").run()
     at.text_area("ch3_points").set_value("0.5, 1\n-1, 0\n2, 1").run()
     good = _metric(at, "log P(D)")
@@ -116,7 +117,34 @@ def test_widget_extremes_do_not_raise(app, model, end):
 def test_wide_q_shows_the_accurate_elbo():
     """Issue 12's wide Q (tanh unit, σ 1.5, Q at (−1, 1) with σ 2): the page shows ELBO −46.0340
     (E_Q[log lik] −45.3871 − KL(Q‖P(θ)) 0.6469), not the old −46.5757, and the check holds."""
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.slider("ch3_init_std").set_value(2.0).run()
     assert _metric(at, "ELBO") == "-46.0340"
     assert abs(float(_metric(at, "ELBO + KL"))) < 1e-6
+
+
+def test_method_table_has_every_method_and_the_exact_row(app):
+    """The comparison table has the exact row and one row per method, KLs ≥ 0 for Gaussians."""
+    table = app.dataframe[0].value
+    assert list(table["method"])[0] == "Exact (quadrature)" and len(table) == 6
+    kls = table["KL(Q‖P)"].to_numpy()[1:5]
+    assert (kls >= -1e-9).all()
+
+
+@pytest.mark.parametrize("method", ["vi_mean_field", "vi_full", "forward_kl", "laplace", "hmc"])
+def test_every_method_can_be_shown(app, method):
+    """Switching the shown method redraws without exceptions (HMC as the player component)."""
+    app.radio("ch3_method").set_value(method).run()
+    assert not app.exception
+    charts = [c.proto.id for c in app.get("plotly_chart")]
+    assert any("ch3_method_predictive" in c for c in charts)
+    assert any("ch3_method_chart" in c for c in charts) == (method != "hmc")
+
+
+def test_temperature_changes_the_exact_row():
+    """T = 0.5 gives the tempered posterior's normaliser, a different exact evidence."""
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    before = at.dataframe[0].value["log evidence"].iloc[0]
+    at.select_slider("ch3_temperature").set_value(0.5).run()
+    assert not at.exception
+    assert at.dataframe[0].value["log evidence"].iloc[0] < before

@@ -4,12 +4,15 @@ history of every term, and `advance` runs one compiled chunk; the page only bind
 from __future__ import annotations
 
 import functools
+import math
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import jax
 import numpy as np
 
+from bnnlab.exact import methods
 from bnnlab.exact.data import ToyData
 from bnnlab.exact.fitting import FitState, init, make_chunk_fn, pad_data
 from bnnlab.exact.quadrature import (
@@ -19,8 +22,11 @@ from bnnlab.exact.quadrature import (
     as_q64,
     decompose,
     mass_box,
+    posterior_predictive,
     q_covariance,
 )
+from bnnlab.playground import encode_floats, encode_grid
+from bnnlab.text import fmt
 
 MAX_STEPS = 3000  # a run pauses itself here
 
@@ -130,3 +136,122 @@ def view_box(grid: PosteriorGrid, q0: GaussianQ) -> tuple[float, float, float, f
 def plot_line(data: ToyData) -> np.ndarray:
     """The x values at which the predictives are drawn: float64[160] covering the data."""
     return np.linspace(min(data.x.min(), -3.0) - 0.5, max(data.x.max(), 3.0) + 0.5, 160)
+
+
+class Comparison:
+    """Every method of `methods.METHODS` run once on P_T(θ | D): the rows of the table."""
+
+    def __init__(self, problem: Problem, temperature: float, q0: GaussianQ, seed: int) -> None:
+        from bnnlab.exact.quadrature import exact_posterior
+
+        self.problem = problem
+        self.temperature = methods.check_temperature(temperature)
+        p = problem
+        self.grid = exact_posterior(p.data, p.model, p.prior_std, p.noise,
+                                    temperature=self.temperature)
+        self.rows = {m: methods.run_method(m, self.grid, p.data, p.model, p.prior_std, p.noise,
+                                           0.0, q0, seed) for m in methods.METHODS}
+        self.id = uuid.uuid4().hex[:12]  # the HMC player restarts when this changes
+        self._tables: dict[float, list[dict[str, object]]] = {}
+        self._lines: dict[tuple[str, bytes], np.ndarray] = {}
+        self._payloads: dict[tuple, dict] = {}
+
+    def line(self, method: str, x: np.ndarray) -> np.ndarray:
+        """Predictive of `method` (or "exact") along x float64[m], memoised."""
+        key = (method, x.tobytes())
+        if key not in self._lines:
+            self._lines[key] = (
+                posterior_predictive(self.grid, self.problem.model, x) if method == "exact"
+                else methods.line_predictive(self.rows[method], self.problem.model, x))
+        return self._lines[key]
+
+    def table(self, x_star: float) -> list[dict[str, object]]:
+        """One dict per row (exact first), for st.dataframe; NaN where a method has no value."""
+        if x_star not in self._tables:
+            self._tables[x_star] = self._table(x_star)
+        return self._tables[x_star]
+
+    def _table(self, x_star: float) -> list[dict[str, object]]:
+        p = self.problem
+        exact_pred = methods.exact_predictive_at(self.grid, p.model, x_star)
+        rows: list[dict[str, object]] = [{
+            "method": "Exact (quadrature)", "KL(Q‖P)": 0.0, "KL(P‖Q)": 0.0,
+            "log evidence": self.grid.log_evidence, "evidence kind": "exact",
+            "predictive at x*": exact_pred, "error vs exact": 0.0, "wall time (s)": math.nan}]
+        for name, row in self.rows.items():
+            pred = methods.predictive_at(row, p.model, x_star)
+            rows.append({"method": methods.METHOD_LABELS[name], "KL(Q‖P)": row.kl_reverse,
+                         "KL(P‖Q)": row.kl_forward, "log evidence": row.evidence,
+                         "evidence kind": row.evidence_kind, "predictive at x*": pred,
+                         "error vs exact": pred - exact_pred, "wall time (s)": row.wall_s})
+        return rows
+
+    def hmc_payload(self, box: tuple[float, float, float, float], size: int = 96) -> dict:
+        """The HMC chain and the posterior image for `ui.hmc_player` (compact base64 arrays),
+        memoised per box."""
+        key = (tuple(float(b) for b in box), size)
+        if key not in self._payloads:
+            self._payloads[key] = self._hmc_payload(box, size)
+        return self._payloads[key]
+
+    def _hmc_payload(self, box: tuple[float, float, float, float], size: int) -> dict:
+        trace = self.rows["hmc"].trace
+        p = self.problem
+        _, _, density = methods.display_density(self.grid, p.data, p.model, p.prior_std,
+                                                p.noise, box, size)
+        return {"id": self.id, "total": int(trace.positions.shape[0]),
+                "leapfrog": int(trace.trajectories.shape[1] - 1),
+                "warmup": int(trace.warmup.sum()), "box": [float(b) for b in box],
+                "nx": size, "ny": size,
+                "density": encode_grid(density, float(density.max()) or 1.0),
+                "trajectories": encode_floats(trace.trajectories),
+                "positions": encode_floats(trace.positions),
+                "step_size": encode_floats(trace.step_size),
+                "accepted": "".join("1" if a else "0" for a in trace.accepted),
+                "divergent": "".join("1" if a else "0" for a in trace.divergent)}
+
+
+def derivation(run: FitRun, grid_nodes: tuple[int, int]) -> list[tuple[str, str]]:
+    """The derivation of log P(D) = ELBO + KL with the run's latest numbers, as
+    ("markdown" | "latex", text) items for the page to render in order."""
+    t = {name: run.latest(name) for name in run.terms}
+    gap = t["elbo"] + t["kl_posterior"] - t["log_evidence"]
+    kl_rule = ("a sum over the posterior grid" if t["on_grid"] else
+               "Q's own midpoint rule (Q reaches beyond the posterior grid)")
+    return [
+        ("markdown", f"At step {run.step}, with Q = N(μ, Σ), "
+                     f"μ = ({fmt(run.q.mean[0])}, {fmt(run.q.mean[1])}):"),
+        ("markdown", f"**1.** The evidence is an integral over θ; a {grid_nodes[0]}×"
+                     f"{grid_nodes[1]} product rule evaluates it:"),
+        ("latex", r"\log P(D) = \log \int P(Y\mid X,\theta)\,P(\theta)\,d\theta = "
+                  f"{t['log_evidence']:.5f}"),
+        ("markdown", "**2.** Bayes' rule, P(θ|D) = P(D, θ) / P(D), holds at every θ, so for any "
+                     "density Q, taking E_Q of log P(D) = log P(D, θ) − log P(θ|D) and adding "
+                     "and subtracting log Q(θ):"),
+        ("latex", r"\log P(D) = \underbrace{\mathbb{E}_Q\!\left[\log\frac{P(D,\theta)}"
+                  r"{Q(\theta)}\right]}_{\text{ELBO}} + \underbrace{\mathbb{E}_Q\!\left[\log"
+                  r"\frac{Q(\theta)}{P(\theta\mid D)}\right]}"
+                  r"_{\mathrm{KL}(Q\,\|\,P(\theta\mid D))}"),
+        ("markdown", "**3.** The ELBO splits into a data-fit term and a prior term, neither of "
+                     "which needs P(D):"),
+        ("latex", r"\text{ELBO} = \mathbb{E}_Q[\log P(Y\mid X,\theta)] - \mathrm{KL}(Q\,\|\,"
+                  rf"P(\theta)) = {fmt(t['expected_log_likelihood'], 5)} - "
+                  rf"{fmt(t['kl_prior'], 5)} = {fmt(t['elbo'], 5)}"),
+        ("markdown", "**4.** The gap is a KL divergence, so it is ≥ 0 and the ELBO is a lower "
+                     "bound:"),
+        ("latex", rf"{fmt(t['elbo'], 5)} + {fmt(t['kl_posterior'], 5)} = "
+                  rf"{fmt(t['elbo'] + t['kl_posterior'], 5)} \;=\; \log P(D) = "
+                  f"{t['log_evidence']:.5f}"),
+        ("markdown", "How each number was computed, independently of the others: "
+                     "E_Q[log P(Y|X,θ)] by a trapezoid rule in Q's own coordinates "
+                     f"({t['num_nodes']:.0f}² nodes, refined until two levels agree); "
+                     "KL(Q‖P(θ)) in closed form; KL(Q‖P(θ|D)) = Σ Q(θ) log(Q(θ)/P(θ|D)) w by "
+                     f"its definition, on {kl_rule}; log P(D) on the posterior grid. They "
+                     f"agree to {abs(gap):.1e}."),
+        ("markdown", "**5.** log P(D) does not depend on Q. So **raising the ELBO is the same as "
+                     "lowering KL(Q ‖ P(θ|D))** — an optimisation we can do with gradients, "
+                     "without ever computing the intractable integral. This KL is the *reverse* "
+                     "KL: it charges Q for putting mass where the posterior has little, so on a "
+                     "two-mode posterior a Gaussian Q picks one mode rather than straddling "
+                     "both (compare the forward-KL row below)."),
+    ]

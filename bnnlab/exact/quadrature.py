@@ -45,7 +45,8 @@ ELL_MAX_NODES = 513
 ELL_TOLERANCE = 1e-5  # two successive levels agreeing to this (nats) count as converged
 GRID_MASS_TOLERANCE = 1e-9  # |Σ Q w − 1| below this: Q lies inside the grid
 MOMENT_TOLERANCE = 1e-7  # ... and its variances to this relative error: resolved by it
-PREDICTIVE_NODES = 129  # nodes per axis of Q's rule for the predictive
+PREDICTIVE_NODES = 65  # nodes per axis of Q's (warped) rule for the predictive
+PREDICTIVE_MASS_FLOOR = 1e-14  # grid nodes with less posterior mass are skipped
 _BLOCK_ELEMENTS = 2_000_000  # evaluate the likelihood in blocks of this many (θ, point) pairs
 
 
@@ -277,7 +278,8 @@ def posterior_predictive(grid: PosteriorGrid, model: str, x: np.ndarray) -> np.n
     """E_{P_T(θ|D)}[predict(θ, x)] by quadrature: x float64[m] → float64[m]."""
     weights = grid.mass.ravel()
     t1, t2 = np.meshgrid(grid.theta1, grid.theta2)
-    keep = weights > 1e-12 * weights.max()  # skip nodes that cannot change the sum
+    # Nodes below 1e-14 of the mass hold < 1e-9 together (≤ 10⁵ nodes): they cannot show.
+    keep = weights > PREDICTIVE_MASS_FLOOR
     values = predict(np, model, t1.ravel()[keep][:, None], t2.ravel()[keep][:, None], x)
     return weights[keep] @ values / weights[keep].sum()
 

@@ -23,7 +23,8 @@ def posterior_figure(theta1: np.ndarray, theta2: np.ndarray, density: np.ndarray
                      param_names: tuple[str, str], q_mean: np.ndarray | None = None,
                      q_cov: np.ndarray | None = None, trajectory: np.ndarray | None = None,
                      axis_range: tuple[float, float, float, float] | None = None,
-                     height: int = 460) -> go.Figure:
+                     height: int = 460,
+                     title: str = "Exact posterior P(θ | D) and the Gaussian Q") -> go.Figure:
     """Heatmap of P(θ | D) (density float[G2, G1] on axes theta1 float[G1], theta2 float[G2])
     with Q's 1σ and 2σ ellipses, its mean and the path the mean took (trajectory float[T, 2]).
     axis_range (lo1, hi1, lo2, hi2) pins the view so the picture does not jump while fitting."""
@@ -42,7 +43,7 @@ def posterior_figure(theta1: np.ndarray, theta2: np.ndarray, density: np.ndarray
                             line=dict(color=Q_COLOUR, width=width), hoverinfo="skip")
         fig.add_scatter(x=[q_mean[0]], y=[q_mean[1]], mode="markers", name="Q's mean",
                         marker=dict(color=Q_COLOUR, size=10, symbol="x"))
-    fig.update_layout(title="Exact posterior P(θ | D) and the Gaussian Q", height=height,
+    fig.update_layout(title=title, height=height,
                       margin=_MARGIN, xaxis_title=param_names[0], yaxis_title=param_names[1],
                       legend=dict(orientation="h", y=-0.18), uirevision="posterior")
     if axis_range is not None:
@@ -97,4 +98,17 @@ def data_figure(x: np.ndarray, y: np.ndarray, x_line: np.ndarray, exact: np.ndar
                       legend=dict(orientation="h", y=-0.25))
     if classification:
         fig.update_yaxes(range=[-0.05, 1.05])
+    return fig
+
+
+def predictive_comparison_figure(x: np.ndarray, y: np.ndarray, x_line: np.ndarray,
+                                 exact: np.ndarray, method: np.ndarray, method_label: str,
+                                 x_star: float, classification: bool,
+                                 height: int = 460) -> go.Figure:
+    """The exact (tempered) predictive and one method's along x_line float[m], the data
+    (x, y float[n]) and a marker line at x*."""
+    fig = data_figure(x, y, x_line, exact, method, classification, height=height)
+    fig.data[2].name = method_label
+    fig.add_vline(x=x_star, line=dict(color="#999", dash="dot"), annotation_text="x*")
+    fig.update_layout(title="What the method predicts, against the exact predictive")
     return fig
