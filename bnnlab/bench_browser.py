@@ -354,12 +354,14 @@ def run_digits(strokes: int = 10) -> dict:
             page.wait_for_function(
                 "() => document.body.innerText.includes('done, step 100 of 100')"
                 " && document.body.innerText.includes('MAP alongside: step 600')")
+            # the page reruns once more when training ends: wait for the drawing panel
+            page.wait_for_function("() => document.body.innerText.includes('Nothing drawn')")
             page.wait_for_function(SETTLED_JS)
             canvas = page.locator(".bnn-draw canvas")
-            canvas.scroll_into_view_if_needed()
-            box = canvas.bounding_box()
             to_verdict, to_settled = [], []
             for k in range(strokes + 2):
+                canvas.scroll_into_view_if_needed()
+                box = canvas.bounding_box()
                 signature = page.evaluate(_VERDICT_JS)
                 page.evaluate(_ARM_JS, signature)
                 start = time.perf_counter()

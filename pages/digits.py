@@ -122,40 +122,9 @@ with right:
 
 # ------------------------------------------------------------------ draw something
 st.header("Draw something")
-threshold = st.slider("Say a class only when its probability is at least", 0.5, 0.99,
-                      digits_lab.DEFAULT_THRESHOLD, 0.01, key=P + "threshold")
-pad, panel = st.columns([1, 3])
-with pad:
-    drawing, draw_error = draw_canvas(key=P + "canvas")
-    if draw_error:
-        st.warning(draw_error)
-    st.caption("Or load an example into the analysis:")
-    e1, e2 = st.columns(2)
-    e3, e4 = st.columns(2)
-    e5, e6 = st.columns(2)
-    clicked = {"digit": e1.button("Digit", key=P + "ex_digit", width="stretch",
-                                  help="a test digit the network never trained on"),
-               "letter": e2.button("Letter", key=P + "ex_letter", width="stretch"),
-               "noise": e3.button("Noise", key=P + "ex_noise", width="stretch"),
-               "blank": e4.button("Blank", key=P + "ex_blank", width="stretch"),
-               "saturated": e5.button("Full", key=P + "ex_saturated", width="stretch",
-                                      help="ink everywhere: a saturated canvas"),
-               }
-    if e6.button("Mine", key=P + "ex_mine", width="stretch", help="back to your drawing"):
-        SS.pop(P + "example", None)
-    for kind, was in clicked.items():
-        if was:
-            SS[P + "example_count"] = SS.get(P + "example_count", -1) + 1
-            try:
-                SS[P + "example"] = digits_lab.example_image(kind, 37 * SS[P + "example_count"])
-            except digits_lab.DataError as err:
-                st.error(str(err))
-    if drawing.strokes and SS.get(P + "last_strokes") != drawing.num_points:
-        SS[P + "last_strokes"] = drawing.num_points
-        SS.pop(P + "example", None)  # a new stroke brings the drawing back
 
 
-def show_analysis(image: np.ndarray, caption: str) -> None:
+def show_analysis(image: np.ndarray, caption: str, threshold: float) -> None:
     try:
         probs = lab().predict(name, image[None])
         map_probs = lab().predict(digits_lab.BASELINE, image[None]) if name != "map" else None
@@ -198,12 +167,52 @@ def show_analysis(image: np.ndarray, caption: str) -> None:
                                           colour="#7f7f7f"), key=P + "map_bars")
 
 
-with panel:
-    if P + "example" in SS:
-        image, caption = SS[P + "example"]
-    else:
-        image, caption = drawing.normalized, "your drawing (size-normalised like the digits)"
-    show_analysis(np.asarray(image, np.float32), caption)
+# A fragment: a stroke, an example button or the threshold reruns this section only (not
+# the training chart and the evidence above and below it): stroke → verdict in the browser
+# is measured by `python -m bnnlab.bench_browser --digits`.
+@st.fragment
+def draw_something() -> None:
+    threshold = st.slider("Say a class only when its probability is at least", 0.5, 0.99,
+                          digits_lab.DEFAULT_THRESHOLD, 0.01, key=P + "threshold")
+    pad, panel = st.columns([1, 3])
+    with pad:
+        drawing, draw_error = draw_canvas(key=P + "canvas")
+        if draw_error:
+            st.warning(draw_error)
+        st.caption("Or load an example into the analysis:")
+        e1, e2 = st.columns(2)
+        e3, e4 = st.columns(2)
+        e5, e6 = st.columns(2)
+        clicked = {"digit": e1.button("Digit", key=P + "ex_digit", width="stretch",
+                                      help="a test digit the network never trained on"),
+                   "letter": e2.button("Letter", key=P + "ex_letter", width="stretch"),
+                   "noise": e3.button("Noise", key=P + "ex_noise", width="stretch"),
+                   "blank": e4.button("Blank", key=P + "ex_blank", width="stretch"),
+                   "saturated": e5.button("Full", key=P + "ex_saturated", width="stretch",
+                                          help="ink everywhere: a saturated canvas"),
+                   }
+        if e6.button("Mine", key=P + "ex_mine", width="stretch", help="back to your drawing"):
+            SS.pop(P + "example", None)
+        for kind, was in clicked.items():
+            if was:
+                SS[P + "example_count"] = SS.get(P + "example_count", -1) + 1
+                try:
+                    SS[P + "example"] = digits_lab.example_image(
+                        kind, 37 * SS[P + "example_count"])
+                except digits_lab.DataError as err:
+                    st.error(str(err))
+        if drawing.strokes and SS.get(P + "last_strokes") != drawing.num_points:
+            SS[P + "last_strokes"] = drawing.num_points
+            SS.pop(P + "example", None)  # a new stroke brings the drawing back
+    with panel:
+        if P + "example" in SS:
+            image, caption = SS[P + "example"]
+        else:
+            image, caption = drawing.normalized, "your drawing (size-normalised like the digits)"
+        show_analysis(np.asarray(image, np.float32), caption, threshold)
+
+
+draw_something()
 
 # ------------------------------------------------------------------ the evidence
 st.header("The evidence, measured")
