@@ -155,6 +155,17 @@ def input_note(image: np.ndarray) -> str:
     return ""
 
 
+def drawing_input(image: np.ndarray, normalized: np.ndarray) -> tuple[np.ndarray, str]:
+    """What the page analyses of a drawing (both float[64], 0..16: as drawn, and size-normalised
+    like the digits) and its caption. A canvas inked (almost) everywhere is analysed as drawn:
+    size-normalising would shrink it to a block of ink and hide that it is saturated."""
+    if input_note(image) == "saturated":
+        return (np.asarray(image, np.float32).reshape(64),
+                "your drawing: ink everywhere (not size-normalised)")
+    return (np.asarray(normalized, np.float32).reshape(64),
+            "your drawing (size-normalised like the digits)")
+
+
 def analyse(probs: np.ndarray, image: np.ndarray,
             threshold: float = DEFAULT_THRESHOLD) -> Analysis:
     """`probs: float[S, 1, 10]` (or [S, 10]) for one image (0..16, float[64]) -> `Analysis`.

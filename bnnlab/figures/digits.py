@@ -79,3 +79,30 @@ def rejection_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
                       xaxis=dict(title="share rejected", range=[0, 0.5]),
                       yaxis=dict(title="accuracy on the rest"))
     return fig
+
+
+def sigma_sweep_figure(rows) -> go.Figure:
+    """Two panels from `digits_lab.SweepRow`s: the median posterior σ and the letters AUROC (by
+    predictive entropy) against the number of steps, one line per (β, σ₀)."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                        subplot_titles=("median posterior σ", "AUROC letters (entropy)"))
+    colours = {1e-3: "#1f77b4", 1e-2: "#2ca02c", 1.0: "#d62728"}
+    runs = sorted({(r.kl_weight, r.init_std) for r in rows})
+    for kl_weight, init_std in runs:
+        part = sorted((r for r in rows if (r.kl_weight, r.init_std) == (kl_weight, init_std)),
+                      key=lambda r: r.steps)
+        steps = [r.steps for r in part]
+        style = dict(color=colours.get(kl_weight, "#7f7f7f"),
+                     dash="solid" if init_std >= 0.01 else "dot")
+        name = f"β = {kl_weight:g}, σ₀ = {init_std:g}"
+        fig.add_trace(go.Scatter(x=steps, y=[r.sigma_median for r in part], name=name,
+                                 mode="lines+markers", line=style, legendgroup=name),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=steps, y=[r.auroc_letters for r in part], name=name,
+                                 mode="lines+markers", line=style, legendgroup=name,
+                                 showlegend=False), row=1, col=2)
+    fig.update_xaxes(title_text="training steps")
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_layout(height=300, margin=dict(l=50, r=10, t=35, b=40))
+    fig.update_annotations(font_size=13)
+    return fig
