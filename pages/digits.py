@@ -28,6 +28,8 @@ def recipe_from_url() -> tuple[str, digits_lab.TrainConfig, list[str]]:
     """The recipe and its settings from the URL (`?recipe=vi_talk&steps=800`), validated."""
     params = dict(st.query_params)
     notices: list[str] = []
+    if not params and P + "settings" in SS:  # back from another page: the URL lost its query
+        return (*SS[P + "settings"], [])
     name = params.pop("recipe", SS.get(P + "recipe", "vi_talk"))
     if name not in digits_lab.RECIPES:
         notices.append(f"Ignored recipe={str(name)[:30]!r}: choose from "
@@ -59,6 +61,7 @@ except digits_lab.DataError as err:
     st.stop()
 
 name, cfg, notices = recipe_from_url()
+SS[P + "settings"] = (name, cfg)
 for notice in notices:
     st.warning(notice)
 
@@ -69,6 +72,7 @@ with left:
                           format_func=lambda n: digits_lab.RECIPES[n].label, key=P + "recipe")
     if picked != name:
         name, cfg = picked, digits_lab.recipe_config(picked)
+        SS[P + "settings"] = (name, cfg)
     st.caption(digits_lab.RECIPES[name].description + f"; {cfg.steps:,} full-batch steps, "
                f"hidden {','.join(map(str, cfg.hidden))}, lr {cfg.lr:g}, prior σ "
                f"{cfg.prior_std:g}.")

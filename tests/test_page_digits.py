@@ -155,3 +155,17 @@ def test_trainer_runs_off_the_calling_thread():
     assert trainer.wait(300)
     snap = trainer.snapshot()
     assert snap.status == "done" and snap.step == 60 and snap.history.shape == (3, 60)
+
+
+def test_settings_survive_a_url_without_query():
+    """Back from another page (the URL has lost its query): the link's settings are kept."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["recipe"] = "vi_full"
+    at.query_params["steps"] = "300"
+    at.run()
+    at.query_params.clear()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["digits_settings"][0] == "vi_full"
+    assert at.session_state["digits_settings"][1].steps == 300
+    assert any("300 full-batch steps" in c.value for c in at.caption)
