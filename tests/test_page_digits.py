@@ -82,6 +82,35 @@ def test_bad_link_is_a_notice():
     assert not at.exception, at.exception
     text = "\n".join(w.value for w in at.warning)
     assert "Ignored recipe" in text and "steps" in text
+    assert not at.error
+
+
+@pytest.mark.parametrize("params,expect", [
+    ({"recipe": ""}, ["Ignored recipe"]), ({"recipe": "map", "steps": "abc"}, ["steps"]),
+    ({"steps": "-5"}, ["steps"]), ({"steps": "nan"}, ["steps"]), ({"lr": "1e99"}, ["lr"]),
+    ({"recipe": "vi_talk%00", "steps": "1,000"}, ["Ignored recipe", "steps"])])
+def test_url_garbage_is_a_notice(params, expect):
+    """Garbage in ?recipe= or ?steps= (empty, text, negative, NaN) or another field: a notice
+    naming it, no exception and no error; the page still offers Train."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error
+    text = "\n".join(w.value for w in at.warning)
+    for part in expect:
+        assert part in text, (params, text)
+    assert any(b.key == "digits_train" for b in at.button)
+
+
+def test_sweep_is_shown():
+    """The precomputed σ sweep is on the page: its chart, its table and its command."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("digits_sigma_sweep.py" in m.value for m in at.markdown)
+    assert any(len(f.value) == 24 and "median σ" in f.value for f in at.dataframe)
 
 
 def test_analyse_empty_and_saturated_inputs():
@@ -98,6 +127,25 @@ def test_analyse_empty_and_saturated_inputs():
     assert digits_lab.analyse(sure, np.full(64, 5.0)).verdict == "It's a 7."
 
 
+def test_drawn_empty_and_saturated_canvas_get_clear_verdicts():
+    """Through the drawing path the page uses: an empty canvas says nothing is drawn; a canvas
+    inked everywhere is analysed as drawn (flagged saturated), not shrunk to a block of ink."""
+    import numpy as np
+
+    from bnnlab.data import drawing as dr
+
+    probs = np.full((4, 1, 10), 0.1)
+    empty = dr.drawing_from_strokes(dr.parse_strokes([]))
+    image, _ = digits_lab.drawing_input(empty.image, empty.normalized)
+    assert "Nothing drawn" in digits_lab.analyse(probs, image).verdict
+    rows = [[[x, y] for x in range(33)] for y in range(33)]  # every row of the 32×32 canvas
+    full = dr.drawing_from_strokes(dr.parse_strokes(rows))
+    image, caption = digits_lab.drawing_input(full.image, full.normalized)
+    assert image.min() >= 0.9 * 16 and "ink everywhere" in caption
+    result = digits_lab.analyse(probs, image)
+    assert result.note == "saturated" and result.verdict == "I don't know."
+
+
 def test_trainer_runs_off_the_calling_thread():
     """Trainer.start returns at once; the chunks run on a worker holding an accelerator slot."""
     trainer = digits_lab.Trainer(digits_lab.recipe_config("map", steps=60))
@@ -107,3 +155,17 @@ def test_trainer_runs_off_the_calling_thread():
     assert trainer.wait(300)
     snap = trainer.snapshot()
     assert snap.status == "done" and snap.step == 60 and snap.history.shape == (3, 60)
+
+
+def test_settings_survive_a_url_without_query():
+    """Back from another page (the URL has lost its query): the link's settings are kept."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["recipe"] = "vi_full"
+    at.query_params["steps"] = "300"
+    at.run()
+    at.query_params.clear()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["digits_settings"][0] == "vi_full"
+    assert at.session_state["digits_settings"][1].steps == 300
+    assert any("300 full-batch steps" in c.value for c in at.caption)
