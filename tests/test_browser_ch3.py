@@ -41,8 +41,15 @@ def test_fit_animates_and_pause_stops(app_server, page):
     page.wait_for_function("() => [...document.querySelectorAll('button')].some("
                            "b => b.innerText.includes('Fit') && !b.disabled)")
     assert fit.is_enabled()
-    time.sleep(1.0)  # let a frame that was in flight land
-    paused = page.evaluate(CHART_POINTS)
+    # A tick already running when Pause landed may still draw its chunk (on a loaded machine
+    # more than a second later): wait until the chart holds still, then it must stay still.
+    paused, deadline = page.evaluate(CHART_POINTS), time.monotonic() + 15
+    while time.monotonic() < deadline:
+        time.sleep(1.5)
+        now = page.evaluate(CHART_POINTS)
+        if now == paused:
+            break
+        paused = now
     time.sleep(2.0)  # several fragment periods
     assert page.evaluate(CHART_POINTS) == paused > first
 
