@@ -60,3 +60,17 @@ def backend() -> str:
 def backend_caption() -> str:
     """E.g. 'Computed with JAX 0.7.2 on CPU · 2 cores': the line every page shows."""
     return f"Computed with JAX {jax.__version__} on {device_label()}"
+
+
+def release_memory() -> bool:
+    """Give freed heap memory back to the operating system (glibc's `malloc_trim`); True where
+    that was possible. After heavy runs the process kept ~120 MB of freed host memory in
+    malloc's arenas (measured: RSS 484 → 364 MB after 4 large runs on the 2-core machine, while
+    clearing the engine cache and `jax.clear_caches()` freed < 4 MB and no JAX array was live),
+    so a finished or reset run calls this. A no-op elsewhere (macOS, musl)."""
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
