@@ -1,0 +1,171 @@
+"""One server-wide, bounded pool of slots for work that needs the accelerator.
+
+Training chunks and the JAX page's measurements share `ACCELERATOR`, so however many learners
+click at once, at most `config.MAX_CONCURRENT_RUNS` pieces of heavy work run together and the
+rest wait (visibly, with a timeout) instead of piling up.
+
+No slot may leak. A slot is held by a token that is registered *inside* the `try` whose `finally`
+removes it, so there is no instant at which a slot is taken but its release is not yet armed.
+Work submitted with `Slots.submit` runs on a daemon worker thread that takes and releases the slot
+itself: whatever interrupts the caller (a Streamlit rerun or stop, a closed tab, an exception while
+it waits on the future) cannot reach the code that holds the slot.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from bnnlab import config
+
+T = TypeVar("T")
+
+
+class SlotTimeout(Exception):
+    """No slot became free within the timeout; the message says how long and for what."""
+
+    def __init__(self, name: str, waited_s: float, capacity: int) -> None:
+        self.name = name
+        self.waited_s = waited_s
+        self.capacity = capacity
+        super().__init__(
+            f"Waited {waited_s:.1f} s for the {name}, but all {capacity} slot(s) stayed busy "
+            f"with other work. Try again in a moment.")
+
+
+class Slots:
+    """A bounded pool of server-wide slots (e.g. the accelerator).
+
+    `hold(timeout)` is a context manager for code that runs on a thread no one interrupts (a
+    trainer thread); `submit(fn, ..., wait_timeout=...)` is the door for a Streamlit script
+    thread, which a rerun can interrupt at any `st.*` call.
+    """
+
+    def __init__(self, capacity: int, name: str = "accelerator") -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self.name = name
+        self._cond = threading.Condition(threading.RLock())
+        self._holders: set[object] = set()  # one token per slot in use
+        self._waiting = 0
+
+    def in_use(self) -> int:
+        """Slots held right now."""
+        with self._cond:
+            return len(self._holders)
+
+    def waiting(self) -> int:
+        """Callers waiting for a slot right now."""
+        with self._cond:
+            return self._waiting
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no slot is held and nobody waits (True), or `timeout` s pass (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._holders and not self._waiting, timeout)
+
+    def _acquire(self, token: object, timeout: float,
+                 give_up: Callable[[], bool] = lambda: False) -> bool:
+        """Add `token` to the holders within `timeout` s; False if `give_up()` turned true first."""
+        started = time.monotonic()
+        deadline = started + max(timeout, 0.0)
+        with self._cond:
+            self._waiting += 1
+            self._cond.notify_all()  # observers of waiting() (tests, wait_idle) see the change
+            try:
+                if give_up():
+                    return False
+                while len(self._holders) >= self.capacity:
+                    if give_up():
+                        return False
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise SlotTimeout(self.name, time.monotonic() - started, self.capacity)
+                    self._cond.wait(left)
+                self._holders.add(token)
+                return True
+            finally:
+                self._waiting -= 1
+                self._cond.notify_all()  # wait_idle() watches the waiters too
+
+    def _release(self, token: object) -> None:
+        with self._cond:
+            if token in self._holders:  # idempotent: the token may never have been added
+                self._holders.remove(token)
+                self._cond.notify_all()
+
+    def _wake(self, _future: object = None) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def hold(self, timeout: float) -> Iterator[None]:
+        """Hold one slot for the body; wait at most `timeout` s, else raise `SlotTimeout`.
+
+        The slot is released on any exit, exceptions and `BaseException`s included.
+        """
+        token = object()
+        try:
+            self._acquire(token, timeout)
+            yield
+        finally:
+            self._release(token)
+
+    def submit(self, fn: Callable[..., T], *args: Any, wait_timeout: float,
+               **kwargs: Any) -> concurrent.futures.Future[T]:
+        """Run `fn(*args, **kwargs)` on a daemon worker thread that holds a slot while it runs.
+
+        The future stays pending while the worker waits for a slot (so `future.running()` is
+        False: the caller can say "waiting for the accelerator"), then runs; it raises
+        `SlotTimeout` if no slot came within `wait_timeout` s, or whatever `fn` raised. The slot
+        is free again before the future completes. `future.cancel()` while it waits ends the wait
+        at once; a running `fn` is never interrupted, and the worker releases its slot in a
+        `finally` of its own.
+        """
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        future.add_done_callback(self._wake)  # a cancelled waiter stops waiting now
+
+        def work() -> None:
+            ok, value = False, None
+            token = object()
+            try:
+                if not self._acquire(token, wait_timeout, give_up=future.cancelled):
+                    return  # cancelled while waiting
+                if not future.set_running_or_notify_cancel():
+                    return  # cancelled just as a slot came free: give it back unused
+                try:
+                    ok, value = True, fn(*args, **kwargs)
+                except BaseException as err:  # noqa: BLE001 - handed to the caller
+                    value = err
+            except SlotTimeout as err:
+                value = err
+            finally:
+                self._release(token)
+            # The slot is free before the future completes: a caller that sees the result can
+            # count on in_use() no longer including this work.
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+        thread = threading.Thread(target=work, name=f"bnnlab-{self.name}", daemon=True)
+        thread.start()  # may raise (no thread to be had): then no slot was taken
+        return future
+
+    def resize(self, capacity: int) -> None:
+        """Change the capacity (for tests); holders above a smaller capacity finish normally."""
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        with self._cond:
+            self.capacity = capacity
+            self._cond.notify_all()
+
+
+# The one server-wide pool: training chunks and the JAX page's measurements.
+ACCELERATOR = Slots(config.MAX_CONCURRENT_RUNS)
