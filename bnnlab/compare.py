@@ -2,7 +2,8 @@
 
 One `Comparison` belongs to one learner's session: a `MethodRun` per chosen method (MAP,
 mean-field VI, MC dropout, a deep ensemble, HMC/NUTS), each with its engine from the
-process-wide `train.compiled` cache. `advance` runs one chunk of every unfinished method;
+process-wide `train.compiled` cache. `advance` runs one time-sized chunk of the next unfinished
+method (a `session.Trainer` calls it, one chunk per slot of the server-wide pool);
 `report` evaluates them all on one grid and computes the lesson: which methods say "I don't
 know" far from the data, and how far each approximate predictive is from HMC's.
 
@@ -16,14 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from bnnlab import config, contour, datasets, hmc, playground, predict, train
+from bnnlab import config, contour, datasets, hmc, predict, scheduler, session, wire
 from bnnlab.config import ConfigError, TrainConfig
 
 GAP_DATASET = "moons_gap"
@@ -124,66 +122,26 @@ class CompareSettings:
         return self.base.replace(method=method)
 
 
-class MethodRun:
-    """One method's resumable run on the shared data."""
-
-    def __init__(self, cfg: TrainConfig, data: CompareData) -> None:
-        self.cfg = cfg
-        self.engine, self.batch, self.hyper, self.state = train.start_run(cfg, data.x_train,
-                                                                      data.y_train)
-        self.display_key = jax.random.key(cfg.seed + 1)
-        self.chunk_seconds: list[float] = []
-        self.chunk_steps: list[int] = []
-
-    @property
-    def step(self) -> int:
-        return int(self.state.step)
-
-    @property
-    def diverged(self) -> bool:
-        return bool(self.state.diverged)
-
-    @property
-    def finished(self) -> bool:
-        return self.step >= self.cfg.steps or self.diverged
-
-    def advance(self) -> int:
-        """One chunk (fewer steps near the end); returns the steps taken."""
-        todo = min(self.engine.static.steps_per_chunk, self.cfg.steps - self.step)
-        if todo <= 0 or self.diverged:
-            return 0
-        before = self.step
-        start = time.perf_counter()
-        self.state, _ = self.engine.run_chunk(self.state, self.batch, self.hyper,
-                                              jnp.int32(todo))
-        jax.block_until_ready(self.state)
-        self.chunk_seconds.append(time.perf_counter() - start)
-        self.chunk_steps.append(self.step - before)
-        return self.step - before
+class MethodRun(session.Run):
+    """One method's resumable run on the shared data (the chunk loop of `session.Run`)."""
 
     @property
     def wall_seconds(self) -> float:
         """Time spent in chunks, the first one (which compiles) included."""
-        return float(sum(self.chunk_seconds))
+        return self.train_seconds
 
     @property
     def steps_per_second(self) -> float:
         """Steps (HMC: transitions) per second after the first, compiling chunk."""
-        seconds = sum(self.chunk_seconds[1:])
-        return float(sum(self.chunk_steps[1:]) / seconds) if seconds > 0 else float("nan")
-
-    def summary(self, points: np.ndarray) -> predict.Predictive:
-        """Mean probability and the three uncertainties at `points: float32[n, 2]`."""
-        out = self.engine.predictive_summary(self.display_key, self.state,
-                                             np.asarray(points, np.float32),
-                                             num_samples=EVAL_SAMPLES)
-        return predict.Predictive(*np.asarray(out))
+        later = self.chunk_log[1:]
+        seconds = sum(s for _, s in later)
+        return float(sum(n for n, _ in later) / seconds) if seconds > 0 else float("nan")
 
     def hmc_progress(self) -> dict[str, float] | None:
         """Warm-up / samples drawn / acceptance rate / divergences of an HMC chain, else None."""
         if self.cfg.method != "hmc":
             return None
-        chain = self.state.method_state
+        chain = self.snapshot.state.method_state
         transitions = int(chain.num_transitions)
         return {
             "transitions": transitions,
@@ -237,19 +195,37 @@ class Comparison:
                                        base.test_fraction, base.seed)
         self.runs = {m: MethodRun(settings.method_config(m), self.data)
                      for m in settings.methods}
-        self.far_points = predict.far_probe_points(self.data.x_train, size=21)
+        self.far_points = predict.far_probe_points(self.data.x_train,
+                                                   size=session.FAR_PROBE_SIZE)
+        self._turn = 0
 
     @property
     def finished(self) -> bool:
         return all(run.finished for run in self.runs.values())
 
-    def advance(self) -> dict[str, int]:
-        """One chunk of every unfinished method; returns steps taken per method."""
-        return {m: run.advance() for m, run in self.runs.items() if not run.finished}
+    @property
+    def compiled(self) -> bool:
+        return all(run.compiled for run in self.runs.values())
+
+    def ensure_compiled(self, slots: scheduler.Slots, timeout: float) -> None:
+        """Compile every method's chunk (each inside a slot, once per process)."""
+        for run in self.runs.values():
+            run.ensure_compiled(slots, timeout)
+
+    def advance(self, max_steps: int | None = None) -> int:
+        """One chunk (sized by time) of the next unfinished method, in turn; returns its steps.
+        A `session.Trainer` calls it once per slot, so no slot is held for all methods."""
+        pending = [m for m, run in self.runs.items() if not run.finished]
+        if not pending:
+            return 0
+        method = pending[self._turn % len(pending)]
+        self._turn += 1
+        return self.runs[method].advance(max_steps)
 
     def hmc_ready(self) -> bool:
         run = self.runs.get("hmc")
-        return run is not None and int(run.state.method_state.num_kept) >= MIN_HMC_DRAWS
+        return run is not None and int(
+            run.snapshot.state.method_state.num_kept) >= MIN_HMC_DRAWS
 
     def report(self, grid_size: int = 50, zoom: float = 1.0) -> Report:
         """Metrics, maps and the lesson for every method on one shared grid."""
@@ -259,14 +235,19 @@ class Comparison:
         shape = (len(ys), len(xs))
         gap_mask = self._in_gap(grid)
         gap_points = self._gap_points()
-        on_grid = {m: run.summary(grid) for m, run in self.runs.items()}
-        ready = self.hmc_ready()
+        snaps = {m: run.snapshot for m, run in self.runs.items()}  # one state per method
+        on_grid = {m: run.summary(grid, EVAL_SAMPLES, snaps[m]) for m, run in self.runs.items()}
+        ready = "hmc" in snaps and int(
+            snaps["hmc"].state.method_state.num_kept) >= MIN_HMC_DRAWS
         reference = on_grid["hmc"].mean if ready else None
         rows: dict[str, MethodReport] = {}
         for method, run in self.runs.items():
-            test = run.summary(self.data.x_test)
-            far = run.summary(self.far_points).total.mean() if len(self.far_points) else math.nan
-            gap = run.summary(gap_points).total.mean() if gap_points is not None else math.nan
+            snap = snaps[method]
+            test = run.summary(self.data.x_test, EVAL_SAMPLES, snap)
+            far = (run.summary(self.far_points, EVAL_SAMPLES, snap).total.mean()
+                   if len(self.far_points) else math.nan)
+            gap = (run.summary(gap_points, EVAL_SAMPLES, snap).total.mean()
+                   if gap_points is not None else math.nan)
             mean = on_grid[method].mean
             diff = diff_gap = math.nan
             if reference is not None and method != "hmc":
@@ -274,7 +255,8 @@ class Comparison:
                 if gap_mask is not None and gap_mask.any():
                     diff_gap = float(np.mean(np.abs(mean - reference)[gap_mask]))
             rows[method] = MethodReport(
-                method=method, steps=run.step, finished=run.finished, diverged=run.diverged,
+                method=method, steps=snap.step, diverged=snap.diverged,
+                finished=snap.diverged or snap.step >= run.cfg.steps,
                 test_acc=predict.accuracy(test.mean, self.data.y_test),
                 test_nll=predict.nll(test.mean, self.data.y_test),
                 ece=predict.ece(test.mean, self.data.y_test),
@@ -356,10 +338,10 @@ def maps_payload(report: Report, kind: str, data: CompareData) -> dict:
     for method, row in report.rows.items():
         sx, sy = contour.segments(np.asarray(row.grid.mean), float(xs[0]), dx, float(ys[0]), dy)
         maps.append({"method": method, "title": METHOD_LABELS[method],
-                     "values": playground.encode_grid(getattr(row.grid, kind), vmax),
-                     "boundary": playground.encode_segments(sx, sy, box)})
+                     "values": wire.encode_grid(getattr(row.grid, kind), vmax),
+                     "boundary": wire.encode_segments(sx, sy, box)})
     return {"grid": {"x0": float(xs[0]), "dx": dx, "y0": float(ys[0]), "dy": dy,
                      "nx": len(xs), "ny": len(ys)},
             "kind": kind, "vmax": vmax, "maps": maps,
-            "train": playground.points_payload(data.x_train, data.y_train),
+            "train": wire.points_payload(data.x_train, data.y_train),
             "gap": list(data.gap) if data.gap is not None else None}

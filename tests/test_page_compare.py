@@ -58,8 +58,10 @@ def test_train_shows_every_chosen_method_and_ticks(app):
     assert all(len(base64.b64decode(m["values"])) == side for m in maps["maps"])
     first = app.dataframe[0].value
     assert list(first["method"]) == ["MAP", "Deep ensemble", "HMC (reference)"]
-    for _ in range(6):
-        app.run()
+    comparison = app.session_state["cmp_comparison"]
+    for run in comparison.runs.values():  # they train on the page's trainer thread
+        assert run.wait_for_step_after(0, 120)
+    app.run()
     assert not app.exception
     later = app.dataframe[0].value
     assert list(later["progress"]) != list(first["progress"])
@@ -79,3 +81,11 @@ def test_no_method_chosen_is_refused(app):
     app.multiselect(key="cmp_methods").set_value([]).run()
     assert not app.exception
     assert any("at least one method" in e.value for e in app.error)
+
+
+def test_user_text_in_an_error_is_shown_as_typed(app):
+    """Markdown in the hidden-layers field (a link, bold text) is escaped in the error."""
+    app.text_input(key="cmp_hidden").set_value("[x](https://evil.example) **b**").run()
+    assert not app.exception
+    text = " ".join(e.value for e in app.error)
+    assert r"\[x\]\(https" in text and "**b**" not in text.replace("\\*", "")
