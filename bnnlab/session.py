@@ -44,6 +44,9 @@ BOUNDARY_GRID = 40
 HISTORY_POINTS = 400  # the objective chart gets at most this many points
 FAR_PROBE_SIZE = 21  # the far-probe grid of the live metrics (`predict.far_probe_points`)
 UNCERTAINTY_KINDS = ("total", "aleatoric", "epistemic")
+UNCERTAINTY_LABELS = {"total": "total (predictive entropy)",
+                      "aleatoric": "aleatoric (expected entropy)",
+                      "epistemic": "epistemic (mutual information)"}
 
 _SERIALS = itertools.count(1)  # unique names for runs, data and frames (ids get reused)
 
@@ -547,6 +550,36 @@ class Session:
         self.run = self._new_run(cfg)  # raises ConfigError / DataError: the page says so
         self.trainer = Trainer(self.run, self.slots)
 
+    @classmethod
+    def from_link(cls, params: dict[str, str], fields: tuple[str, ...],
+                  slots: scheduler.Slots | None = None) -> tuple[Session, list[str]]:
+        """A session from a link's query parameters (`config.from_query_params` for `fields`,
+        `added` for clicked points), and the notices about what it ignored or clamped. Only
+        the playground's methods train here; settings that cannot start fall back to the
+        defaults with a notice."""
+        params = dict(params)
+        added_text = params.pop("added", "")
+        cfg, notices = config.from_query_params(params, fields=fields)
+        if cfg.method not in config.PLAYGROUND_METHODS:
+            notices.append(f"method={cfg.method} is not trained here (see Compare methods); "
+                           "using VI.")
+            cfg = cfg.replace(method="vi")
+        added, notice = playground.decode_added(added_text) if added_text else ([], None)
+        notices += [notice] if notice else []
+        try:
+            return cls(cfg, added, slots=slots), notices
+        except (ValueError, RuntimeError) as err:  # bad data (DataError), out of memory
+            notices.append(f"Could not start with the link's settings ({err}); using the "
+                           "defaults.")
+            return cls(TrainConfig(), slots=slots), notices
+
+    def link(self, fields: tuple[str, ...]) -> dict[str, str]:
+        """Query parameters that reproduce this session (uploaded data excepted)."""
+        params = {k: v for k, v in config.to_query_params(self.cfg).items() if k in fields}
+        if self.added:
+            params["added"] = playground.encode_added(self.added)
+        return params
+
     # ---------------------------------------------------------------- lifecycle
     def _new_run(self, cfg: TrainConfig) -> Run:
         run = Run(cfg, playground.build_data(cfg, self.added, self.uploaded))
@@ -747,21 +780,31 @@ class Session:
             thread.join(timeout)
         return not self.trainer.running
 
+    def _restart(self, added: list, uploaded: tuple[np.ndarray, np.ndarray] | None) -> bool:
+        """A new run on `added` / `uploaded` points; on any error (e.g. out of memory while
+        initialising) the previous run, points and upload stay and `message` says why."""
+        old = (self.added, self.uploaded)
+        self.added, self.uploaded = list(added), uploaded
+        try:
+            self._replace_run()
+        except Exception as err:  # noqa: BLE001 - shown in the page, never a traceback
+            self.added, self.uploaded = old
+            self.error = friendly_error(err)
+            return False
+        return True
+
     def reset(self) -> None:
-        self._replace_run()
+        self._restart(self.added, self.uploaded)
 
     def clear_added(self) -> None:
-        self.added = []
-        self._replace_run()
+        self._restart([], self.uploaded)
 
-    def upload(self, xy: tuple[np.ndarray, np.ndarray]) -> None:
+    def upload(self, xy: tuple[np.ndarray, np.ndarray]) -> bool:
         """Train on uploaded points `(x float32[n, 2], y int32[n])` from now on."""
-        self.uploaded, self.added = xy, []
-        self._replace_run()
+        return self._restart([], xy)
 
     def use_generated(self) -> None:
-        self.uploaded = None
-        self._replace_run()
+        self._restart([], None)
 
     def close(self) -> None:
         self.wants_training = False

@@ -8,7 +8,7 @@ import inspect
 
 import streamlit as st
 
-from bnnlab import config, datasets, playground, runtime, session, vi
+from bnnlab import config, datasets, runtime, session, vi
 from bnnlab.config import BOUNDS, ConfigError
 from bnnlab.figures.playground import probe_histogram
 from ui import widget_state
@@ -20,8 +20,6 @@ PRESETS = {"Talk's recipe: β = 0.001, initial σ = 1e-3": {"kl_weight": 0.001, 
            "Full Bayes: β = 1": {"kl_weight": 1.0}}
 MAP_MODES = {"view": "Look", "add0": "Add class 0 (orange)", "add1": "Add class 1 (blue)",
              "probe": "Probe"}
-KIND_LABELS = {"total": "total (predictive entropy)", "aleatoric": "aleatoric (expected entropy)",
-               "epistemic": "epistemic (mutual information)"}
 METHOD_LABELS = {"vi": "VI (Bayes by Backprop)", "map": "MAP (point estimate)"}
 # The settings this page shows; only these go into its links.
 FIELDS = ("dataset", "num_points", "noise", "test_fraction", "seed", "hidden", "activation",
@@ -31,33 +29,14 @@ VIEW = ("kind", "zoom", "mode")
 LIVE = {session.Status.TRAINING, session.Status.WAITING, session.Status.COMPILING}
 
 
-def _widgets_from_config(cfg: config.TrainConfig) -> None:
-    for field in FIELDS:
-        value = getattr(cfg, field)
-        st.session_state[P + field] = ",".join(map(str, value)) if field == "hidden" else value
-
-
 def _open_from_url() -> None:
-    """First visit in this browser session: the URL's settings (validated) start a session."""
-    params = {k: st.query_params[k] for k in st.query_params}
-    added_text = params.pop("added", "")
-    cfg, notices = config.from_query_params(params, fields=FIELDS)
-    if cfg.method not in METHOD_LABELS:
-        notices.append(f"method={cfg.method} is not trained here (see Compare methods); "
-                       "using VI.")
-        cfg = cfg.replace(method="vi")
-    added, notice = playground.decode_added(added_text) if added_text else ([], None)
-    notices += [notice] if notice else []
-    try:
-        live = session.Session(cfg, added)
-    except (datasets.DataError, ConfigError, ValueError) as err:
-        notices.append(f"Could not start with the link's settings ({err}); using the defaults.")
-        cfg = config.TrainConfig()
-        live = session.Session(cfg)
-    st.session_state[P + "notices"] = notices
-    st.session_state[P + "session"] = live
-    _widgets_from_config(cfg)
-    st.session_state.update({P + "kind": "total", P + "zoom": False, P + "mode": "view"})
+    """First visit in this browser session: the link's settings (validated) start a session."""
+    live, notices = session.Session.from_link(dict(st.query_params), FIELDS)
+    st.session_state.update({P + "session": live, P + "notices": notices, P + "kind": "total",
+                             P + "zoom": False, P + "mode": "view"})
+    for field in FIELDS:
+        value = getattr(live.cfg, field)
+        st.session_state[P + field] = ",".join(map(str, value)) if field == "hidden" else value
 
 
 if P + "session" not in st.session_state:
@@ -138,8 +117,11 @@ try:
     live.apply(live.cfg.replace(
         **{f: type(getattr(live.cfg, f))(s[P + f]) for f in FIELDS if f != "hidden"},
         hidden=config.parse_hidden(s[P + "hidden"])))
-except (ConfigError, TypeError, ValueError, datasets.DataError) as err:
+except (ConfigError, TypeError, ValueError) as err:  # DataError is a ValueError
     st.error(escape_markdown(f"Setting not applied: {err}. Keeping the previous settings."),
+             icon=":material/warning:")
+except RuntimeError as err:  # e.g. out of memory while initialising
+    st.error(escape_markdown(f"Setting not applied: {session.friendly_error(err)}"),
              icon=":material/warning:")
 
 if upload is None or upload.file_id != st.session_state.get(P + "upload_id"):
@@ -147,8 +129,8 @@ if upload is None or upload.file_id != st.session_state.get(P + "upload_id"):
 if upload is not None and upload.file_id != st.session_state.get(P + "upload_id"):
     st.session_state[P + "upload_id"] = upload.file_id
     try:
-        live.upload(datasets.load_csv(upload.getvalue()))
-        st.toast(f"Loaded {len(live.uploaded[0])} points from the CSV.")
+        if live.upload(datasets.load_csv(upload.getvalue())):
+            st.toast(f"Loaded {len(live.uploaded[0])} points from the CSV.")
     except datasets.DataError as err:
         st.session_state[P + "upload_error"] = escape_markdown(
             f"Could not use {upload.name!r}: {err}. Keeping the previous data.")
@@ -159,9 +141,7 @@ if live.uploaded is not None:
             icon=":material/description:")
 
 # The URL mirrors the settings, so a copied link reproduces the run (data included).
-wanted = {k: v for k, v in config.to_query_params(live.cfg).items() if k in FIELDS}
-if live.added:
-    wanted["added"] = playground.encode_added(live.added)
+wanted = live.link(FIELDS)
 if {k: st.query_params[k] for k in st.query_params} != wanted:
     st.query_params.from_dict(wanted)
 
@@ -183,7 +163,7 @@ controls[3].button("Clear clicks", on_click=live.clear_added, key=P + "clear",
 controls[4].selectbox("Click on the map to", list(MAP_MODES), format_func=MAP_MODES.get,
                       key=P + "mode")
 controls[5].selectbox("Uncertainty map", session.UNCERTAINTY_KINDS, key=P + "kind",
-                      format_func=KIND_LABELS.get)
+                      format_func=session.UNCERTAINTY_LABELS.get)
 controls[6].toggle("Zoom out", key=P + "zoom", help="Show the model far from the data (×4)")
 widget_state.remember(P, FIELDS + VIEW)
 if status == session.Status.DIVERGED:

@@ -43,14 +43,15 @@ def _run_state(at: AppTest):
 
 
 def _wait_for_step(at: AppTest, above: int, timeout: float = 60.0) -> int:
-    """Training runs in a background thread: rerun the page until the step passes `above`."""
+    """Training runs in a background thread: wait (on the run's condition) until the step
+    passes `above`, then rerun the page."""
+    run = _run_state(at)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        at.run()
-        if _run_state(at).step > above:
-            return _run_state(at).step
-    raise AssertionError(f"step stayed at {_run_state(at).step}")
+    while run.step <= above and time.monotonic() < deadline:
+        run.wait_for_step_after(run.step, deadline - time.monotonic())
+    at.run()
+    assert run.step > above, f"step stayed at {run.step}"
+    return run.step
 
 
 @pytest.fixture(scope="module")
