@@ -177,14 +177,13 @@ elif status == session.Status.FINISHED:
 
 @st.fragment(run_every=0.05 if status in LIVE else None, key="pg_live_view")
 def live_view() -> None:
-    before = live.status
-    if before == session.Status.WAITING:
+    if live.status == session.Status.WAITING:
         st.info(f"Waiting for the accelerator: {live.slots.capacity} runs are training on this "
                 "server right now; yours continues when one finishes its chunk.",
                 icon=":material/hourglass_top:")
     view = session.View(zoom=4.0 if st.session_state[P + "zoom"] else 1.0,
                         kind=st.session_state[P + "kind"], mode=st.session_state[P + "mode"])
-    payload, status = live.tick(view)
+    payload, now = live.tick(view)
     if live.message:
         st.error(escape_markdown(f"Training stopped: {live.message}"), icon=":material/error:")
     if payload is None:
@@ -199,8 +198,8 @@ def live_view() -> None:
             st.rerun(scope="app" if view.mode.startswith("add") else "fragment")
     if live.probe is not None:
         st.plotly_chart(probe_histogram(live.probe[2], *live.probe[:2]), key=P + "probe_chart")
-    if (before in LIVE) != (status in LIVE):
-        st.rerun(scope="app")  # the buttons above follow the status
+    if (status in LIVE) != (now in LIVE):  # `status`: what the buttons above were drawn for
+        st.rerun(scope="app")
 
 
 live_view()

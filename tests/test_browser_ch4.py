@@ -144,3 +144,14 @@ def test_a_click_far_outside_the_data_gets_a_message(app_server, page):
     page.get_by_text("±50 standardised units").first.wait_for(timeout=30_000)
     assert _live_attr(page, "data-train-points") == count
     assert "added=" not in page.evaluate("location.search")
+
+
+def test_a_finished_run_says_so_and_greys_out_train(app_server, page):
+    """When the run reaches its step budget in the background, the page switches Pause back
+    to a greyed-out Train and says why, without a click."""
+    open_playground(page, f"{app_server.url}/playground?num_points=120&hidden=8&num_samples=2"
+                          "&steps_per_chunk=10&grid_size=16&steps=200")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Finished: the run has taken all 200 steps").wait_for(timeout=60_000)
+    assert page.get_by_role("button", name="Train", exact=True).is_disabled()
+    assert _step(page) == 200
