@@ -49,6 +49,7 @@ def test_page_starts_idle_with_an_invitation(app):
 
 def test_train_shows_every_chosen_method_and_ticks(app):
     """Train: one map per chosen method on a shared scale; each tick advances the table."""
+    app.number_input(key="cmp_steps").set_value(100_000).run()  # still training when checked
     next(b for b in app.button if b.label == "▶ Train").click().run()
     assert not app.exception
     maps = _maps(app)[0]
@@ -67,6 +68,7 @@ def test_train_shows_every_chosen_method_and_ticks(app):
     assert list(later["progress"]) != list(first["progress"])
     assert any("HMC" in p.proto.text for p in app.get("progress")) or app.get("progress")
     assert any("I don't know" in m.value or "confident" in m.value for m in app.markdown)
+    next(b for b in app.button if b.label == "⏹ Stop").click().run()
 
 
 def test_bad_hidden_layers_give_a_message_and_no_traceback(app):
