@@ -220,7 +220,7 @@ class Comparison:
         for method, run in self.runs.items():
             snap = snaps[method]
             metrics = run.metrics(snap)  # `predict.evaluate`: the CLI's and the playground's
-            far = metrics.entropy_far
+            far = metrics["entropy_far"]
             gap = (run.summary(gap_points, EVAL_SAMPLES, snap).total.mean()
                    if gap_points is not None else math.nan)
             mean = on_grid[method].mean
@@ -232,8 +232,8 @@ class Comparison:
             rows[method] = MethodReport(
                 method=method, steps=snap.step, diverged=snap.diverged,
                 finished=snap.diverged or snap.step >= run.cfg.steps,
-                test_acc=metrics.test_acc, test_nll=metrics.test_nll, ece=metrics.ece,
-                entropy_near=metrics.entropy_near, entropy_far=float(far),
+                test_acc=metrics["test_acc"], test_nll=metrics["test_nll"],
+                ece=metrics["ece"], entropy_near=metrics["entropy_near"], entropy_far=float(far),
                 entropy_gap=float(gap), wall_s=run.wall_seconds,
                 steps_per_s=run.steps_per_second,
                 says_dont_know=bool(math.isfinite(far) and far >= DONT_KNOW_FRACTION * math.log(2)),
