@@ -381,7 +381,7 @@ class Run:
         bx, by, bgrid = predict.make_grid(every, BOUNDARY_GRID, margin=0.5, zoom=zoom)
         boundary_x: list[np.ndarray] = []
         boundary_y: list[np.ndarray] = []
-        if self.cfg.method == "vi":
+        if self.engine.static.num_draws(NUM_BOUNDARY_SAMPLES) > 1:  # MAP: one network
             sample_probs = self.sample_probs(bgrid, NUM_BOUNDARY_SAMPLES,
                                              jax.random.fold_in(self.display_key, 7), snap)
             for p in sample_probs:

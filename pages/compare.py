@@ -204,7 +204,7 @@ def live_view() -> None:
         st.progress(min(max(fraction, 0.0), 1.0), text=text)
     rows = []
     for method, r in report.rows.items():
-        unit = "transitions" if method == "hmc" else "steps"
+        unit = "transitions" if registry.has_warmup(method) else "steps"
         rows.append({
             "method": registry.method_label(method),
             "progress": f"{r.steps:,} {unit}" + (" ✓" if r.finished else "")
