@@ -290,7 +290,35 @@ def bench_digits_train(quick: bool) -> dict:
             and times[0] <= 10.0}
 
 
+def bench_chunk_time(quick: bool) -> dict:
+    """A chunk asked for fewer steps than its engine's K costs about those steps (issue 14:
+    sessions size chunks by time, so Pause acts within ~0.5 s): wall time of a chunk of K = 200
+    steps against one of 1 and of 20 steps, same engine and state, interleaved repeats. Before
+    the engine ran its steps under `lax.cond`, a 1-step chunk cost ~1.0–1.1 × a full one."""
+    cfg = STANDARD.replace(steps_per_chunk=200)
+    x, y = _standard_data(cfg)
+    engine = train.compiled(train.StaticConfig.from_config(cfg, len(x)))
+    batch = train.make_batch(x, y, engine.static.data_bucket)
+    hyper = train.make_hyper(cfg)
+    state = engine.init(jax.random.key(0), jnp.float32(cfg.init_std))
+    jax.block_until_ready(engine.run_chunk(state, batch, hyper, jnp.int32(1)))  # compile
+    sizes = (200, 20, 1)
+    times: dict[int, list[float]] = {n: [] for n in sizes}
+    for _ in range(5 if quick else 15):
+        for n in sizes:
+            times[n].append(_median_time(
+                lambda n=n: engine.run_chunk(state, batch, hyper, jnp.int32(n)), 1))
+    full = statistics.median(times[200])
+    return {"name": "chunk_time", "config": "moons-512 2-32-32-1 tanh S=8, K=200",
+            "full_chunk_s": round(full, 4),
+            "chunk_20_s": round(statistics.median(times[20]), 4),
+            "chunk_1_s": round(statistics.median(times[1]), 4),
+            "ratio_1_vs_full": round(statistics.median(times[1]) / full, 3),
+            "ratio_20_vs_full": round(statistics.median(times[20]) / full, 3)}
+
+
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
+    "chunk_time": bench_chunk_time,
     "train_steps": bench_train_steps,
     "compile": bench_compile,
     "grid_predictive": bench_grid_predictive,

@@ -1,5 +1,6 @@
 """Browser benchmark of the live playground and chapters 1-2: `python -m bnnlab bench --browser`
-(`run_chapters` below for the chapters; `python -m bnnlab.bench_browser --chapters` alone).
+(`run_chapters` below for the chapters; `python -m bnnlab.bench_browser --chapters` alone;
+`--fair-share`: a default session's first frame while 4 sessions near the budget train).
 
 Starts `streamlit run app.py` on 127.0.0.1 and a free port, drives Debian's Chromium through
 Playwright (never `playwright install`), and measures in the browser, not on the server:
@@ -76,12 +77,12 @@ def _start_server(port: int) -> subprocess.Popen:
     raise RuntimeError("streamlit did not start")
 
 
-def _session(browser, url: str, watch_s: float) -> dict:
+def _session(browser, url: str, watch_s: float, query: str = QUERY) -> dict:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(120_000)
     opened = time.perf_counter()
-    page.goto(f"{url}/playground?{QUERY}")
+    page.goto(f"{url}/playground?{query}")
     page.wait_for_function("document.querySelector('.bnn-live') && "
                            "document.querySelector('.bnn-live').dataset.step === '0'")
     page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
@@ -143,6 +144,72 @@ def run(watch_s: float = 10.0) -> dict:
         "blank_frames": cold["blank"] + warm["blank"],
         "frames_sampled": cold["frames"] + warm["frames"],
         "watch_s": watch_s,
+    }
+
+
+# ------------------------------------------------------------------ fair share (issue 14)
+# Settings near the cost budget (`config.check_cost`): the model gives ~0.36 s a step, so each
+# chunk is one step of ≤ MAX_CHUNK_SECONDS; 2,000 steps stay under MAX_RUN_SECONDS.
+HEAVY_QUERY = "dataset=moons&num_points=2000&hidden=128,128&num_samples=16&steps=2000"
+
+
+def _start_heavy(browser, url: str) -> tuple:
+    """A session with HEAVY_QUERY that trains (its first step done); returns (context, page)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(300_000)
+    page.goto(f"{url}/playground?{HEAVY_QUERY}")
+    page.get_by_role("button", name="Train", exact=True).click()
+    return context, page
+
+
+def run_fair_share(heavy: int = 4, watch_s: float = 5.0, repeats: int = 3) -> dict:
+    """A default session's click Train → first frame, alone and while `heavy` sessions with
+    settings near the budget train on the same server (each of its own browser context)."""
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    server = _start_server(port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            warmup = browser.new_page()
+            warmup.goto(url)
+            warmup.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=120_000)
+            warmup.close()
+            _session(browser, url, 1.0)  # compiles the default architecture
+            alone = [_session(browser, url, watch_s) for _ in range(repeats)]
+            heavies = [_start_heavy(browser, url) for _ in range(heavy)]
+            for _, page in heavies:  # every heavy session has trained a step
+                page.wait_for_function("(e => e && Number(e.dataset.step) > 0)"
+                                       "(document.querySelector('.bnn-live'))")
+            loaded = [_session(browser, url, watch_s) for _ in range(repeats)]
+            heavy_steps = [int(page.locator(".bnn-live").last.get_attribute("data-step"))
+                           for _, page in heavies]
+            for context, page in heavies:
+                page.get_by_role("button", name="Pause", exact=True).click()
+                page.get_by_role("button", name="Resume", exact=True).wait_for()
+                context.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+    def median(rows: list[dict], key: str) -> float:
+        return round(sorted(r[key] for r in rows)[len(rows) // 2], 3)
+
+    return {
+        "name": "browser_fair_share",
+        "config": f"default session (moons-512 2-32-32-1 S=8) vs {heavy} sessions of "
+                  f"{HEAVY_QUERY}",
+        "click_to_first_frame_alone_s": median(alone, "first_frame_s"),
+        "click_to_first_frame_with_heavy_s": median(loaded, "first_frame_s"),
+        "first_frames_with_heavy_s": [round(r["first_frame_s"], 3) for r in loaded],
+        "steps_per_s_alone": median(alone, "steps_per_s"),
+        "steps_per_s_with_heavy": median(loaded, "steps_per_s"),
+        "heavy_steps_reached": heavy_steps,
+        "repeats": repeats,
     }
 
 
@@ -440,7 +507,9 @@ def run_digits(strokes: int = 10) -> dict:
 
 
 if __name__ == "__main__":
-    if "--digits" in sys.argv:
+    if "--fair-share" in sys.argv:
+        print(json.dumps(run_fair_share()))
+    elif "--digits" in sys.argv:
         print(json.dumps(run_digits()))
     elif "--chapter3" in sys.argv:
         print(json.dumps(chapter3()))

@@ -2,7 +2,8 @@
 
 One `Comparison` belongs to one learner's session: a `MethodRun` per chosen method (MAP,
 mean-field VI, MC dropout, a deep ensemble, HMC/NUTS), each with its engine from the
-process-wide `train.compiled` cache. `advance` runs one chunk of every unfinished method;
+process-wide `train.compiled` cache. `advance` runs one time-sized chunk of the next unfinished
+method (a `session.Trainer` calls it, one chunk per slot of the server-wide pool);
 `report` evaluates them all on one grid and computes the lesson: which methods say "I don't
 know" far from the data, and how far each approximate predictive is from HMC's.
 
@@ -16,41 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from bnnlab import config, contour, datasets, hmc, playground, predict, text, train
+from bnnlab import config, contour, datasets, hmc, predict, registry, scheduler, session, text, wire
 from bnnlab.config import ConfigError, TrainConfig
 
-GAP_DATASET = "moons_gap"
-COMPARE_DATASETS = (GAP_DATASET, *config.DATASETS)
-DATASET_LABELS = {GAP_DATASET: "moons with a gap (in-between uncertainty)"}
-METHOD_LABELS = {
-    "map": "MAP",
-    "vi": "Mean-field VI",
-    "dropout": "MC dropout",
-    "ensemble": "Deep ensemble",
-    "hmc": "HMC (reference)",
-}
-EVAL_SAMPLES = 32  # posterior draws per predictive (an ensemble uses its M members)
+GAP_DATASET = "moons_gap"  # the default: the set whose empty box shows in-between doubt
+# Every registered dataset (moons_gap included, once); labels from `registry.dataset_label`.
+COMPARE_DATASETS = registry.dataset_names()
+EVAL_SAMPLES = 32  # posterior draws per grid map (an ensemble uses its M members)
 MIN_HMC_DRAWS = 20  # HMC is the reference once it has kept this many draws
 DONT_KNOW_FRACTION = 0.5  # "says I don't know": mean far entropy ≥ half the maximum, ln 2
-GAP_HALF_WIDTH = datasets.GAP_HALF_WIDTH  # moons_gap lives in the dataset registry
-
-
-def gap_moons(num_points: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """`datasets.make("moons_gap", …)`: two moons with the band |x₁ − 0.5| < GAP_HALF_WIDTH
-    removed (raw units), where the moons interleave."""
-    return datasets.make(GAP_DATASET, num_points, noise, seed)
-
-
-def gap_box(data_mean: np.ndarray, data_scale: np.ndarray) -> tuple[float, float, float, float]:
-    """The removed band in standardised units, (x_lo, x_hi, y_lo, y_hi), y over the moons."""
-    return datasets.gap_box(GAP_DATASET, data_mean, data_scale)
+REFERENCE_METHOD = "hmc"  # the predictive every other method is held against
 
 
 class CompareData(NamedTuple):
@@ -65,15 +45,13 @@ class CompareData(NamedTuple):
 
 def build_data(dataset: str, num_points: int, noise: float, test_fraction: float,
                seed: int) -> CompareData:
-    """The named dataset (`COMPARE_DATASETS`), split and standardised."""
+    """The named dataset (`COMPARE_DATASETS`), split and standardised; `gap` is the set's
+    registered empty box (`datasets.gap_box`), None for a set without one."""
     if dataset not in COMPARE_DATASETS:
         raise ConfigError(f"dataset must be one of {', '.join(COMPARE_DATASETS)}; got {dataset!r}")
-    if dataset == GAP_DATASET:
-        x, y = gap_moons(num_points, noise, seed)
-    else:
-        x, y = datasets.make(dataset, num_points, noise, seed)
+    x, y = datasets.make(dataset, num_points, noise, seed)
     data = datasets.prepare(x, y, test_fraction, seed)
-    gap = gap_box(data.mean, data.scale) if dataset == GAP_DATASET else None
+    gap = datasets.gap_box(dataset, data.mean, data.scale)
     return CompareData(data.x_train, data.y_train, data.x_test, data.y_test, gap)
 
 
@@ -110,74 +88,34 @@ class CompareSettings:
             raise ConfigError(f"HMC warm-up plus samples must be at most {config.MAX_STEPS:,}")
 
     def method_config(self, method: str) -> TrainConfig:
-        """The `TrainConfig` one method trains with: HMC counts transitions (warm-up + samples)
-        as steps and takes `hmc_chunk` of them per chunk."""
-        if method == "hmc":
-            return self.base.replace(method="hmc", steps=self.base.hmc_warmup + self.hmc_samples,
-                                     steps_per_chunk=self.hmc_chunk)
-        return self.base.replace(method=method)
+        """The `TrainConfig` one method trains with (`registry.run_config`): a method with a
+        warm-up (HMC) counts transitions (warm-up + `hmc_samples`) as steps and takes
+        `hmc_chunk` of them per chunk."""
+        return registry.run_config(self.base.replace(method=method),
+                                   samples_after_warmup=self.hmc_samples,
+                                   steps_per_chunk=self.hmc_chunk)
 
 
-class MethodRun:
-    """One method's resumable run on the shared data."""
-
-    def __init__(self, cfg: TrainConfig, data: CompareData) -> None:
-        self.cfg = cfg
-        self.engine, self.batch, self.hyper, self.state = train.start_run(cfg, data.x_train,
-                                                                      data.y_train)
-        self.display_key = jax.random.key(cfg.seed + 1)
-        self.chunk_seconds: list[float] = []
-        self.chunk_steps: list[int] = []
-
-    @property
-    def step(self) -> int:
-        return int(self.state.step)
-
-    @property
-    def diverged(self) -> bool:
-        return bool(self.state.diverged)
-
-    @property
-    def finished(self) -> bool:
-        return self.step >= self.cfg.steps or self.diverged
-
-    def advance(self) -> int:
-        """One chunk (fewer steps near the end); returns the steps taken."""
-        todo = min(self.engine.static.steps_per_chunk, self.cfg.steps - self.step)
-        if todo <= 0 or self.diverged:
-            return 0
-        before = self.step
-        start = time.perf_counter()
-        self.state, _ = self.engine.run_chunk(self.state, self.batch, self.hyper,
-                                              jnp.int32(todo))
-        jax.block_until_ready(self.state)
-        self.chunk_seconds.append(time.perf_counter() - start)
-        self.chunk_steps.append(self.step - before)
-        return self.step - before
+class MethodRun(session.Run):
+    """One method's resumable run on the shared data (the chunk loop of `session.Run`)."""
 
     @property
     def wall_seconds(self) -> float:
         """Time spent in chunks, the first one (which compiles) included."""
-        return float(sum(self.chunk_seconds))
+        return self.train_seconds
 
     @property
     def steps_per_second(self) -> float:
         """Steps (HMC: transitions) per second after the first, compiling chunk."""
-        seconds = sum(self.chunk_seconds[1:])
-        return float(sum(self.chunk_steps[1:]) / seconds) if seconds > 0 else float("nan")
-
-    def summary(self, points: np.ndarray) -> predict.Predictive:
-        """Mean probability and the three uncertainties at `points: float32[n, 2]`."""
-        out = self.engine.predictive_summary(self.display_key, self.state,
-                                             np.asarray(points, np.float32),
-                                             num_samples=EVAL_SAMPLES)
-        return predict.Predictive(*np.asarray(out))
+        later = self.chunk_log[1:]
+        seconds = sum(s for _, s in later)
+        return float(sum(n for n, _ in later) / seconds) if seconds > 0 else float("nan")
 
     def hmc_progress(self) -> dict[str, float] | None:
         """Warm-up / samples drawn / acceptance rate / divergences of an HMC chain, else None."""
-        if self.cfg.method != "hmc":
+        if not registry.has_warmup(self.cfg.method):
             return None
-        chain = self.state.method_state
+        chain = self.snapshot.state.method_state
         transitions = int(chain.num_transitions)
         return {
             "transitions": transitions,
@@ -231,19 +169,39 @@ class Comparison:
                                        base.test_fraction, base.seed)
         self.runs = {m: MethodRun(settings.method_config(m), self.data)
                      for m in settings.methods}
-        self.far_points = predict.far_probe_points(self.data.x_train, size=21)
+        # One set of far probes (`predict.far_probe_points`), shared by every method's metrics.
+        self.far_points = predict.far_probe_points(self.data.x_train)
+        for run in self.runs.values():
+            run.share_far_points(self.far_points)
+        self._turn = 0
 
     @property
     def finished(self) -> bool:
         return all(run.finished for run in self.runs.values())
 
-    def advance(self) -> dict[str, int]:
-        """One chunk of every unfinished method; returns steps taken per method."""
-        return {m: run.advance() for m, run in self.runs.items() if not run.finished}
+    @property
+    def compiled(self) -> bool:
+        return all(run.compiled for run in self.runs.values())
+
+    def ensure_compiled(self, slots: scheduler.Slots, timeout: float) -> None:
+        """Compile every method's chunk (each inside a slot, once per process)."""
+        for run in self.runs.values():
+            run.ensure_compiled(slots, timeout)
+
+    def advance(self, max_steps: int | None = None) -> int:
+        """One chunk (sized by time) of the next unfinished method, in turn; returns its steps.
+        A `session.Trainer` calls it once per slot, so no slot is held for all methods."""
+        pending = [m for m, run in self.runs.items() if not run.finished]
+        if not pending:
+            return 0
+        method = pending[self._turn % len(pending)]
+        self._turn += 1
+        return self.runs[method].advance(max_steps)
 
     def hmc_ready(self) -> bool:
-        run = self.runs.get("hmc")
-        return run is not None and int(run.state.method_state.num_kept) >= MIN_HMC_DRAWS
+        run = self.runs.get(REFERENCE_METHOD)
+        return run is not None and int(
+            run.snapshot.state.method_state.num_kept) >= MIN_HMC_DRAWS
 
     def report(self, grid_size: int = 50, zoom: float = 1.0) -> Report:
         """Metrics, maps and the lesson for every method on one shared grid."""
@@ -253,29 +211,32 @@ class Comparison:
         shape = (len(ys), len(xs))
         gap_mask = self._in_gap(grid)
         gap_points = self._gap_points()
-        on_grid = {m: run.summary(grid) for m, run in self.runs.items()}
-        ready = self.hmc_ready()
-        reference = on_grid["hmc"].mean if ready else None
+        snaps = {m: run.snapshot for m, run in self.runs.items()}  # one state per method
+        on_grid = {m: run.summary(grid, EVAL_SAMPLES, snaps[m]) for m, run in self.runs.items()}
+        ready = REFERENCE_METHOD in snaps and int(
+            snaps[REFERENCE_METHOD].state.method_state.num_kept) >= MIN_HMC_DRAWS
+        reference = on_grid[REFERENCE_METHOD].mean if ready else None
         rows: dict[str, MethodReport] = {}
         for method, run in self.runs.items():
-            test = run.summary(self.data.x_test)
-            far = run.summary(self.far_points).total.mean() if len(self.far_points) else math.nan
-            gap = run.summary(gap_points).total.mean() if gap_points is not None else math.nan
+            snap = snaps[method]
+            metrics = run.metrics(snap)  # `predict.evaluate`: the CLI's and the playground's
+            far = metrics["entropy_far"]
+            gap = (run.summary(gap_points, EVAL_SAMPLES, snap).total.mean()
+                   if gap_points is not None else math.nan)
             mean = on_grid[method].mean
             diff = diff_gap = math.nan
-            if reference is not None and method != "hmc":
+            if reference is not None and method != REFERENCE_METHOD:
                 diff = float(np.mean(np.abs(mean - reference)))
                 if gap_mask is not None and gap_mask.any():
                     diff_gap = float(np.mean(np.abs(mean - reference)[gap_mask]))
             rows[method] = MethodReport(
-                method=method, steps=run.step, finished=run.finished, diverged=run.diverged,
-                test_acc=predict.accuracy(test.mean, self.data.y_test),
-                test_nll=predict.nll(test.mean, self.data.y_test),
-                ece=predict.ece(test.mean, self.data.y_test),
-                entropy_near=float(test.total.mean()), entropy_far=float(far),
+                method=method, steps=snap.step, diverged=snap.diverged,
+                finished=snap.diverged or snap.step >= run.cfg.steps,
+                test_acc=metrics["test_acc"], test_nll=metrics["test_nll"],
+                ece=metrics["ece"], entropy_near=metrics["entropy_near"], entropy_far=float(far),
                 entropy_gap=float(gap), wall_s=run.wall_seconds,
                 steps_per_s=run.steps_per_second,
-                says_dont_know=bool(far >= DONT_KNOW_FRACTION * math.log(2)),
+                says_dont_know=bool(math.isfinite(far) and far >= DONT_KNOW_FRACTION * math.log(2)),
                 diff_from_hmc=diff, diff_from_hmc_gap=diff_gap,
                 grid=predict.Predictive(*(v.reshape(shape) for v in on_grid[method])),
             )
@@ -311,7 +272,7 @@ def verdict(row: MethodReport, best_acc: float) -> Verdict:
     not knowing what it doesn't know). Only a method that fits (test accuracy within
     `ACC_TOLERANCE` of `best_acc`), is sure near the data and unsure far from it (far entropy
     ≥ `DONT_KNOW_FRACTION` · ln 2 and ≥ `AWARE_RATIO` × near entropy) is credited."""
-    name = METHOD_LABELS.get(row.method, row.method)
+    name = registry.method_label(row.method)
     if row.diverged or not math.isfinite(row.test_acc):
         return Verdict("diverged", f"{name} diverged; its numbers mean nothing.")
     near, far = row.entropy_near, row.entropy_far
@@ -353,25 +314,26 @@ def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool) -> lis
         gap_rows = sorted(rows.items(), key=lambda kv: -kv[1].entropy_gap)
         out.append("In the gap between the clusters (in-between uncertainty, Foong et al. "
                    "2019), mean entropy: " + ", ".join(
-                       f"{METHOD_LABELS[m]} {text.fmt(r.entropy_gap, 2)}"
+                       f"{registry.method_label(m)} {text.fmt(r.entropy_gap, 2)}"
                        + (" (underfits)" if kinds[m].kind == "underfits" else "")
                        for m, r in gap_rows) + ".")
-    if "hmc" in rows and not hmc_ready:
+    if REFERENCE_METHOD in rows and not hmc_ready:
         out.append(f"HMC is the reference once it has kept {MIN_HMC_DRAWS} draws after warm-up; "
                    "the distances to it appear then.")
     elif hmc_ready:
         diffs = sorted((r.diff_from_hmc, m) for m, r in rows.items()
-                       if m != "hmc" and math.isfinite(r.diff_from_hmc))
+                       if m != REFERENCE_METHOD and math.isfinite(r.diff_from_hmc))
         if diffs:
-            closest = ", ".join(f"{METHOD_LABELS[m]} {text.fmt(d, 3)}" for d, m in diffs)
+            closest = ", ".join(f"{registry.method_label(m)} {text.fmt(d, 3)}" for d, m in diffs)
             out.append(f"Distance from HMC's predictive (mean |Δ P(y=1)| over the map), closest "
                        f"first: {closest}.")
             if has_gap:
                 gap_diffs = sorted((r.diff_from_hmc_gap, m) for m, r in rows.items()
-                                   if m != "hmc" and math.isfinite(r.diff_from_hmc_gap))
+                                   if m != REFERENCE_METHOD and math.isfinite(r.diff_from_hmc_gap))
                 if gap_diffs:
                     out.append("In the gap alone: " + ", ".join(
-                        f"{METHOD_LABELS[m]} {text.fmt(d, 3)}" for d, m in gap_diffs) + ".")
+                        f"{registry.method_label(m)} {text.fmt(d, 3)}"
+                        for d, m in gap_diffs) + ".")
     return out
 
 
@@ -388,11 +350,11 @@ def maps_payload(report: Report, kind: str, data: CompareData) -> dict:
     maps = []
     for method, row in report.rows.items():
         sx, sy = contour.segments(np.asarray(row.grid.mean), float(xs[0]), dx, float(ys[0]), dy)
-        maps.append({"method": method, "title": METHOD_LABELS[method],
-                     "values": playground.encode_grid(getattr(row.grid, kind), vmax),
-                     "boundary": playground.encode_segments(sx, sy, box)})
+        maps.append({"method": method, "title": registry.method_label(method),
+                     "values": wire.encode_grid(getattr(row.grid, kind), vmax),
+                     "boundary": wire.encode_segments(sx, sy, box)})
     return {"grid": {"x0": float(xs[0]), "dx": dx, "y0": float(ys[0]), "dy": dy,
                      "nx": len(xs), "ny": len(ys)},
             "kind": kind, "vmax": vmax, "maps": maps,
-            "train": playground.points_payload(data.x_train, data.y_train),
+            "train": wire.points_payload(data.x_train, data.y_train),
             "gap": list(data.gap) if data.gap is not None else None}

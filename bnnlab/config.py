@@ -35,6 +35,17 @@ MAX_COMPARE_GRID = 80  # the comparison page draws up to five maps per tick
 # many bytes, else one step at a time: K·S·d normals for 1,000 steps × 64 samples × 50k weights
 # were 12.8 GB.
 MAX_PREDRAWN_NOISE_BYTES = 64 * 2**20
+# The playground's clicked points: at most this many, and (clicks and links alike) within this
+# many standardised units of the data's centre, one bound for both so that every accepted click
+# survives the link.
+MAX_ADDED_POINTS = 500
+MAX_ABS_COORD = 50.0
+# The live session (bnnlab.session). A chunk aims at CHUNK_SECONDS of wall time (at most
+# MAX_CHUNK_SECONDS below), so Pause, a closed tab and the idle timeout act within about that.
+CHUNK_SECONDS = 0.5
+SLOT_WAIT_S = 0.25  # a trainer waits this long for an accelerator slot before it says it waits
+COMPILE_WAIT_S = 600.0  # a compile waits this long for a slot before it gives up
+IDLE_TIMEOUT_S = 15.0  # a session not seen for this long (tab closed) stops training
 
 # The chapter 4 playground trains these two; the comparison page (pages/compare.py) all of METHODS.
 PLAYGROUND_METHODS = ("vi", "map")

@@ -47,13 +47,18 @@ def method_options(cfg) -> tuple[tuple[str, object], ...]:
     return tuple((field, getattr(cfg, field)) for field in method(cfg.method).static_fields)
 
 
+def has_warmup(name: str) -> bool:
+    """Whether method `name` adapts during a warm-up before it keeps draws (HMC/NUTS)."""
+    return "hmc_warmup" in method(name).static_fields
+
+
 def run_config(cfg, *, samples_after_warmup: int | None = None,
                steps_per_chunk: int | None = None):
     """The `TrainConfig` one method of a comparison trains with. A method with a warm-up
     (`static_fields` has `hmc_warmup`) counts warm-up transitions as steps: given
     `samples_after_warmup`, it runs warm-up + that many steps, in chunks of `steps_per_chunk`.
     Other methods train `cfg` as it is."""
-    if "hmc_warmup" in method(cfg.method).static_fields and samples_after_warmup is not None:
+    if has_warmup(cfg.method) and samples_after_warmup is not None:
         return cfg.replace(steps=cfg.hmc_warmup + samples_after_warmup,
                            steps_per_chunk=steps_per_chunk or cfg.steps_per_chunk)
     return cfg

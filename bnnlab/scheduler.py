@@ -13,6 +13,7 @@ it waits on the future) cannot reach the code that holds the slot.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import threading
@@ -53,6 +54,10 @@ class Slots:
         self._cond = threading.Condition(threading.RLock())
         self._holders: set[object] = set()  # one token per slot in use
         self._waiting = 0
+        # Waiters in arrival order: a free slot goes to the longest waiter, so a trainer that
+        # releases its slot and asks again at once queues behind a session already waiting
+        # (without it, 4 sessions near the budget starved a 5th: bench_browser --fair-share).
+        self._queue: collections.deque[object] = collections.deque()
 
     def in_use(self) -> int:
         """Slots held right now."""
@@ -76,11 +81,12 @@ class Slots:
         deadline = started + max(timeout, 0.0)
         with self._cond:
             self._waiting += 1
+            self._queue.append(token)
             self._cond.notify_all()  # observers of waiting() (tests, wait_idle) see the change
             try:
                 if give_up():
                     return False
-                while len(self._holders) >= self.capacity:
+                while self._queue.index(token) >= self.capacity - len(self._holders):
                     if give_up():
                         return False
                     left = deadline - time.monotonic()
@@ -91,7 +97,8 @@ class Slots:
                 return True
             finally:
                 self._waiting -= 1
-                self._cond.notify_all()  # wait_idle() watches the waiters too
+                self._queue.remove(token)
+                self._cond.notify_all()  # wait_idle() and the next in the queue watch this
 
     def _release(self, token: object) -> None:
         with self._cond:

@@ -1,148 +1,74 @@
 """Chapter 4 · Variational Bayes in code: train a Bayesian neural network live and watch its
-uncertainty. Every number comes from bnnlab; this page arranges widgets and the live chart."""
+uncertainty. The live session (training, status, frames) is `bnnlab.session.Session`; this page
+binds widgets to it and arranges the live chart."""
 
 from __future__ import annotations
 
 import inspect
-import time
 
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
-from bnnlab import config, datasets, playground, runtime, vi
-from bnnlab.config import BOUNDS, ConfigError, TrainConfig
+from bnnlab import config, datasets, registry, runtime, session, vi
+from bnnlab.config import BOUNDS, ConfigError
+from bnnlab.figures.playground import probe_histogram
+from ui import widget_state
 from ui.live_chart import live_chart
 from ui.text import escape_markdown
 
 P = "pg_"  # session-state prefix of this page
-KL_PRESETS = {"Talk: β = 0.001": 0.001, "Full Bayes: β = 1": 1.0}
+PRESETS = {"Talk's recipe: β = 0.001, initial σ = 1e-3": {"kl_weight": 0.001, "init_std": 1e-3},
+           "Full Bayes: β = 1": {"kl_weight": 1.0}}
 MAP_MODES = {"view": "Look", "add0": "Add class 0 (orange)", "add1": "Add class 1 (blue)",
              "probe": "Probe"}
-METHOD_LABELS = {m: {"vi": "VI (Bayes by Backprop)", "map": "MAP (point estimate)"}[m]
-                 for m in config.PLAYGROUND_METHODS}
-# Share of time the background trainer trains: the rest goes to drawing (measured on 2 cores:
-# a trainer running flat out starved the redraws).
-TRAINER_DUTY = 1.0
 # The settings this page shows; only these go into its links.
 FIELDS = ("dataset", "num_points", "noise", "test_fraction", "seed", "hidden", "activation",
           "method", "num_samples", "prior_std", "init_std", "kl_weight", "lr", "steps",
           "steps_per_chunk", "grid_size")
+VIEW = ("kind", "zoom", "mode")
+LIVE = {session.Status.TRAINING, session.Status.WAITING, session.Status.COMPILING}
 
 
-def _state(name, default=None):
-    return st.session_state.get(P + name, default)
-
-
-def _set(name, value) -> None:
-    st.session_state[P + name] = value
-
-
-# ---------------------------------------------------------------- first load: URL -> widgets
-def _load_from_url() -> None:
-    params = {k: st.query_params[k] for k in st.query_params}
-    added_text = params.pop("added", "")
-    cfg, notices = config.from_query_params(params, fields=FIELDS)
-    if cfg.method not in METHOD_LABELS:
-        notices.append(f"method={cfg.method} is not trained here (see Compare methods); "
-                       "using VI.")
-        cfg = cfg.replace(method="vi")
-    added, notice = playground.decode_added(added_text) if added_text else ([], None)
-    if notice:
-        notices.append(notice)
-    _set("notices", notices)
-    _set("added", added)
-    _set("uploaded", None)
-    _widgets_from_config(cfg)
-    _set("cfg", cfg)
-    _set("run", None)
-    _set("training", False)
-    _set("probe", None)
-    _set("last_click", None)
-    _set("mode", "view")
-
-
-def _widgets_from_config(cfg: TrainConfig) -> None:
+def _open_from_url() -> None:
+    """First visit in this browser session: the link's settings (validated) start a session."""
+    live, notices = session.Session.from_link(dict(st.query_params), FIELDS)
+    st.session_state.update({P + "session": live, P + "notices": notices, P + "kind": "total",
+                             P + "zoom": False, P + "mode": "view"})
     for field in FIELDS:
-        if field != "hidden":
-            st.session_state[P + field] = getattr(cfg, field)
-    st.session_state[P + "hidden"] = ",".join(map(str, cfg.hidden))
+        value = getattr(live.cfg, field)
+        st.session_state[P + field] = ",".join(map(str, value)) if field == "hidden" else value
 
 
-if P + "cfg" not in st.session_state:
-    _load_from_url()
+if P + "session" not in st.session_state:
+    _open_from_url()
+widget_state.restore(P, FIELDS + VIEW)  # after a visit to another page
+live: session.Session = st.session_state[P + "session"]
 
 
-# ---------------------------------------------------------------- callbacks
+def _preset(values: dict) -> None:
+    for field, value in values.items():
+        st.session_state[P + field] = value
+
+
 def _regenerate() -> None:
     st.session_state[P + "seed"] = (int(st.session_state[P + "seed"]) + 1) % config.MAX_SEED
 
 
-def _preset(value: float) -> None:
-    st.session_state[P + "kl_weight"] = value
-
-
-def _stop_trainer() -> None:
-    trainer = _state("trainer")
-    if trainer is not None:
-        trainer.stop()
-
-
-def _train() -> None:
-    _set("training", True)
-    run = _state("run")
-    if run is not None and not run.finished:
-        # One chunk right away, so the page this click brings back already shows training;
-        # the background trainer takes over from there. Skipped when the server is busy.
-        with playground.TRAINING_SLOTS.slot(timeout=0) as got:
-            if got:
-                run.advance()
-
-
-def _pause() -> None:
-    _set("training", False)
-    _stop_trainer()
-
-
-def _reset() -> None:
-    _stop_trainer()
-    _set("run", None)
-    _set("training", False)
-    _set("probe", None)
-
-
-def _step_once() -> None:
-    _set("training", False)
-    _stop_trainer()
-    run = _state("run")
-    if run is not None:
-        with playground.TRAINING_SLOTS.slot() as _:
-            run.advance()
-
-
-def _clear_added() -> None:
-    _stop_trainer()
-    _set("added", [])
-    _set("run", None)
-
-
-def _use_generated() -> None:
-    _stop_trainer()
-    _set("uploaded", None)
-    _set("run", None)
+def _step() -> None:
+    live.step()
+    live.wait_for_step(timeout=2.0)  # bounded: the chunk runs on the trainer's thread
 
 
 # ---------------------------------------------------------------- page
 st.title("4 · Variational Bayes in code")
 st.caption(f"JAX {runtime.jax_version()} · running on **{runtime.device_label()}** — "
            "the training step below is jitted and runs on the server's accelerator.")
-for notice in _state("notices", []):
+for notice in st.session_state[P + "notices"]:
     st.warning(escape_markdown(notice), icon=":material/link:")
 
 with st.sidebar:
     st.header("Data")
     st.selectbox("Dataset", config.DATASETS, key=P + "dataset",
-                 disabled=_state("uploaded") is not None)
+                 disabled=live.uploaded is not None)
     st.slider("Number of points", int(BOUNDS["num_points"].lo), config.MAX_POINTS,
               key=P + "num_points")
     st.slider("Noise", 0.0, config.MAX_NOISE, step=0.01, key=P + "noise")
@@ -153,16 +79,16 @@ with st.sidebar:
     regen_col.button("Regenerate", on_click=_regenerate, key=P + "regen",
                      help="New random seed: new data and new initial weights")
     upload = st.file_uploader("Or upload a CSV (x1,x2,label)", type=["csv"], key=P + "upload")
-    if _state("uploaded") is not None:
-        st.button("Use the generated dataset", on_click=_use_generated, key=P + "use_gen")
+    if live.uploaded is not None:
+        st.button("Use the generated dataset", on_click=live.use_generated, key=P + "use_gen")
     st.header("Model")
     st.text_input("Hidden layers (widths)", key=P + "hidden",
                   help=f"Comma-separated, e.g. 32,32; at most {config.MAX_LAYERS} layers of "
                        f"width ≤ {config.MAX_WIDTH}")
     st.selectbox("Activation", config.ACTIVATIONS, key=P + "activation")
     st.header("Method")
-    st.radio("Inference", list(METHOD_LABELS), key=P + "method", horizontal=True,
-             format_func=METHOD_LABELS.get)
+    st.radio("Inference", config.PLAYGROUND_METHODS, key=P + "method", horizontal=True,
+             format_func=registry.method_label)
     is_vi = st.session_state[P + "method"] == "vi"
     st.slider("MC samples per step", 1, config.MAX_SAMPLES, key=P + "num_samples",
               disabled=not is_vi)
@@ -172,10 +98,11 @@ with st.sidebar:
                     step=0.01, format="%.5f", key=P + "init_std", disabled=not is_vi)
     st.number_input("KL weight β", BOUNDS["kl_weight"].lo, BOUNDS["kl_weight"].hi, step=0.001,
                     format="%.4f", key=P + "kl_weight",
-                    help="1 is full Bayes; the talk used 0.001 to let the network start learning")
-    preset_cols = st.columns(len(KL_PRESETS))
-    for col, (label, value) in zip(preset_cols, KL_PRESETS.items(), strict=True):
-        col.button(label, on_click=_preset, args=(value,), key=P + f"preset_{value}")
+                    help="1 is full Bayes; the talk used 0.001 with an initial posterior σ of "
+                         "1e-3 to let the network start learning")
+    for label, values in PRESETS.items():
+        st.button(label, on_click=_preset, args=(values,), key=P + f"preset_{label[:4]}",
+                  width="stretch")
     st.number_input("Learning rate (Adam)", config.MIN_LR, config.MAX_LR, step=0.001,
                     format="%.5f", key=P + "lr")
     st.header("Training")
@@ -183,224 +110,96 @@ with st.sidebar:
     st.slider("Steps per redraw", 1, config.MAX_STEPS_PER_CHUNK, key=P + "steps_per_chunk")
     st.slider("Grid resolution", config.MIN_GRID, config.MAX_GRID, key=P + "grid_size")
 
-
-# ---------------------------------------------------------------- widgets -> validated config
-def _config_from_widgets(previous: TrainConfig) -> TrainConfig:
+# ---------------------------------------------------------------- widgets -> session
+try:
     s = st.session_state
+    live.apply(live.cfg.replace(
+        **{f: type(getattr(live.cfg, f))(s[P + f]) for f in FIELDS if f != "hidden"},
+        hidden=config.parse_hidden(s[P + "hidden"])))
+except (ConfigError, TypeError, ValueError) as err:  # DataError is a ValueError
+    st.error(escape_markdown(f"Setting not applied: {err}. Keeping the previous settings."),
+             icon=":material/warning:")
+except RuntimeError as err:  # e.g. out of memory while initialising
+    st.error(escape_markdown(f"Setting not applied: {session.friendly_error(err)}"),
+             icon=":material/warning:")
+for notice in live.notices:  # what the cost budget changed (e.g. a shortened chunk)
+    st.info(escape_markdown(f"Budget: {notice}."), icon=":material/speed:")
+
+if upload is None or upload.file_id != st.session_state.get(P + "upload_id"):
+    st.session_state.pop(P + "upload_error", None)  # a message belongs to its file alone
+if upload is not None and upload.file_id != st.session_state.get(P + "upload_id"):
+    st.session_state[P + "upload_id"] = upload.file_id
     try:
-        hidden = config.parse_hidden(s[P + "hidden"])
-        return previous.replace(
-            dataset=s[P + "dataset"], num_points=int(s[P + "num_points"]),
-            noise=float(s[P + "noise"]), test_fraction=float(s[P + "test_fraction"]),
-            seed=int(s[P + "seed"]), hidden=hidden, activation=s[P + "activation"],
-            method=s[P + "method"], num_samples=int(s[P + "num_samples"]),
-            prior_std=float(s[P + "prior_std"]), init_std=float(s[P + "init_std"]),
-            kl_weight=float(s[P + "kl_weight"]), lr=float(s[P + "lr"]),
-            steps=int(s[P + "steps"]), steps_per_chunk=int(s[P + "steps_per_chunk"]),
-            grid_size=int(s[P + "grid_size"]))
-    except (ConfigError, TypeError, ValueError) as err:
-        st.error(escape_markdown(f"Setting not applied: {err}. Keeping the previous settings."),
-                 icon=":material/warning:")
-        return previous
-
-
-cfg_before: TrainConfig = _state("cfg")
-cfg = _config_from_widgets(cfg_before)
-
-if upload is not None and upload.file_id != _state("upload_id"):
-    _set("upload_id", upload.file_id)
-    try:
-        xy = datasets.load_csv(upload.getvalue())
+        if live.upload(datasets.load_csv(upload.getvalue())):
+            st.toast(f"Loaded {len(live.uploaded[0])} points from the CSV.")
     except datasets.DataError as err:
-        st.error(escape_markdown(f"Could not use {upload.name!r}: {err}. Keeping the previous "
-                                 "data."),
-                 icon=":material/description:")
-    else:
-        _set("uploaded", xy)
-        _set("added", [])
-        _set("run", None)
-        _set("training", False)
-        st.toast(f"Loaded {len(xy[0])} points from the CSV.")
-if _state("uploaded") is not None:
+        st.session_state[P + "upload_error"] = escape_markdown(
+            f"Could not use {upload.name!r}: {err}. Keeping the previous data.")
+if P + "upload_error" in st.session_state:
+    st.error(st.session_state[P + "upload_error"], icon=":material/description:")
+if live.uploaded is not None:
     st.info("Training on your uploaded CSV (standardised). Links cannot carry uploaded data.",
             icon=":material/description:")
 
-run: playground.Run | None = _state("run")
-if run is not None and playground.needs_reset(run.cfg, cfg):
-    _stop_trainer()
-    run = None
-    _set("training", False)
-    _set("probe", None)
-if run is None:
-    try:
-        data = playground.build_data(cfg, _state("added"), _state("uploaded"))
-        with st.spinner("Preparing this architecture (compiled once per process)…"):
-            run = playground.Run(cfg, data)
-        run.warm_up()  # compiles the training step while the learner looks at the page
-    except (datasets.DataError, ConfigError, ValueError) as err:
-        st.error(escape_markdown(f"Could not start: {err}"), icon=":material/warning:")
-        st.stop()
-    _set("run", run)
-else:
-    playground.reconfigure(run, cfg)
-_set("cfg", cfg)
-
 # The URL mirrors the settings, so a copied link reproduces the run (data included).
-wanted = {k: v for k, v in config.to_query_params(cfg).items() if k in FIELDS}
-if _state("added"):
-    wanted["added"] = playground.encode_added(_state("added"))
+wanted = live.link(FIELDS)
 if {k: st.query_params[k] for k in st.query_params} != wanted:
     st.query_params.from_dict(wanted)
 
-# Training runs in a background thread per session (bnnlab.playground.Trainer); the fragment
-# below only draws, so redraws never wait for a chunk and a chunk never waits for a redraw.
-trainer: playground.Trainer | None = _state("trainer")
-if trainer is None or trainer.run is not run:
-    if trainer is not None:
-        trainer.stop()
-    trainer = playground.Trainer(run, duty=TRAINER_DUTY)
-    _set("trainer", trainer)
-if _state("training") and not run.finished:
-    trainer.start()
-
 # ---------------------------------------------------------------- controls above the chart
-training = bool(_state("training")) and not run.finished
+status = live.status
 controls = st.columns([1, 1, 1, 1, 2, 2, 1.3])
-if training:
-    controls[0].button("Pause", on_click=_pause, key=P + "pause", type="primary",
+if status in LIVE:
+    controls[0].button("Pause", on_click=live.pause, key=P + "pause", type="primary",
                        icon=":material/pause:")
 else:
-    label = "Resume" if 0 < run.step < cfg.steps and not run.diverged else "Train"
-    controls[0].button(label, on_click=_train, key=P + "train", type="primary",
-                       disabled=run.finished, icon=":material/play_arrow:")
-controls[1].button("Step", on_click=_step_once, key=P + "step", disabled=run.finished,
+    controls[0].button("Resume" if status == session.Status.PAUSED else "Train",
+                       on_click=live.train, key=P + "train", type="primary",
+                       disabled=live.run.finished, icon=":material/play_arrow:")
+controls[1].button("Step", on_click=_step, key=P + "step", disabled=live.run.finished,
                    help="Run one chunk of 'steps per redraw' steps", icon=":material/skip_next:")
-controls[2].button("Reset", on_click=_reset, key=P + "reset", icon=":material/restart_alt:")
-controls[3].button("Clear clicks", on_click=_clear_added, key=P + "clear",
-                   disabled=not _state("added"))
+controls[2].button("Reset", on_click=live.reset, key=P + "reset", icon=":material/restart_alt:")
+controls[3].button("Clear clicks", on_click=live.clear_added, key=P + "clear",
+                   disabled=not live.added)
 controls[4].selectbox("Click on the map to", list(MAP_MODES), format_func=MAP_MODES.get,
                       key=P + "mode")
-controls[5].selectbox("Uncertainty map", playground.UNCERTAINTY_KINDS, key=P + "kind",
-                      format_func={"total": "total (predictive entropy)",
-                                   "aleatoric": "aleatoric (expected entropy)",
-                                   "epistemic": "epistemic (mutual information)"}.get)
+controls[5].selectbox("Uncertainty map", session.UNCERTAINTY_KINDS, key=P + "kind",
+                      format_func=session.UNCERTAINTY_LABELS.get)
 controls[6].toggle("Zoom out", key=P + "zoom", help="Show the model far from the data (×4)")
-if run.diverged:
+widget_state.remember(P, FIELDS + VIEW)
+if status == session.Status.DIVERGED:
     st.error("Training diverged: a step produced NaN or infinity, so it stopped and kept the "
              "last finite parameters. Lower the learning rate (or the prior σ / initial σ) "
              "and press Reset.", icon=":material/error:")
+elif status == session.Status.FINISHED:
+    st.info(f"Finished: the run has taken all {live.run.cfg.steps:,} steps. Raise *Steps in "
+            "total* to train on, or press Reset to start again.", icon=":material/flag:")
 
 
-def _handle_click(click: dict, run: playground.Run) -> bool:
-    """Add a point or probe; returns True when the page should redraw now."""
-    try:
-        x, y = float(click["x"]), float(click["y"])
-    except (KeyError, TypeError, ValueError):
-        return False
-    if not (np.isfinite(x) and np.isfinite(y)):
-        return False
-    mode = st.session_state[P + "mode"]
-    if mode in ("add0", "add1"):
-        added = list(_state("added"))
-        if len(added) >= playground.MAX_ADDED_POINTS:
-            st.toast(f"At most {playground.MAX_ADDED_POINTS} added points.")
-            return False
-        added.append((round(x, 3), round(y, 3), 0 if mode == "add0" else 1))
-        _set("added", added)
-        playground.set_data(run, playground.build_data(run.cfg, added, _state("uploaded")))
-        st.query_params["added"] = playground.encode_added(added)
-        return True
-    if mode == "probe":
-        _set("probe", (x, y, run.probe(x, y)))
-        return True
-    return False
-
-
-def _metrics_row(run: playground.Run) -> list[dict]:
-    """The metrics under the maps, drawn by the live chart itself: eight st.metric elements in
-    the fragment halved its tick rate (measured: 11.6 → 6.2 ticks/s for an empty fragment)."""
-    # Metrics cost ~20 ms: refresh them a few times a second while training, not every frame.
-    cached = _state("metrics")
-    now = time.monotonic()
-    step = run.step
-    if (cached is None or cached[0] is not run
-            or (step != cached[1] and (now - cached[2] > 0.4 or not _state("training")))):
-        rate = (step - cached[1]) / (now - cached[2]) \
-            if cached is not None and cached[0] is run and step > cached[1] else 0.0
-        cached = (run, step, now, run.metrics(), playground.far_entropy(run), rate)
-        _set("metrics", cached)
-    metrics, (near, far), rate = cached[3], cached[4], cached[5]
-    return [
-        {"label": "Step", "value": f"{step:,}"},
-        {"label": "Steps/s", "value": f"{rate:,.0f}" if _state("training") else "–",
-         "help": f"Training progress per second of wall time; one chunk alone runs at "
-                 f"{run.last_chunk_steps_per_s:,.0f} steps/s"},
-        {"label": "Train acc", "value": f"{metrics['train_acc']:.3f}"},
-        {"label": "Test acc", "value": f"{metrics['test_acc']:.3f}"},
-        {"label": "Test NLL", "value": f"{metrics['test_nll']:.3f}"},
-        {"label": "ECE", "value": f"{metrics['ece']:.3f}"},
-        {"label": "Entropy near data", "value": f"{near:.3f}",
-         "help": "Mean predictive entropy (nats) on the test points"},
-        {"label": "Entropy far away", "value": f"{far:.3f}",
-         "help": "Mean predictive entropy (nats) at least 2 units from every training point"},
-    ]
-
-
-@st.fragment(run_every=0.05 if training else None, key="pg_live_view")
+@st.fragment(run_every=0.05 if status in LIVE else None, key="pg_live_view")
 def live_view() -> None:
-    run: playground.Run | None = _state("run")
-    trainer: playground.Trainer | None = _state("trainer")
-    if run is None or trainer is None or trainer.run is not run:
-        # A tick that raced a Reset: the full rerun builds the new run first.
-        st.rerun(scope="app")
-    trainer.touch()
-    if _state("training") and not run.finished and not trainer.running:
-        trainer.start()  # e.g. after the learner came back to this page
-    if trainer.waiting:
-        st.info(f"Waiting for the accelerator: {playground.TRAINING_SLOTS.limit} runs are "
-                "training on this server right now; yours continues when one finishes its "
-                "chunk.", icon=":material/hourglass_top:")
-    if trainer.error:
-        st.error(escape_markdown(f"Training stopped: {trainer.error}"), icon=":material/error:")
-    if _state("training") and trainer.running and _state("shown_step") == run.step:
-        # The page ticks faster than chunks finish: wait for the next chunk instead of sending
-        # the browser the same frame again (that work would slow the training down).
-        run.wait_for_step_after(run.step, timeout=0.25)
-    mode = st.session_state[P + "mode"]
-    payload = run.frame(run.cfg.grid_size, 4.0 if st.session_state.get(P + "zoom") else 1.0,
-                        st.session_state[P + "kind"])
-    payload["mode"] = "add" if mode.startswith("add") else mode
-    payload["add_class"] = mode[-1] if mode.startswith("add") else ""
-    payload["view_revision"] = f"{run.cfg.dataset}-{st.session_state.get(P + 'zoom')}"
-    payload["metrics"] = _metrics_row(run)
-    # The objective chart redraws twice a second: send its history about as often while
-    # training (the chart keeps the last one), and always otherwise.
-    sent = _state("history_sent")
-    now = time.monotonic()
-    if (not _state("training") or sent is None or sent[0] is not run
-            or now - sent[1] > 0.4 or sent[2] != run.cfg.kl_weight):
-        payload["history"] = run.history_payload()
-        _set("history_sent", (run, now, run.cfg.kl_weight))
-    _set("shown_step", payload["step"])
-    result = live_chart(payload, key=P + "live")
-    click = getattr(result, "click", None)
-    if click and click != _state("last_click"):
-        _set("last_click", click)
-        if _handle_click(click, run):
-            st.rerun(scope="fragment")
-    probe = _state("probe")
-    if probe is not None:
-        px, py, probs = probe
-        fig = go.Figure(go.Histogram(x=probs, xbins={"start": 0, "end": 1.0001, "size": 0.05},
-                                     marker_color="#4e79a7"))
-        fig.update_layout(height=220, margin={"l": 40, "r": 10, "t": 40, "b": 30},
-                          title=f"P(y=1) across {len(probs)} posterior samples at "
-                                f"({px:.2f}, {py:.2f}): mean {probs.mean():.2f}, "
-                                f"std {probs.std():.2f}",
-                          xaxis={"range": [0, 1], "title": "P(y=1)"}, bargap=0.05)
-        st.plotly_chart(fig, key=P + "probe_chart")
-    if _state("training") and (run.finished or trainer.error):
-        _set("training", False)
+    if live.status == session.Status.WAITING:
+        st.info(f"Waiting for the accelerator: {live.slots.capacity} runs are training on this "
+                "server right now; yours continues when one finishes its chunk.",
+                icon=":material/hourglass_top:")
+    view = session.View(zoom=4.0 if st.session_state[P + "zoom"] else 1.0,
+                        kind=st.session_state[P + "kind"], mode=st.session_state[P + "mode"])
+    payload, now = live.tick(view)
+    if live.message:
+        st.error(escape_markdown(f"Training stopped: {live.message}"), icon=":material/error:")
+    if payload is None:
+        return
+    click = getattr(live_chart(payload, key=P + "live"), "click", None)
+    if click and click != st.session_state.get(P + "last_click"):
+        st.session_state[P + "last_click"] = click
+        refused = live.click(click.get("x"), click.get("y"), view.mode)
+        if refused:
+            st.toast(escape_markdown(refused), icon=":material/block:")
+        elif view.mode != "view":
+            st.rerun(scope="app" if view.mode.startswith("add") else "fragment")
+    if live.probe is not None:
+        st.plotly_chart(probe_histogram(live.probe[2], *live.probe[:2]), key=P + "probe_chart")
+    if (status in LIVE) != (now in LIVE):  # `status`: what the buttons above were drawn for
         st.rerun(scope="app")
 
 
@@ -414,11 +213,13 @@ st.markdown(
     "(noise in the labels), *epistemic* their difference (the networks disagree). MAP is one "
     "network, so its epistemic uncertainty is exactly zero.")
 st.markdown(
-    "**An honest caveat.** Mean-field VI underestimates uncertainty, most of all far from the "
-    "data: compare *entropy near data* with *entropy far away* above, and switch on *Zoom out*. "
-    "A posterior that really said \"I don't know\" away from the data would be near ln 2 ≈ 0.69 "
-    "there; mean-field Gaussians with a factorised posterior usually are not (Foong et al. "
-    "2019, \"In-between\" uncertainty).")
+    "**An honest caveat.** Mean-field VI tends to underestimate uncertainty where the data say "
+    "nothing: compare *entropy near data* with *entropy far away* above, and switch on *Zoom "
+    "out*. A posterior that really said \"I don't know\" far from the data would be near "
+    "ln 2 ≈ 0.69 there. Foong et al. (2019, \"'In-Between' Uncertainty in Bayesian Neural "
+    "Networks\") show the related failure *between* clusters of data: factorised Gaussian "
+    "posteriors stay confident in the gap (try it on the *Compare methods* page, preset "
+    "*moons with a gap*).")
 
 with st.expander("The JAX code that runs"):
     st.markdown("One step of Bayes by Backprop (`bnnlab.vi`): reparameterised samples, the "

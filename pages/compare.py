@@ -1,6 +1,7 @@
 """Compare inference methods: MAP, mean-field VI, MC dropout, a deep ensemble and HMC (the
 reference) trained on the same data, live, side by side. Every number comes from
-bnnlab.compare; this page arranges widgets, maps and the table."""
+bnnlab.compare; the methods train on a `session.Trainer` thread through the server-wide slots;
+this page arranges widgets, maps and the table."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import math
 
 import streamlit as st
 
-from bnnlab import compare, config, runtime
+from bnnlab import compare, config, registry, runtime, session
 from bnnlab.config import BOUNDS, ConfigError
 from bnnlab.figures import compare as figures
+from ui import widget_state
 from ui.compare_maps import compare_maps
+from ui.text import escape_markdown
 
 P = "cmp_"  # session-state prefix of this page
 DEFAULTS = compare.CompareSettings()
-KIND_LABELS = {"total": "total (predictive entropy)", "aleatoric": "aleatoric (expected entropy)",
-               "epistemic": "epistemic (mutual information)"}
+KIND_LABELS = registry.UNCERTAINTY_KINDS
 
 
 def _init_widgets() -> None:
@@ -31,14 +33,16 @@ def _init_widgets() -> None:
         "hmc_max_doublings": base.hmc_max_doublings, "kind": "total", "zoom": False,
         "grid_size": 50,
     }
+    widget_state.restore(P, values)  # after a visit to another page
     for name, value in values.items():
         st.session_state.setdefault(P + name, value)
     st.session_state.setdefault(P + "comparison", None)
-    st.session_state.setdefault(P + "training", False)
+    st.session_state.setdefault(P + "trainer", None)
     st.session_state.setdefault(P + "settings", None)
+    return list(values)
 
 
-_init_widgets()
+WIDGETS = _init_widgets()
 
 
 def _settings_from_widgets() -> compare.CompareSettings:
@@ -54,18 +58,23 @@ def _settings_from_widgets() -> compare.CompareSettings:
                                    base=base, hmc_samples=int(s[P + "hmc_samples"]))
 
 
+def _trainer() -> session.Trainer | None:
+    return st.session_state[P + "trainer"]
+
+
 def _train() -> None:
-    st.session_state[P + "training"] = True
     st.session_state[P + "start"] = True
 
 
 def _stop() -> None:
-    st.session_state[P + "training"] = False
+    if _trainer() is not None:
+        _trainer().stop()
 
 
 def _reset() -> None:
-    st.session_state[P + "training"] = False
+    _stop()
     st.session_state[P + "comparison"] = None
+    st.session_state[P + "trainer"] = None
 
 
 st.title("Compare inference methods")
@@ -75,10 +84,10 @@ st.caption(f"JAX {runtime.jax_version()} · running on **{runtime.device_label()
 with st.sidebar:
     st.header("Methods")
     st.multiselect("Methods to compare", config.METHODS, key=P + "methods",
-                   format_func=compare.METHOD_LABELS.get)
+                   format_func=registry.method_label)
     st.header("Data")
     st.selectbox("Dataset", compare.COMPARE_DATASETS, key=P + "dataset",
-                 format_func=lambda d: compare.DATASET_LABELS.get(d, d))
+                 format_func=registry.dataset_label)
     st.slider("Number of points", 32, 1_000, key=P + "num_points")
     st.slider("Noise", 0.0, config.MAX_NOISE, step=0.01, key=P + "noise")
     st.number_input("Seed", 0, config.MAX_SEED, step=1, key=P + "seed")
@@ -110,27 +119,29 @@ with st.sidebar:
 try:
     settings = _settings_from_widgets()
 except (ConfigError, TypeError, ValueError) as err:
-    st.error(f"Setting not applied: {err}", icon=":material/warning:")
+    st.error(escape_markdown(f"Setting not applied: {err}"), icon=":material/warning:")
     settings = st.session_state[P + "settings"] or DEFAULTS
-    st.session_state[P + "training"] = False
 st.session_state[P + "settings"] = settings
 
 comparison: compare.Comparison | None = st.session_state[P + "comparison"]
 if comparison is not None and comparison.settings != settings:
     st.info("Settings changed: press Train to start again with them.", icon=":material/info:")
-if st.session_state.pop(P + "start", False) and (
-        comparison is None or comparison.settings != settings or comparison.finished):
-    try:
-        with st.spinner("Compiling one training chunk per method (once per process)…"):
+if st.session_state.pop(P + "start", False):
+    if comparison is None or comparison.settings != settings or comparison.finished:
+        _stop()
+        try:
             comparison = compare.Comparison(settings)
-    except (ConfigError, ValueError) as err:
-        st.error(f"Could not start: {err}", icon=":material/warning:")
-        comparison = None
-        st.session_state[P + "training"] = False
-    st.session_state[P + "comparison"] = comparison
+        except (ConfigError, ValueError) as err:
+            st.error(escape_markdown(f"Could not start: {err}"), icon=":material/warning:")
+            comparison = None
+        st.session_state[P + "comparison"] = comparison
+        st.session_state[P + "trainer"] = None if comparison is None else \
+            session.Trainer(comparison)
+    if _trainer() is not None:
+        _trainer().start()  # compiles, then trains, on its own thread: never on this one
 
-training = bool(st.session_state[P + "training"]) and comparison is not None \
-    and not comparison.finished
+trainer = _trainer()
+training = trainer is not None and trainer.running
 cols = st.columns([1, 1, 2.5, 1, 1.5])
 if training:
     cols[0].button("⏹ Stop", on_click=_stop, key=P + "stop", type="primary")
@@ -143,6 +154,7 @@ cols[2].selectbox("Uncertainty map", list(KIND_LABELS), format_func=KIND_LABELS.
                   key=P + "kind")
 cols[3].toggle("Zoom out", key=P + "zoom", help="Show the maps ×3 wider: far from the data")
 cols[4].slider("Map resolution", config.MIN_GRID, config.MAX_COMPARE_GRID, key=P + "grid_size")
+widget_state.remember(P, WIDGETS)
 
 
 def _fmt(value: float, digits: int = 3) -> str:
@@ -156,8 +168,19 @@ def live_view() -> None:
         st.info("Choose methods and press **Train**: they all train on the same data and their "
                 "uncertainty maps appear here side by side.", icon=":material/touch_app:")
         return
-    if st.session_state[P + "training"] and not comparison.finished:
-        comparison.advance()
+    trainer = _trainer()
+    if trainer is not None:
+        trainer.touch()
+        if trainer.waiting:
+            st.info(f"Waiting for the accelerator: {trainer.slots.capacity} runs are training "
+                    "on this server right now; these methods continue when one finishes its "
+                    "chunk.", icon=":material/hourglass_top:")
+        elif trainer.compiling:
+            st.info("Compiling one training chunk per method (once per process)…",
+                    icon=":material/hourglass_top:")
+        if trainer.error:
+            st.error(escape_markdown(f"Training stopped: {trainer.error}"),
+                     icon=":material/error:")
     report = comparison.report(int(st.session_state[P + "grid_size"]),
                                3.0 if st.session_state[P + "zoom"] else 1.0)
     kind = st.session_state[P + "kind"]
@@ -181,9 +204,9 @@ def live_view() -> None:
         st.progress(min(max(fraction, 0.0), 1.0), text=text)
     rows = []
     for method, r in report.rows.items():
-        unit = "transitions" if method == "hmc" else "steps"
+        unit = "transitions" if registry.has_warmup(method) else "steps"
         rows.append({
-            "method": compare.METHOD_LABELS[method],
+            "method": registry.method_label(method),
             "progress": f"{r.steps:,} {unit}" + (" ✓" if r.finished else "")
                         + (" (diverged)" if r.diverged else ""),
             "test acc": _fmt(r.test_acc), "test NLL": _fmt(r.test_nll), "ECE": _fmt(r.ece),
@@ -200,13 +223,12 @@ def live_view() -> None:
     if report.hmc_ready and len(report.rows) > 1:
         others = [m for m in report.rows if m != "hmc"]
         st.plotly_chart(figures.distance_bars(
-            [compare.METHOD_LABELS[m] for m in others],
+            [registry.method_label(m) for m in others],
             [report.rows[m].diff_from_hmc for m in others],
             [report.rows[m].diff_from_hmc_gap for m in others] if comparison.data.gap else None),
             key=P + "bars", config={"displayModeBar": False})
-    if st.session_state[P + "training"] and comparison.finished:
-        st.session_state[P + "training"] = False
-        st.rerun(scope="app")
+    if training and (trainer is None or not trainer.running):
+        st.rerun(scope="app")  # finished or stopped: the buttons above follow
 
 
 live_view()

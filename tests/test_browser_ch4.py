@@ -95,3 +95,63 @@ def test_bad_csv_shows_its_message_and_keeps_the_data(app_server, page):
                 "buffer": b"x1,x2,label\n0,0,1\n1,1,1\n"}])
     page.get_by_text("expected exactly two classes").wait_for(timeout=30_000)
     assert _live_attr(page, "data-train-points") == count
+
+
+def _nav(page, name: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+
+
+def test_settings_points_and_run_survive_a_visit_to_home(app_server, page):
+    """Issue 14's round trip: settings from a link, a clicked point and trained steps are all
+    still there after Home → chapter 4 (Streamlit drops unrendered widgets' state)."""
+    query = ("hidden=8,8&lr=0.05&seed=7&num_points=300&noise=0.3&steps=5000&kl_weight=0.001"
+             "&steps_per_chunk=10&grid_size=24&num_samples=2&added=0.100:0.200:1")
+    open_playground(page, f"{app_server.url}/playground?{query}")
+    page.get_by_role("button", name="Step", exact=True).click()
+    page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) >= 10",
+                           timeout=60_000)
+    step, points = _step(page), _live_attr(page, "data-train-points")
+    _nav(page, "Home")
+    page.get_by_role("heading", name="BNN Lab").first.wait_for()
+    _nav(page, "4 · Variational Bayes in code")  # the same browser session, no reload
+    page.wait_for_function("document.querySelectorAll('.bnn-live').length === 1 && "
+                           "!document.querySelector('[data-testid=stStatusWidget]')")
+    assert page.get_by_role("textbox", name="Hidden layers (widths)").input_value() == "8,8"
+    assert page.get_by_role("spinbutton", name="Seed").input_value() == "7"
+    assert float(page.get_by_role("spinbutton", name="Learning rate (Adam)").input_value()) \
+        == 0.05
+    assert _step(page) == step and _live_attr(page, "data-train-points") == points
+    search = page.evaluate("location.search")
+    for part in ("hidden=8%2C8", "lr=0.05", "seed=7", "num_points=300", "noise=0.3",
+                 "steps=5000", "kl_weight=0.001", "added="):
+        assert part in search, (part, search)
+
+
+def test_a_click_far_outside_the_data_gets_a_message(app_server, page):
+    """Zoomed far out with the wheel, a click beyond the link's coordinate bound is refused
+    with a message and adds no point."""
+    open_playground(page, f"{app_server.url}/playground?{SMALL}")
+    count = _live_attr(page, "data-train-points")
+    page.get_by_test_id("stSelectbox").filter(has_text="Click on the map to").click()
+    page.get_by_role("option", name="Add class 0 (orange)").click()
+    page.wait_for_function("document.querySelector('.bnn-map .bnn-title').textContent"
+                           ".includes('click to add')", timeout=30_000)
+    canvas = page.locator(".bnn-map canvas").first
+    canvas.hover(position={"x": 200, "y": 200})
+    for _ in range(3):
+        page.mouse.wheel(0, 3000)  # each ×90 wider
+    canvas.click(position={"x": 60, "y": 20})
+    page.get_by_text("±50 standardised units").first.wait_for(timeout=30_000)
+    assert _live_attr(page, "data-train-points") == count
+    assert "added=" not in page.evaluate("location.search")
+
+
+def test_a_finished_run_says_so_and_greys_out_train(app_server, page):
+    """When the run reaches its step budget in the background, the page switches Pause back
+    to a greyed-out Train and says why, without a click."""
+    open_playground(page, f"{app_server.url}/playground?num_points=120&hidden=8&num_samples=2"
+                          "&steps_per_chunk=10&grid_size=16&steps=200")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Finished: the run has taken all 200 steps").wait_for(timeout=60_000)
+    assert page.get_by_role("button", name="Train", exact=True).is_disabled()
+    assert _step(page) == 200

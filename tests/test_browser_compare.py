@@ -55,3 +55,30 @@ def test_maps_appear_and_update(app_server, page):
     page.get_by_text("HMC warm-up").or_(page.get_by_text("HMC samples drawn")).first.wait_for()
     page.get_by_role("button", name="⏹ Stop").click()
     page.get_by_role("button", name="▶ Resume").wait_for()
+
+
+def test_settings_and_results_survive_a_visit_to_home(app_server, page):
+    """Compare: chosen settings and the trained comparison are still there after Home →
+    Compare (issue 14: they fell back to 16,16 / 1500 / 0)."""
+    page.goto(f"{app_server.url}/compare")
+    if page.get_by_text("Page not found").count():
+        page.keyboard.press("Escape")
+    hidden = page.get_by_role("textbox", name="Hidden layers (widths)")
+    hidden.fill("8")
+    hidden.press("Enter")
+    seed = page.get_by_role("spinbutton", name="Seed")
+    seed.fill("5")
+    seed.press("Enter")
+    page.get_by_test_id("stMultiSelect").get_by_role("button", name="Remove").last.wait_for()
+    page.get_by_role("button", name="▶ Train").click()
+    page.wait_for_function(f"({TITLES})().length > 0", timeout=180_000)
+    page.get_by_role("button", name="⏹ Stop").click()
+    page.get_by_role("button", name="▶ Resume").wait_for()
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Home").click()
+    page.get_by_role("heading", name="BNN Lab").first.wait_for()
+    nav.get_by_role("link", name="Compare inference methods").click()
+    page.get_by_role("button", name="▶ Resume").wait_for(timeout=60_000)
+    assert page.get_by_role("textbox", name="Hidden layers (widths)").input_value() == "8"
+    assert page.get_by_role("spinbutton", name="Seed").input_value() == "5"
+    page.wait_for_function(f"({TITLES})().length > 0", timeout=60_000)

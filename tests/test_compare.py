@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from bnnlab import cli, compare, playground, predict
+from bnnlab import cli, compare, predict, registry, wire
 from bnnlab.config import ConfigError, TrainConfig
 
 # Shared by the CLI runs and the comparison so that both use the same compiled engines.
@@ -103,14 +103,14 @@ def test_maps_payload_carries_each_method_on_the_shared_scale():
     assert payload["train"]["n"] == len(comparison.data.x_train)
     for m in payload["maps"]:
         row = report.rows[m["method"]]
-        values = playground.decode_grid(m["values"], (16, 16), payload["vmax"])
+        values = wire.decode_grid(m["values"], (16, 16), payload["vmax"])
         np.testing.assert_allclose(values, np.clip(row.grid.epistemic, 0, np.log(2)),
                                    atol=np.log(2) / 510 + 1e-6)
-        segments = playground.decode_segments(m["boundary"])
+        segments = wire.decode_segments(m["boundary"])
         assert (segments[:, [0, 2]] >= report.xs[0] - 1e-6).all()
         assert (segments[:, [0, 2]] <= report.xs[-1] + 1e-6).all()
     # MAP is one network: its epistemic map is exactly zero.
-    assert playground.decode_grid(payload["maps"][0]["values"], (16, 16), 1.0).max() == 0
+    assert wire.decode_grid(payload["maps"][0]["values"], (16, 16), 1.0).max() == 0
 
 
 def _row(method: str, test_acc: float, near: float, far: float, diverged: bool = False,
@@ -141,7 +141,7 @@ def test_verdict_credits_far_doubt_only_with_confidence_near_the_data(row, best,
     within 0.05 of the best) and far entropy ≥ 2 × near; an underfit model is called so."""
     v = compare.verdict(row, best)
     assert v.kind == kind
-    assert compare.METHOD_LABELS[row.method] in v.sentence
+    assert registry.method_label(row.method) in v.sentence
     assert "-0.00" not in v.sentence
 
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import ast
 import threading
-import time
 from pathlib import Path
 
 import jax
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from bnnlab import config, playground
+from bnnlab import compare, config, playground, scheduler, session
 from bnnlab.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,76 +22,43 @@ SMALL = {"num_points": "64", "hidden": "4", "grid_size": "10", "steps_per_chunk"
 
 
 # ---------------------------------------------------------------- the bound itself
-def test_the_server_wide_bound_comes_from_config():
-    """One process-wide TrainingSlots, sized by config.MAX_CONCURRENT_RUNS."""
-    assert playground.TRAINING_SLOTS.limit == config.MAX_CONCURRENT_RUNS >= 1
+class _Probe:
+    """A training target that records how many chunks run at once (no JAX)."""
+
+    compiled = True
+
+    def __init__(self, shared: dict, lock: threading.Lock, chunks: int) -> None:
+        self.shared, self.lock, self.left = shared, lock, chunks
+
+    @property
+    def finished(self) -> bool:
+        return self.left <= 0
+
+    def advance(self, max_steps=None) -> int:
+        with self.lock:
+            self.shared["inside"] += 1
+            self.shared["peak"] = max(self.shared["peak"], self.shared["inside"])
+        threading.Event().wait(0.01)  # a chunk's worth of work while holding the slot
+        with self.lock:
+            self.shared["inside"] -= 1
+        self.left -= 1
+        return 1
 
 
-def test_at_most_limit_runs_train_at_once_and_the_rest_wait_then_run():
-    """12 threads compete for 3 slots: never more than 3 inside, every one eventually runs."""
-    slots = playground.TrainingSlots(3)
-    inside = 0
-    peak = 0
-    ran: list[int] = []
-    lock = threading.Lock()
-
-    def learner(i: int) -> None:
-        nonlocal inside, peak
-        with slots.slot() as got:
-            assert got
-            with lock:
-                inside += 1
-                peak = max(peak, inside)
-            time.sleep(0.02)
-            with lock:
-                inside -= 1
-                ran.append(i)
-
-    threads = [threading.Thread(target=learner, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert sorted(ran) == list(range(12))
-    assert peak == 3
-    assert slots.active == 0 and slots.waiting == 0
-
-
-def test_a_run_beyond_the_bound_waits_visibly_then_gets_its_slot():
-    """With every slot taken, `slot(timeout)` yields False and counts a waiter; once one is
-    released, the next request gets it."""
-    slots = playground.TrainingSlots(2)
-    holders = [slots.slot(), slots.slot()]
-    assert all(h.__enter__() for h in holders)
-    seen_waiting = []
-
-    def late() -> None:
-        with slots.slot(timeout=5.0) as got:
-            seen_waiting.append(got)
-
-    with slots.slot(timeout=0.05) as got:
-        assert got is False
-    thread = threading.Thread(target=late)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while slots.waiting == 0 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert slots.waiting == 1 and slots.active == 2
-    holders[0].__exit__(None, None, None)
-    thread.join(timeout=5)
-    assert seen_waiting == [True]
-    holders[1].__exit__(None, None, None)
-    assert slots.active == 0 and slots.waiting == 0
-
-
-def test_an_exception_inside_a_slot_releases_it():
-    """A chunk that raises gives its slot back (no slot leaks after a crash)."""
-    slots = playground.TrainingSlots(1)
-    with pytest.raises(RuntimeError), slots.slot() as got:
-        assert got
-        raise RuntimeError("boom")
-    with slots.slot(timeout=0.1) as got:
-        assert got
+def test_trainers_beyond_the_server_bound_wait_then_all_finish():
+    """Twice as many trainers as `config.MAX_CONCURRENT_RUNS` share `scheduler.ACCELERATOR`:
+    never more than the bound train at once, and every one finishes its chunks."""
+    shared, lock = {"inside": 0, "peak": 0}, threading.Lock()
+    targets = [_Probe(shared, lock, chunks=5) for _ in range(2 * config.MAX_CONCURRENT_RUNS)]
+    trainers = [session.Trainer(t) for t in targets]
+    assert all(tr.slots is scheduler.ACCELERATOR for tr in trainers)
+    for tr in trainers:
+        tr.start()
+    for tr in trainers:
+        tr._thread.join(60)
+    assert all(t.finished for t in targets) and not any(tr.error for tr in trainers)
+    assert 1 <= shared["peak"] <= config.MAX_CONCURRENT_RUNS
+    assert scheduler.ACCELERATOR.in_use() == 0
 
 
 # ---------------------------------------------------------------- shared engines, own state
@@ -103,8 +68,8 @@ def test_threads_sharing_one_engine_get_the_same_results_as_alone():
     cfgs = [TrainConfig(num_points=32, hidden=(4,), steps_per_chunk=5, seed=s, lr=lr)
             for s, lr in ((1, 0.1), (2, 0.01), (3, 0.05), (4, 0.2))]
 
-    def fresh() -> list[playground.Run]:
-        return [playground.Run(c, playground.build_data(c)) for c in cfgs]
+    def fresh() -> list[session.Run]:
+        return [session.Run(c, playground.build_data(c)) for c in cfgs]
 
     alone = fresh()
     for run in alone:
@@ -114,10 +79,10 @@ def test_threads_sharing_one_engine_get_the_same_results_as_alone():
     assert len({id(r.engine) for r in together}) == 1
     errors: list[BaseException] = []
 
-    def work(run: playground.Run) -> None:
+    def work(run: session.Run) -> None:
         try:
             for _ in range(3):
-                with playground.TRAINING_SLOTS.slot():
+                with scheduler.ACCELERATOR.hold(60):
                     run.advance()
         except BaseException as err:  # noqa: BLE001 - reported below
             errors.append(err)
@@ -156,7 +121,7 @@ def _session(**params: str) -> AppTest:
 
 
 def _step(at: AppTest) -> int:
-    return at.session_state["pg_run"].step
+    return at.session_state["pg_session"].run.step
 
 
 def test_two_sessions_with_different_settings_do_not_see_each_other():
@@ -164,66 +129,92 @@ def test_two_sessions_with_different_settings_do_not_see_each_other():
     its own settings, run, URL and notices."""
     a = _session(dataset="circles", seed="3", lr="0.05")
     b = _session(dataset="xor", seed="7", hidden="6", lr="abc")
-    run_b = b.session_state["pg_run"]
+    live_a, live_b = a.session_state["pg_session"], b.session_state["pg_session"]
+    run_b = live_b.run
     a.button(key="pg_train").click().run()
-    for _ in range(2):
-        a.run()
+    assert live_a.run.wait_for_step_after(0, 60)
+    a.run()
     assert _step(a) > 0
     b.run()
-    assert b.session_state["pg_run"] is run_b and _step(b) == 0
-    assert a.session_state["pg_run"] is not run_b
-    assert (a.session_state["pg_cfg"].dataset, b.session_state["pg_cfg"].dataset) == \
-        ("circles", "xor")
-    assert a.session_state["pg_cfg"].hidden == (4,) and b.session_state["pg_cfg"].hidden == (6,)
+    assert live_b.run is run_b and _step(b) == 0 and live_a is not live_b
+    assert (live_a.cfg.dataset, live_b.cfg.dataset) == ("circles", "xor")
+    assert live_a.cfg.hidden == (4,) and live_b.cfg.hidden == (6,)
     assert a.query_params["lr"] == "0.05" and b.query_params["lr"] == "0.01"
     assert not a.warning and any("lr" in w.value for w in b.warning)
-    assert not b.session_state["pg_training"]
+    assert live_b.status == session.Status.IDLE
     # Reset in b leaves a's progress alone (a paused first: it trains in the background).
     a.button(key="pg_pause").click().run()
     before = _step(a)
     b.button(key="pg_reset").click().run()
-    assert _step(a) == before and a.session_state["pg_run"] is not b.session_state["pg_run"]
+    assert _step(a) == before and live_a.run is not live_b.run
+
+
+def _hold_every_slot():
+    """Context managers holding every slot of the server-wide pool (other learners' chunks)."""
+    holds = [scheduler.ACCELERATOR.hold(5.0) for _ in range(scheduler.ACCELERATOR.capacity)]
+    for h in holds:
+        h.__enter__()
+    return holds
+
+
+def _release(holds) -> None:
+    for h in holds:
+        h.__exit__(None, None, None)
+
+
+def _wait_until(predicate, timeout: float = 30.0) -> None:
+    done = threading.Event()
+    timer = threading.Timer(timeout, done.set)
+    timer.start()
+    while not predicate() and not done.is_set():
+        done.wait(0.01)
+    timer.cancel()
+    assert predicate()
 
 
 def test_a_session_beyond_the_bound_shows_waiting_then_trains():
     """All slots taken elsewhere: pressing Train shows "waiting for the accelerator" and takes
     no step; when a slot frees, the same session trains."""
     at = _session(dataset="moons", seed="11")
-    slots = playground.TRAINING_SLOTS
-    taken = [slots.slot() for _ in range(slots.limit)]
+    live = at.session_state["pg_session"]
+    live.run.ensure_compiled()
+    holds = _hold_every_slot()
     try:
-        assert all(t.__enter__() for t in taken)
         at.button(key="pg_train").click().run()
-        # Training runs in the session's background trainer: give it time to find no slot.
-        deadline = time.monotonic() + 10
-        while not at.session_state["pg_trainer"].waiting and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_until(lambda: live.trainer.waiting)
         at.run()
-        assert _step(at) == 0
+        assert _step(at) == 0 and live.status == session.Status.WAITING
         assert any("Waiting for the accelerator" in i.value for i in at.info)
     finally:
-        for t in taken:
-            t.__exit__(None, None, None)
-    deadline = time.monotonic() + 30
-    while _step(at) == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+        _release(holds)
+    assert live.run.wait_for_step_after(0, 30)
     at.run()
     assert _step(at) > 0
     assert not any("Waiting for the accelerator" in i.value for i in at.info)
     at.button(key="pg_pause").click().run()
 
 
-def test_stopping_a_trainer_whose_thread_failed_to_start_does_not_raise(monkeypatch):
-    """A trainer whose thread could not start can still be stopped (Pause/Reset must work)."""
-    cfg = TrainConfig(num_points=16, hidden=(4,), steps_per_chunk=5)
-    trainer = playground.Trainer(playground.Run(cfg, playground.build_data(cfg)))
-
-    def refuse(self):
-        raise RuntimeError("can't start new thread")
-
-    monkeypatch.setattr(threading.Thread, "start", refuse)
-    with pytest.raises(RuntimeError, match="start new thread"):
-        trainer.start()
-    monkeypatch.undo()
-    trainer.stop()
-    assert not trainer.running
+def test_the_compare_page_trains_through_the_same_slots():
+    """With every slot held elsewhere, the Compare page's Train takes no step and says it
+    waits; once slots free, its methods train (on a trainer thread, not the script thread)."""
+    at = AppTest.from_file(str(ROOT / "pages" / "compare.py"), default_timeout=120)
+    at.session_state["cmp_methods"] = ["map"]
+    at.session_state["cmp_num_points"] = 64
+    at.session_state["cmp_hidden"] = "4"
+    at.session_state["cmp_steps"] = 100_000
+    at.run()
+    holds = _hold_every_slot()
+    try:
+        next(b for b in at.button if b.label == "▶ Train").click().run()
+        comparison = at.session_state["cmp_comparison"]
+        trainer = at.session_state["cmp_trainer"]
+        _wait_until(lambda: trainer.waiting)
+        at.run()
+        assert comparison.runs["map"].step == 0
+        assert any("Waiting for the accelerator" in i.value for i in at.info)
+    finally:
+        _release(holds)
+    assert comparison.runs["map"].wait_for_step_after(0, 60)
+    next(b for b in at.button if b.label == "⏹ Stop").click().run()
+    assert not trainer.running and not at.exception
+    assert isinstance(comparison, compare.Comparison)

@@ -1,6 +1,8 @@
 """Chapter 4 page under AppTest: controls map to the config, Train/Pause/Step/Reset, the method
 switch, URL settings and garbage, and bad input that keeps the previous state."""
 
+import json
+import threading
 import time
 from pathlib import Path
 
@@ -8,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bnnlab import playground
+from bnnlab import session
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "ch4_playground.py")
 SMALL = {"num_points": "120", "hidden": "8", "num_samples": "2", "steps_per_chunk": "10",
@@ -26,23 +28,30 @@ def _app(params: dict | None = None) -> AppTest:
 
 
 def _shown_step(at: AppTest) -> int:
-    """The step of the metrics row the live chart shows (cached by the page)."""
-    return at.session_state["pg_metrics"][1]
+    """The step of the metrics row the live chart shows."""
+    return at.session_state["pg_session"].shown_metrics["step"]
+
+
+def _live(at: AppTest) -> dict:
+    """The data of the live chart component."""
+    return next(json.loads(c.proto.json) for c in at.get("bidi_component")
+                if c.proto.component_name.endswith("bnnlab_live_chart"))
 
 
 def _run_state(at: AppTest):
-    return at.session_state["pg_run"]
+    return at.session_state["pg_session"].run
 
 
 def _wait_for_step(at: AppTest, above: int, timeout: float = 60.0) -> int:
-    """Training runs in a background thread: rerun the page until the step passes `above`."""
+    """Training runs in a background thread: wait (on the run's condition) until the step
+    passes `above`, then rerun the page."""
+    run = _run_state(at)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        at.run()
-        if _run_state(at).step > above:
-            return _run_state(at).step
-    raise AssertionError(f"step stayed at {_run_state(at).step}")
+    while run.step <= above and time.monotonic() < deadline:
+        run.wait_for_step_after(run.step, deadline - time.monotonic())
+    at.run()
+    assert run.step > above, f"step stayed at {run.step}"
+    return run.step
 
 
 @pytest.fixture(scope="module")
@@ -65,19 +74,35 @@ def test_train_ticks_then_pause_stops(at):
     first = _wait_for_step(at, 0)
     _wait_for_step(at, first)
     at.button(key="pg_pause").click().run()
-    paused = _run_state(at).step
-    time.sleep(0.5)
+    live = at.session_state["pg_session"]
+    paused = live.run.step
+    assert not live.trainer.running and live.status == session.Status.PAUSED
+    assert not live.run.wait_for_step_after(paused, 0.5)
     at.run()
-    assert _run_state(at).step == paused
-    assert _shown_step(at) == paused
+    assert _run_state(at).step == paused and _shown_step(at) == paused
 
 
-def test_train_click_shows_a_trained_frame_at_once():
-    """The rerun that the click on Train brings back already draws a frame after one chunk
-    (the click's callback runs it), instead of waiting for the background trainer."""
-    at = _app({"steps": "10"})  # one chunk is the whole budget: the trainer has nothing left
+def test_train_click_runs_nothing_on_the_script_thread():
+    """The click on Train only starts the background trainer; the page then shows its frames,
+    and a finished run says so next to its greyed-out Train button."""
+    at = _app({"steps": "10"})  # one chunk is the whole budget
+    live = at.session_state["pg_session"]
+    chunks_on_script_thread = []
+    original = live.run.advance
+
+    def advance(max_steps=None):
+        if threading.current_thread() is threading.main_thread():
+            chunks_on_script_thread.append(1)
+        return original(max_steps)
+
+    live.run.advance = advance
     at.button(key="pg_train").click().run()
-    assert _run_state(at).step == 10 and _shown_step(at) == 10
+    _wait_for_step(at, 0)
+    at.run()
+    assert not chunks_on_script_thread and _run_state(at).step == 10
+    assert _live(at)["step"] == 10 and _shown_step(at) == 10
+    assert at.button(key="pg_train").disabled
+    assert any("Finished" in i.value and "Steps in total" in i.value for i in at.info)
     assert not at.exception
 
 
@@ -129,23 +154,30 @@ def test_garbage_url_opens_with_defaults_and_notices():
     notices = " ".join(w.value for w in at.warning)
     for word in ("dataset", "lr", "num_samples", "bogus", "method", "malformed"):
         assert word in notices
-    assert len(run.data.x_train) == len(_app().session_state["pg_run"].data.x_train) + 1
+    assert len(run.data.x_train) == len(_app().session_state["pg_session"].run.data.x_train) + 1
 
 
 def test_divergence_is_reported_and_stops_training():
     """A run whose step produces NaN stops, keeps its last finite state and says what to do."""
     at = _app()
-    run = _run_state(at)
+    live = at.session_state["pg_session"]
+    run = live.run
     bad = run.data._replace(x_train=run.data.x_train.copy())
     bad.x_train[0, 0] = np.inf  # forces a non-finite ELBO on the first step
-    playground.set_data(run, bad)
+    run.set_data(bad)
     at.button(key="pg_train").click().run()
-    deadline = time.monotonic() + 60
-    while not run.diverged and time.monotonic() < deadline:
-        time.sleep(0.2)
-    at.run()
+    live.trainer._thread.join(60)
     at.run()
     assert run.diverged and run.step == 0
+    assert live.status == session.Status.DIVERGED and not live.wants_training
     assert any("diverged" in e.value and "learning rate" in e.value for e in at.error)
-    assert at.session_state["pg_training"] is False or run.finished
+    assert at.button(key="pg_train").disabled
     assert not at.exception
+
+
+def test_talks_recipe_sets_beta_and_initial_sigma_and_the_link(at):
+    """The talk's preset sets β = 0.001 and the initial posterior σ = 1e-3, in the URL too."""
+    next(b for b in at.button if b.label.startswith("Talk's recipe")).click().run()
+    cfg = at.session_state["pg_session"].cfg
+    assert (cfg.kl_weight, cfg.init_std) == (0.001, 1e-3)
+    assert at.query_params["kl_weight"] == "0.001" and float(at.query_params["init_std"]) == 1e-3

@@ -49,6 +49,7 @@ def test_page_starts_idle_with_an_invitation(app):
 
 def test_train_shows_every_chosen_method_and_ticks(app):
     """Train: one map per chosen method on a shared scale; each tick advances the table."""
+    app.number_input(key="cmp_steps").set_value(100_000).run()  # still training when checked
     next(b for b in app.button if b.label == "▶ Train").click().run()
     assert not app.exception
     maps = _maps(app)[0]
@@ -58,13 +59,16 @@ def test_train_shows_every_chosen_method_and_ticks(app):
     assert all(len(base64.b64decode(m["values"])) == side for m in maps["maps"])
     first = app.dataframe[0].value
     assert list(first["method"]) == ["MAP", "Deep ensemble", "HMC (reference)"]
-    for _ in range(6):
-        app.run()
+    comparison = app.session_state["cmp_comparison"]
+    for run in comparison.runs.values():  # they train on the page's trainer thread
+        assert run.wait_for_step_after(0, 120)
+    app.run()
     assert not app.exception
     later = app.dataframe[0].value
     assert list(later["progress"]) != list(first["progress"])
     assert any("HMC" in p.proto.text for p in app.get("progress")) or app.get("progress")
     assert any("I don't know" in m.value or "confident" in m.value for m in app.markdown)
+    next(b for b in app.button if b.label == "⏹ Stop").click().run()
 
 
 def test_bad_hidden_layers_give_a_message_and_no_traceback(app):
@@ -79,3 +83,11 @@ def test_no_method_chosen_is_refused(app):
     app.multiselect(key="cmp_methods").set_value([]).run()
     assert not app.exception
     assert any("at least one method" in e.value for e in app.error)
+
+
+def test_user_text_in_an_error_is_shown_as_typed(app):
+    """Markdown in the hidden-layers field (a link, bold text) is escaped in the error."""
+    app.text_input(key="cmp_hidden").set_value("[x](https://evil.example) **b**").run()
+    assert not app.exception
+    text = " ".join(e.value for e in app.error)
+    assert r"\[x\]\(https" in text and "**b**" not in text.replace("\\*", "")

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from bnnlab import config, datasets, playground, train
+from bnnlab import config, datasets, playground, session, train, wire
 from bnnlab.config import BOUNDS, ConfigError, TrainConfig
 
 # ---------------------------------------------------------------- CSV corpus
@@ -223,7 +223,7 @@ def test_extreme_settings_train_and_draw_without_errors(name):
     """Extreme but valid combinations build, train a few steps, draw a frame and compute
     metrics; parameters stay finite (or the run is flagged as diverged)."""
     cfg = TrainConfig(**{"steps_per_chunk": 5, "grid_size": 20, **EXTREMES[name]})
-    run = playground.Run(cfg, playground.build_data(cfg))
+    run = session.Run(cfg, playground.build_data(cfg))
     for _ in range(2):
         run.advance()
     frame = run.frame(cfg.grid_size, 1.0, "epistemic")
@@ -237,7 +237,7 @@ def test_extreme_settings_train_and_draw_without_errors(name):
 def test_grid_size_is_clamped_even_if_asked_directly():
     """Run.frame clamps a grid request beyond MAX_GRID (a direct call bypassing the config)."""
     cfg = TrainConfig(num_points=16, hidden=(4,), steps_per_chunk=5)
-    run = playground.Run(cfg, playground.build_data(cfg))
+    run = session.Run(cfg, playground.build_data(cfg))
     assert run.frame(10_000, 1.0, "total")["grid"]["nx"] == config.MAX_GRID
     assert run.frame(-5, 1.0, "total")["grid"]["nx"] == config.MIN_GRID
 
@@ -249,23 +249,23 @@ def test_divergence_keeps_the_last_finite_state_and_stops_advancing():
     data = playground.build_data(cfg)
     x_bad = data.x_train.copy()
     x_bad[0, 0] = np.inf
-    run = playground.Run(cfg, data._replace(x_train=x_bad))
+    run = session.Run(cfg, data._replace(x_train=x_bad))
     before = np.asarray(run.state.method_state.mean).copy()
     assert run.advance() == 0 and run.diverged and run.finished
     assert run.advance() == 0 and run.step == 0
     np.testing.assert_array_equal(np.asarray(run.state.method_state.mean), before)
     frame = run.frame(cfg.grid_size, 1.0, "total")
     assert frame["step"] == 0
-    assert not np.isinf(playground.decode_floats(run.history_payload()["elbo"])).any()
+    assert not np.isinf(wire.decode_floats(run.history_payload()["elbo"])).any()
 
 
 def test_compiled_engines_are_shared_not_rebuilt():
     """Two runs with the same static settings share one engine object (one compilation)."""
     a = TrainConfig(num_points=16, hidden=(4,), steps_per_chunk=5, lr=0.1, seed=1)
     b = a.replace(lr=0.001, kl_weight=0.5, seed=2, noise=0.3)
-    run_a = playground.Run(a, playground.build_data(a))
+    run_a = session.Run(a, playground.build_data(a))
     hits = train.compiled.cache_info().hits
-    run_b = playground.Run(b, playground.build_data(b))
+    run_b = session.Run(b, playground.build_data(b))
     assert run_a.engine is run_b.engine
     assert train.compiled.cache_info().hits > hits
     assert not np.array_equal(np.asarray(run_a.state.method_state.mean),

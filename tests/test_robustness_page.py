@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jax.numpy as jnp
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -41,7 +40,7 @@ def test_every_bad_csv_shows_its_message_and_keeps_the_run(small):
     at the same step, the generated data still in use, no exception."""
     at = small
     at.button(key="pg_step").click().run()
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg_session"].run
     step = run.step
     assert step > 0
     for name, (data, fragment) in CSV_CORPUS.items():
@@ -50,8 +49,8 @@ def test_every_bad_csv_shows_its_message_and_keeps_the_run(small):
         errors = _errors(at)
         assert len(errors) == 1 and "Could not use" in errors[0] and fragment in errors[0], name
         assert "Keeping the previous data" in errors[0]
-        assert at.session_state["pg_run"] is run and run.step == step, name
-        assert at.session_state["pg_uploaded"] is None, name
+        assert at.session_state["pg_session"].run is run and run.step == step, name
+        assert at.session_state["pg_session"].uploaded is None, name
 
 
 def test_a_bad_csv_after_a_good_one_keeps_the_good_one(small):
@@ -59,14 +58,14 @@ def test_a_bad_csv_after_a_good_one_keeps_the_good_one(small):
     at = small
     at.file_uploader(key="pg_upload").upload("good.csv", GOOD_CSV, "text/csv").run()
     assert not at.exception and not _errors(at)
-    assert at.session_state["pg_run"].data.source == "upload"
-    uploaded = at.session_state["pg_uploaded"]
+    assert at.session_state["pg_session"].run.data.source == "upload"
+    uploaded = at.session_state["pg_session"].uploaded
     at.file_uploader(key="pg_upload").upload(
         "evil.csv", b"1,2,0\n3,4,=cmd|'/c calc'!A0\n", "text/csv").run()
     assert not at.exception
     assert any("plain value" in e for e in _errors(at))
-    assert at.session_state["pg_uploaded"] is uploaded
-    assert at.session_state["pg_run"].data.source == "upload"
+    assert at.session_state["pg_session"].uploaded is uploaded
+    assert at.session_state["pg_session"].run.data.source == "upload"
 
 
 def test_garbage_in_every_url_setting_falls_back_with_a_notice_per_setting():
@@ -84,7 +83,7 @@ def test_garbage_in_every_url_setting_falls_back_with_a_notice_per_setting():
         assert any(name in w for w in warnings), name
     assert any("added point" in w for w in warnings)
     assert not _errors(at)
-    cfg = at.session_state["pg_cfg"]
+    cfg = at.session_state["pg_session"].cfg
     default = config.TrainConfig()
     assert all(getattr(cfg, n) == getattr(default, n) for n in bad if n != "method")
     assert at.query_params["lr"] == "0.01" and "added" not in at.query_params
@@ -100,11 +99,11 @@ def test_out_of_range_url_values_are_clamped_on_the_page():
     warnings = [w.value for w in at.warning]
     for name in params:
         assert any(name in w and "clamped" in w for w in warnings), name
-    cfg = at.session_state["pg_cfg"]
+    cfg = at.session_state["pg_session"].cfg
     assert (cfg.num_points, cfg.lr, cfg.steps, cfg.grid_size, cfg.hidden) == \
         (8, config.MAX_LR, config.MAX_STEPS, config.MIN_GRID, (1, 1, 1, 1))
     at.button(key="pg_step").click().run()
-    assert not at.exception and at.session_state["pg_run"].step == 1
+    assert not at.exception and at.session_state["pg_session"].run.step == 1
 
 
 @pytest.mark.parametrize("setting, value", [("grid_size", "150"), ("steps_per_chunk", "1000")])
@@ -114,7 +113,7 @@ def test_url_values_at_the_config_bound_do_not_crash_the_page(setting, value):
     at.query_params.update({**SMALL, setting: value})
     at.run()
     assert not at.exception
-    assert getattr(at.session_state["pg_cfg"], setting) == int(value)
+    assert getattr(at.session_state["pg_session"].cfg, setting) == int(value)
 
 
 def test_markup_in_url_keys_is_shown_as_text_not_run():
@@ -129,35 +128,35 @@ def test_invalid_widget_values_keep_the_previous_settings(small):
     """Bad hidden-layer text is refused with a message; numbers beyond a widget's range never
     reach the config (Streamlit resets them); the run goes on."""
     at = small
-    before = at.session_state["pg_cfg"]
+    before = at.session_state["pg_session"].cfg
     for text, fragment in (("1,2,3,4,5", "1 to 4 layers"), ("zzz", "whole numbers"),
                            ("0", "width"), ("999", "width"), ("", "layer widths")):
         at.text_input(key="pg_hidden").input(text).run()
         assert not at.exception, text
         assert any("Setting not applied" in e and fragment in e for e in _errors(at)), text
-        assert at.session_state["pg_cfg"].hidden == before.hidden
+        assert at.session_state["pg_session"].cfg.hidden == before.hidden
     at.text_input(key="pg_hidden").input(",".join(map(str, before.hidden))).run()
     for key, value in (("pg_lr", 5.0), ("pg_prior_std", 1e9), ("pg_steps", 10**9),
                        ("pg_init_std", -1.0)):
         at.number_input(key=key).set_value(value).run()
         assert not at.exception, key
-        cfg = at.session_state["pg_cfg"]
+        cfg = at.session_state["pg_session"].cfg
         config.TrainConfig(**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__})
-    assert config.MIN_LR <= at.session_state["pg_cfg"].lr <= config.MAX_LR
+    assert config.MIN_LR <= at.session_state["pg_session"].cfg.lr <= config.MAX_LR
 
 
 def test_divergence_is_reported_and_the_last_state_stays_on_screen(small):
     """A diverged run: an error that says what happened and what to change, Train/Step
     disabled, the chart still drawn at the last finite step; Reset clears it."""
     at = small
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg_session"].run
     step = run.step
-    run.state = run.state._replace(diverged=jnp.bool_(True))
+    run.snapshot = run.snapshot._replace(diverged=True)
     at.run()
     assert not at.exception
     message = " ".join(_errors(at))
     assert "diverged" in message and "learning rate" in message and "Reset" in message
     assert at.button(key="pg_train").disabled and at.button(key="pg_step").disabled
-    assert run.step == step and at.session_state["pg_run"] is run
+    assert run.step == step and at.session_state["pg_session"].run is run
     at.button(key="pg_reset").click().run()
     assert not at.exception and not any("diverged" in e for e in _errors(at))

@@ -6,6 +6,7 @@ import concurrent.futures
 import ctypes
 import re
 import threading
+import time
 
 import pytest
 
@@ -187,3 +188,28 @@ def test_resize_lets_waiters_in():
         slots.resize(0)
     with pytest.raises(ValueError):
         scheduler.Slots(0)
+
+
+def test_a_free_slot_goes_to_the_longest_waiter():
+    """A holder that releases and asks again at once queues behind a waiter already there (no
+    starvation of a new session by trainers that re-take their slots: issue 14, fair share)."""
+    slots = scheduler.Slots(1, "test")
+    order: list[str] = []
+    got_it = threading.Event()
+
+    def waiter() -> None:
+        with slots.hold(10):
+            order.append("waiter")
+            got_it.set()
+
+    with slots.hold(1):
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while slots.waiting() != 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert slots.waiting() == 1
+    with slots.hold(10):  # released above, asked again at once: the waiter goes first
+        order.append("holder again")
+    thread.join(10)
+    assert got_it.is_set() and order == ["waiter", "holder again"]

@@ -1,5 +1,5 @@
 // Shared by the app's canvas components (prepended to each one's module by `ui/wire.py`): the
-// wire format of `bnnlab.playground` (base64 uint8 grids, float32 arrays, uint16 segments),
+// wire format of `bnnlab.wire` (base64 uint8 grids, float32 arrays, uint16 segments),
 // colour tables, and DOM helpers.
 const VIRIDIS_STOPS = [[0, [68, 1, 84]], [0.25, [59, 82, 139]], [0.5, [33, 145, 140]],
                        [0.75, [94, 201, 98]], [1, [253, 231, 37]]];
@@ -16,13 +16,13 @@ function decodeBytes(text) {
   return bytes;
 }
 
-// `bnnlab.playground.encode_floats`: base64 of little-endian float32 (NaN = a break).
+// `bnnlab.wire.encode_floats`: base64 of little-endian float32 (NaN = a break).
 function decodeFloats(text) {
   const bytes = decodeBytes(text);
   return new Float32Array(bytes.buffer, 0, bytes.length >> 2);
 }
 
-// `bnnlab.playground.encode_segments`: uint16 (x_start, y_start, x_end, y_end) over a box ->
+// `bnnlab.wire.encode_segments`: uint16 (x_start, y_start, x_end, y_end) over a box ->
 // Float64Array of data coordinates, four per segment.
 function decodeSegments(b) {
   const bytes = decodeBytes(b.q);

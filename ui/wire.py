@@ -1,5 +1,5 @@
 """What the app's canvas components share: the JavaScript of `ui/wire.js` (the wire format of
-`bnnlab.playground`, colour tables, DOM helpers), prepended to each component's module, and the
+`bnnlab.wire`, colour tables, DOM helpers), prepended to each component's module, and the
 CSS that keeps a fragment's elements from fading on every tick."""
 
 from __future__ import annotations

@@ -1,0 +1,801 @@
+"""A learner's live training session, free of any UI.
+
+* `Run`: a resumable run (engine, data, traced hyperparameters) and the one chunk loop. Each
+  chunk publishes one immutable `Snapshot` (state, step, diverged, the chunk's diagnostics) in a
+  single assignment, so a reader that takes `run.snapshot` once sees one consistent state.
+  Chunks are sized by time: the next chunk asks for as many steps as fitted in
+  `config.CHUNK_SECONDS` (`num_steps` ≤ steps per redraw is a traced argument of the compiled
+  chunk: no recompile, and a chunk of n steps costs n steps).
+* `Trainer`: trains a target (a `Run`, or several: `compare.Comparison`) on a background thread,
+  each chunk inside a slot of the server-wide pool `scheduler.ACCELERATOR`, waiting for a slot
+  at most `config.SLOT_WAIT_S` at a time and saying so (`waiting`).
+* `Session`: what the playground page binds to: `apply(cfg)`, `click(x, y, mode)`,
+  `tick(view) -> (payload, status)` and the buttons (`train`, `pause`, `step`, `reset`, …).
+  It owns the config, the data, the run, the trainer and an explicit `Status`.
+
+Compiled functions come from the process-wide `train.compiled` cache; the first chunk of an
+architecture compiles inside a slot, once per process (`ensure_compiled`).
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import itertools
+import threading
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bnnlab import config, contour, playground, predict, registry, scheduler, train, wire
+from bnnlab.config import ConfigError, TrainConfig
+
+LIVE_SAMPLES = 32  # posterior draws for the live maps (metrics: `predict.EVAL_SAMPLES`)
+PROBE_SAMPLES = 64
+NUM_BOUNDARY_SAMPLES = 10
+BOUNDARY_GRID = 40
+HISTORY_POINTS = 400  # the objective chart gets at most this many points
+UNCERTAINTY_KINDS = tuple(registry.UNCERTAINTY_KINDS)
+UNCERTAINTY_LABELS = dict(registry.UNCERTAINTY_KINDS)
+
+_SERIALS = itertools.count(1)  # unique names for runs, data and frames (ids get reused)
+
+
+class Status(enum.StrEnum):
+    IDLE = "idle"  # nothing trained yet
+    COMPILING = "compiling"  # the first chunk of this architecture is being compiled
+    WAITING = "waiting"  # wants to train, every accelerator slot is busy
+    TRAINING = "training"
+    PAUSED = "paused"
+    FINISHED = "finished"  # reached the step budget
+    DIVERGED = "diverged"  # a step produced NaN/inf; the last finite state is kept
+    ERROR = "error"  # training stopped on an error (e.g. out of memory); `Session.error` says
+
+
+class Snapshot(NamedTuple):
+    """What one chunk left behind, published atomically (never mutated)."""
+
+    state: train.TrainState
+    step: int  # steps taken (Python int: reading a device array per access costs a transfer)
+    diverged: bool
+    info: np.ndarray  # float32[3, taken]: the last chunk's elbo, expected log-lik., KL
+    serial: int  # unique per snapshot
+
+
+def friendly_error(err: BaseException) -> str:
+    """A message for the page: what happened and what to do, without internals."""
+    text = str(err)
+    if "RESOURCE_EXHAUSTED" in text or isinstance(err, MemoryError) or "Out of memory" in text:
+        return ("The server ran out of memory for these settings. Lower the hidden widths, "
+                "the MC samples, the number of points or the steps per redraw, then press "
+                "Reset.")
+    if isinstance(err, (scheduler.SlotTimeout, ConfigError)):
+        return str(err)
+    first = text.splitlines()[0] if text else ""
+    return f"{type(err).__name__}: {first[:200]}"
+
+
+# One lock per static configuration: two sessions asking for a new architecture at once
+# compile it once, not twice in parallel.
+_COMPILE_LOCKS: collections.defaultdict[Any, threading.Lock] = collections.defaultdict(
+    threading.Lock)
+_COMPILE_LOCKS_GUARD = threading.Lock()
+
+
+_COMPILED: set[Any] = set()  # static configs whose chunk has finished compiling here
+
+
+def is_compiled(engine: train.Engine) -> bool:
+    """Whether `engine`'s chunk has run (so compiled) in this process."""
+    return engine.static in _COMPILED
+
+
+class CompileBusy(Exception):
+    """Another thread is compiling this engine right now."""
+
+
+def ensure_compiled(engine: train.Engine, state: train.TrainState, batch: train.Batch,
+                    hyper: train.Hyper, slots: scheduler.Slots, timeout: float) -> None:
+    """Compile `engine`'s chunk unless it is compiled: once per process, inside a slot of
+    `slots`. One attempt: raises `CompileBusy` when another thread compiles it for more than
+    `timeout` s, `scheduler.SlotTimeout` when no slot came within `timeout` s."""
+    if is_compiled(engine):
+        return
+    with _COMPILE_LOCKS_GUARD:
+        lock = _COMPILE_LOCKS[engine.static]
+    if not lock.acquire(timeout=timeout):
+        raise CompileBusy
+    try:
+        if is_compiled(engine):
+            return
+        with slots.hold(timeout):
+            # 0 steps: compiles the chunk and leaves the state unchanged.
+            jax.block_until_ready(engine.run_chunk(state, batch, hyper, jnp.int32(0)))
+        _COMPILED.add(engine.static)
+    finally:
+        lock.release()
+
+
+class Run:
+    """A resumable run: the engine, the data, the hyperparameters and the published snapshot.
+
+    `data` is anything with `x_train`, `y_train`, `x_test`, `y_test` (float32[n, 2] / int32[n]).
+    Chunks run under `lock`, which also guards swapping data, engine or hyperparameters, so a
+    trainer thread and the page never interleave halfway.
+    """
+
+    def __init__(self, cfg: TrainConfig, data: Any,
+                 chunk_seconds: float = config.CHUNK_SECONDS) -> None:
+        # The cost budget first (`config.check_cost`): over it raises ConfigError naming the
+        # setting to lower; a chunk too long is shortened, and `notices` says so.
+        cfg, self.notices = config.check_cost(cfg, len(data.x_train))
+        self.cfg = cfg
+        self.serial = next(_SERIALS)
+        self._data = (next(_SERIALS), data)
+        self.engine, self.batch, self.hyper, state = train.start_run(cfg, data.x_train,
+                                                                     data.y_train)
+        self.snapshot = Snapshot(state, 0, False, np.zeros((3, 0), np.float32), next(_SERIALS))
+        self.display_key = jax.random.key(cfg.seed + 1)
+        self.chunk_seconds = chunk_seconds
+        # Until a chunk has been timed, the cost model's steps per `MAX_CHUNK_SECONDS`.
+        self.next_steps = min(self.engine.static.steps_per_chunk,
+                              config.max_steps_per_chunk_for(cfg, len(data.x_train)))
+        self.chunk_log: list[tuple[int, float]] = []  # (steps, seconds) per chunk
+        self.lock = threading.RLock()
+        self.retired = False  # replaced by a new run: background work for it stops
+        self._history: list[np.ndarray] = []  # float32[3, taken] per chunk
+        self._advanced = threading.Condition()
+        self._caches: dict[str, tuple[tuple, Any]] = {}
+
+    # ---------------------------------------------------------------- reading one snapshot
+    @property
+    def data(self):
+        return self._data[1]
+
+    @property
+    def data_version(self) -> int:
+        return self._data[0]
+
+    @property
+    def state(self) -> train.TrainState:
+        return self.snapshot.state
+
+    @property
+    def step(self) -> int:
+        return self.snapshot.step
+
+    @property
+    def diverged(self) -> bool:
+        return self.snapshot.diverged
+
+    @property
+    def finished(self) -> bool:
+        snap = self.snapshot
+        return snap.step >= self.cfg.steps or snap.diverged
+
+    @property
+    def compiled(self) -> bool:
+        return is_compiled(self.engine)
+
+    @property
+    def train_seconds(self) -> float:
+        """Time spent in chunks (the compiling one included)."""
+        return float(sum(s for _, s in self.chunk_log))
+
+    @property
+    def last_chunk_steps_per_s(self) -> float:
+        if not self.chunk_log:
+            return 0.0
+        steps, seconds = self.chunk_log[-1]
+        return steps / seconds if seconds > 0 else 0.0
+
+    # ---------------------------------------------------------------- the one chunk loop
+    def ensure_compiled(self, slots: scheduler.Slots = scheduler.ACCELERATOR,
+                        timeout: float = config.COMPILE_WAIT_S) -> None:
+        """One attempt at `ensure_compiled` for this run's engine (see there)."""
+        with self.lock:
+            args = (self.engine, self.snapshot.state, self.batch, self.hyper)
+        ensure_compiled(*args, slots=slots, timeout=timeout)
+
+    def advance(self, max_steps: int | None = None) -> int:
+        """Run one chunk and publish its snapshot; returns the steps taken (0 when finished or
+        diverged). The chunk takes as many steps as fitted in `chunk_seconds` last time, never
+        more than `max_steps`, `steps_per_chunk` or what is left of `cfg.steps`."""
+        with self.lock:
+            snap = self.snapshot
+            limit = self.engine.static.steps_per_chunk
+            todo = min(self.next_steps, limit, self.cfg.steps - snap.step,
+                       limit if max_steps is None else max_steps)
+            if todo <= 0 or snap.diverged:
+                return 0
+            warm = self.compiled
+            chunk = train.advance(self.engine, snap.state, self.batch, self.hyper, todo)
+            _COMPILED.add(self.engine.static)
+            taken = chunk.taken
+            trace = chunk.trace.astype(np.float32)
+            self._history.append(trace)
+            self.chunk_log.append((taken, chunk.seconds))
+            self.snapshot = Snapshot(chunk.state, chunk.step, chunk.diverged, trace,
+                                     next(_SERIALS))
+            if warm:  # a compiling chunk says nothing about the rate
+                self._size_next_chunk(todo, chunk.seconds, limit)
+        with self._advanced:
+            self._advanced.notify_all()
+        return taken
+
+    def _size_next_chunk(self, steps: int, seconds: float, limit: int) -> None:
+        """Ask the next chunk for the steps that fit in `chunk_seconds` at the rate just
+        measured, in [1, limit]: a chunk of n steps costs n steps (`engine.run_chunk` loops
+        `num_steps` times), so a slow step gives short chunks and Pause acts within about
+        `chunk_seconds`."""
+        rate = steps / seconds if seconds > 0 else float("inf")
+        self.next_steps = int(np.clip(np.floor(rate * self.chunk_seconds), 1, limit))
+
+    def wait_for_step_after(self, step: int, timeout: float) -> bool:
+        """Block (without the GIL) until the run is past `step` or `timeout` s passed."""
+        with self._advanced:
+            return self._advanced.wait_for(lambda: self.snapshot.step != step, timeout)
+
+    # ---------------------------------------------------------------- live changes
+    def _budgeted(self, cfg: TrainConfig, num_points: int) -> tuple[TrainConfig, train.Engine]:
+        """`cfg` within the cost budget for `num_points` (`config.check_cost`: ConfigError
+        when over it, `steps_per_chunk` shortened with a notice in `notices`) and its engine."""
+        cfg, self.notices = config.check_cost(cfg, num_points)
+        return cfg, train.compiled(train.StaticConfig.from_config(cfg, num_points))
+
+    def update_hyper(self, cfg: TrainConfig) -> None:
+        """Take new lr / β / prior σ, steps and steps per redraw without resetting (never
+        recompiles for lr / β / σ; a new steps per redraw selects another engine). Settings
+        over the cost budget raise ConfigError and change nothing."""
+        with self.lock:
+            new = self.cfg.replace(lr=cfg.lr, kl_weight=cfg.kl_weight, prior_std=cfg.prior_std,
+                                   steps=cfg.steps, steps_per_chunk=cfg.steps_per_chunk,
+                                   grid_size=cfg.grid_size)
+            new, engine = self._budgeted(new, len(self.data.x_train))
+            self.cfg = new
+            self.hyper = train.make_hyper(new)
+            if engine is not self.engine:
+                self.engine = engine
+                self.next_steps = min(self.next_steps, engine.static.steps_per_chunk) or 1
+
+    def set_data(self, data: Any) -> None:
+        """Swap the training data (e.g. a clicked point), keeping the parameters: the state's
+        shapes do not depend on the data; a new bucket size selects another engine. Data that
+        put the run over the cost budget raise ConfigError and change nothing."""
+        with self.lock:
+            cfg, engine = self._budgeted(self.cfg, len(data.x_train))
+            self.batch = train.make_batch(data.x_train, data.y_train, engine.static.data_bucket)
+            self.cfg = cfg
+            self.engine = engine
+            self.next_steps = min(self.next_steps, engine.static.steps_per_chunk) or 1
+            self._data = (next(_SERIALS), data)
+
+    # ---------------------------------------------------------------- what readers compute
+    def history_arrays(self, snap: Snapshot | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(elbo, expected_log_likelihood, kl): float32[step] each, up to `snap`."""
+        snap = snap or self.snapshot
+        chunks = list(self._history)
+        if not chunks:
+            empty = np.zeros(0, np.float32)
+            return empty, empty, empty
+        stacked = np.concatenate(chunks, axis=1)[:, :snap.step]
+        return stacked[0], stacked[1], stacked[2]
+
+    def sample_probs(self, points: np.ndarray, num_samples: int, key: jax.Array | None = None,
+                     snap: Snapshot | None = None) -> np.ndarray:
+        """Sample-wise P(y=1): float32[S, n] (S = 1 for MAP)."""
+        snap = snap or self.snapshot
+        key = self.display_key if key is None else key
+        return np.asarray(self.engine.sample_probs(key, snap.state,
+                                                   jnp.asarray(points, jnp.float32),
+                                                   num_samples=num_samples))
+
+    def summary(self, points: np.ndarray, num_samples: int = LIVE_SAMPLES,
+                snap: Snapshot | None = None) -> predict.Predictive:
+        """Mean probability and the three uncertainties at `points`, computed on device."""
+        snap = snap or self.snapshot
+        out = np.asarray(self.engine.predictive_summary(
+            self.display_key, snap.state, jnp.asarray(points, jnp.float32),
+            num_samples=num_samples))
+        return predict.Predictive(*out)
+
+    def _cached(self, name: str, key: tuple, compute):
+        hit = self._caches.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = compute()
+        self._caches[name] = (key, value)
+        return value
+
+    def share_far_points(self, far_points: np.ndarray) -> None:
+        """Use `far_points` (`predict.far_probe_points` of this run's data) for the metrics
+        until the data change, instead of computing them again (Compare: one set for all)."""
+        self._caches["far"] = ((self.data_version,), far_points)
+
+    def metrics(self, snap: Snapshot | None = None) -> dict[str, float]:
+        """`predict.evaluate` of one snapshot (the CLI's metrics: train/test accuracy, test NLL,
+        ECE, mean predictive entropy near (test points) and far (`predict.far_probe_points`)),
+        plus `step`, which says which; cached per snapshot and data."""
+        snap = snap or self.snapshot
+        version, data = self._data
+
+        def compute():
+            far = self._cached("far", (version,),
+                               lambda: predict.far_probe_points(data.x_train))
+            metrics = predict.evaluate(self.engine, snap.state, data, self.display_key,
+                                       far_points=far)
+            return {"step": snap.step, **metrics._asdict()}
+
+        return dict(self._cached("metrics", (snap.serial, version), compute))
+
+    def probe(self, x: float, y: float, num_samples: int = PROBE_SAMPLES) -> np.ndarray:
+        """P(y=1 | point) under each of `num_samples` posterior draws: float32[S]."""
+        snap = self.snapshot
+        key = jax.random.fold_in(self.display_key, snap.step)
+        return self.sample_probs(np.array([[x, y]], np.float32), num_samples, key, snap)[:, 0]
+
+    def frame(self, grid_size: int, zoom: float, kind: str,
+              snap: Snapshot | None = None) -> dict:
+        """Everything the live chart draws for one snapshot, JSON-ready (`bnnlab.wire`);
+        `frame_id` names its contents. Asked again with nothing changed it returns a copy of
+        the previous frame without computing."""
+        if kind not in UNCERTAINTY_KINDS:
+            raise ValueError(f"kind must be one of {UNCERTAINTY_KINDS}")
+        snap = snap or self.snapshot
+        grid_size = int(np.clip(grid_size, config.MIN_GRID, config.MAX_GRID))
+        version, data = self._data
+        key = (grid_size, float(zoom), kind, snap.serial, version, self.cfg.method)
+
+        def compute():
+            payload = self._compute_frame(grid_size, zoom, kind, snap, version, data)
+            payload["frame_id"] = f"{self.serial}-{next(_SERIALS)}"
+            return payload
+
+        return dict(self._cached("frame", key, compute))
+
+    def history_payload(self, snap: Snapshot | None = None) -> dict:
+        """The objective chart: at most HISTORY_POINTS steps of ELBO, expected log-likelihood
+        and −β·KL (`wire.encode_floats`)."""
+        snap = snap or self.snapshot
+        elbo, ell, kl = self.history_arrays(snap)
+        idx, elbo_ds = wire.downsample(elbo, HISTORY_POINTS)
+        return {
+            "step": wire.encode_floats(idx + 1),
+            "elbo": wire.encode_floats(elbo_ds),
+            "ell": wire.encode_floats(ell[idx]),
+            "neg_kl": wire.encode_floats(-self.cfg.kl_weight * kl[idx]),
+            "method": self.cfg.method,
+            "last_step": snap.step,
+        }
+
+    def _compute_frame(self, grid_size: int, zoom: float, kind: str, snap: Snapshot,
+                       version: int, data: Any) -> dict:
+        every = np.concatenate([data.x_train, data.x_test])
+        xs, ys, grid = predict.make_grid(every, grid_size, margin=0.5, zoom=zoom)
+        pred = self.summary(grid, snap=snap)
+        shape = (len(ys), len(xs))
+        bx, by, bgrid = predict.make_grid(every, BOUNDARY_GRID, margin=0.5, zoom=zoom)
+        boundary_x: list[np.ndarray] = []
+        boundary_y: list[np.ndarray] = []
+        if self.engine.static.num_draws(NUM_BOUNDARY_SAMPLES) > 1:  # MAP: one network
+            sample_probs = self.sample_probs(bgrid, NUM_BOUNDARY_SAMPLES,
+                                             jax.random.fold_in(self.display_key, 7), snap)
+            for p in sample_probs:
+                sx, sy = contour.segments(p.reshape(BOUNDARY_GRID, BOUNDARY_GRID), float(bx[0]),
+                                          float(bx[1] - bx[0]), float(by[0]),
+                                          float(by[1] - by[0]))
+                boundary_x.append(sx)
+                boundary_y.append(sy)
+        vmax = float(np.log(2))
+        return {
+            "grid": wire.grid_header(xs, ys),
+            "mean": wire.encode_grid(pred.mean.reshape(shape), 1.0),
+            "uncertainty": wire.encode_grid(getattr(pred, kind).reshape(shape), vmax),
+            "uncertainty_kind": kind,
+            "uncertainty_max": vmax,
+            "boundaries": wire.encode_segments(
+                np.concatenate(boundary_x or [np.zeros(0)]),
+                np.concatenate(boundary_y or [np.zeros(0)]),
+                (float(bx[0]), float(bx[-1]), float(by[0]), float(by[-1]))),
+            "data_version": version,
+            "train": wire.points_payload(data.x_train, data.y_train),
+            "test": wire.points_payload(data.x_test, data.y_test),
+            "step": snap.step,
+        }
+
+
+class Trainer:
+    """Trains `target` on a background thread while its session only draws.
+
+    `target` has `advance() -> int`, `finished` and `ensure_compiled(slots, timeout)`. Every
+    chunk holds a slot of `slots`; without one after `wait_s` the trainer marks itself
+    `waiting` and tries again. It stops on `stop()`, when the target is finished, after
+    `max_steps` steps (the Step button), on an error (`error`, a message for the page), or when
+    its session has not called `touch()` for `idle_timeout` s (the learner closed the tab).
+
+    Each start gets its own stop event: a thread still inside a long chunk after `stop()`
+    exits when the chunk ends, and a `start()` meanwhile starts a new thread at once (the run's
+    lock lets its first chunk wait for the old one).
+    """
+
+    def __init__(self, target: Any, slots: scheduler.Slots | None = None,
+                 idle_timeout: float = config.IDLE_TIMEOUT_S,
+                 wait_s: float = config.SLOT_WAIT_S,
+                 join_timeout: float = 2.0) -> None:
+        self.target = target
+        self.slots = slots or scheduler.ACCELERATOR
+        self.idle_timeout = idle_timeout
+        self.wait_s = wait_s
+        self.join_timeout = join_timeout
+        self.waiting = False
+        self.compiling = False
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._last_seen = time.monotonic()
+
+    @property
+    def running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self._stop.is_set()
+
+    def touch(self) -> None:
+        self._last_seen = time.monotonic()
+
+    def start(self, max_steps: int | None = None) -> None:
+        """Train (at most `max_steps` more steps when given); a no-op while running."""
+        if self.running:
+            return
+        self.error = None
+        self.touch()
+        stop = threading.Event()
+        thread = threading.Thread(target=self._loop, args=(stop, max_steps),
+                                  name="bnnlab-trainer", daemon=True)
+        thread.start()  # may raise (no thread to be had): then there is nothing to stop
+        self._stop, self._thread = stop, thread
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop after the current chunk; with `wait`, block until then (at most
+        `join_timeout` s: a chunk is never interrupted)."""
+        self._stop.set()
+        thread = self._thread
+        if wait and thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self.join_timeout)
+
+    def _loop(self, stop: threading.Event, max_steps: int | None) -> None:
+        done = 0
+        try:
+            while not stop.is_set() and not self.target.finished:
+                if time.monotonic() - self._last_seen > self.idle_timeout:
+                    break
+                if not self.target.compiled:
+                    self.compiling = True
+                    try:
+                        self.target.ensure_compiled(self.slots, self.wait_s)
+                        self.waiting = self.compiling = False
+                    except scheduler.SlotTimeout:
+                        self.waiting = True
+                    except CompileBusy:  # another session compiles it: wait for that
+                        self.waiting = False
+                    continue
+                if max_steps is not None and done >= max_steps:
+                    break
+                try:
+                    with self.slots.hold(self.wait_s):
+                        self.waiting = False
+                        left = None if max_steps is None else max_steps - done
+                        done += self.target.advance(left)
+                except scheduler.SlotTimeout:
+                    self.waiting = True
+                    continue
+                stop.wait(0.001)  # let the session's renderer and other sessions in
+        except Exception as err:  # noqa: BLE001 - shown in the page, never a traceback
+            self.error = friendly_error(err)
+        finally:
+            self.waiting = False
+            self.compiling = False
+            stop.set()
+
+
+class View(NamedTuple):
+    """How the learner looks at the run (not part of the run)."""
+
+    zoom: float = 1.0
+    kind: str = "total"
+    mode: str = "view"  # view | add0 | add1 | probe
+
+
+class Session:
+    """One learner's playground: config, data (generated, uploaded, clicked points), the run,
+    its trainer and an explicit status. Pages call `apply`, `click`, `tick` and the buttons."""
+
+    def __init__(self, cfg: TrainConfig, added: list[tuple[float, float, int]] | None = None,
+                 uploaded: tuple[np.ndarray, np.ndarray] | None = None,
+                 slots: scheduler.Slots | None = None) -> None:
+        self.slots = slots or scheduler.ACCELERATOR
+        self.cfg = cfg
+        self.added = list(added or [])
+        self.uploaded = uploaded
+        self.probe: tuple[float, float, np.ndarray] | None = None
+        self.wants_training = False
+        self.error: str | None = None
+        self._shown: int | None = None  # serial of the snapshot last drawn
+        self._metrics: tuple[int, float, dict, float] | None = None  # serial, time, metrics, rate
+        self._history_sent: tuple[int, float, float] | None = None
+        self.run = self._new_run(cfg)  # raises ConfigError / DataError: the page says so
+        self.trainer = Trainer(self.run, self.slots)
+
+    @classmethod
+    def from_link(cls, params: dict[str, str], fields: tuple[str, ...],
+                  slots: scheduler.Slots | None = None) -> tuple[Session, list[str]]:
+        """A session from a link's query parameters (`config.from_query_params` for `fields`,
+        `added` for clicked points), and the notices about what it ignored or clamped. Only
+        the playground's methods train here; settings that cannot start fall back to the
+        defaults with a notice."""
+        params = dict(params)
+        added_text = params.pop("added", "")
+        cfg, notices = config.from_query_params(params, fields=fields)
+        if cfg.method not in config.PLAYGROUND_METHODS:
+            notices.append(f"method={cfg.method} is not trained here (see Compare methods); "
+                           "using VI.")
+            cfg = cfg.replace(method="vi")
+        added, notice = playground.decode_added(added_text) if added_text else ([], None)
+        notices += [notice] if notice else []
+        try:
+            return cls(cfg, added, slots=slots), notices
+        except (ValueError, RuntimeError) as err:  # bad data (DataError), out of memory
+            notices.append(f"Could not start with the link's settings ({err}); using the "
+                           "defaults.")
+            return cls(TrainConfig(), slots=slots), notices
+
+    def link(self, fields: tuple[str, ...]) -> dict[str, str]:
+        """Query parameters that reproduce this session (uploaded data excepted)."""
+        params = {k: v for k, v in config.to_query_params(self.cfg).items() if k in fields}
+        if self.added:
+            params["added"] = playground.encode_added(self.added)
+        return params
+
+    # ---------------------------------------------------------------- lifecycle
+    def _new_run(self, cfg: TrainConfig) -> Run:
+        run = Run(cfg, playground.build_data(cfg, self.added, self.uploaded))
+        self._warm_up(run)
+        return run
+
+    def _warm_up(self, run: Run) -> None:
+        """Compile the chunk in the background (inside a slot) while the learner reads the page,
+        so the click on Train does not wait for it; errors show on the first chunk."""
+        if run.compiled:
+            return
+
+        def compile_chunk() -> None:
+            deadline = time.monotonic() + config.COMPILE_WAIT_S
+            while not run.compiled and time.monotonic() < deadline and not run.retired:
+                try:
+                    run.ensure_compiled(self.slots, config.SLOT_WAIT_S)
+                except (scheduler.SlotTimeout, CompileBusy):
+                    continue
+                except Exception:  # noqa: BLE001 - the trainer's first chunk reports it
+                    return
+
+        threading.Thread(target=compile_chunk, name="bnnlab-warm-up", daemon=True).start()
+
+    def _replace_run(self, cfg: TrainConfig | None = None) -> None:
+        run = self._new_run(cfg or self.cfg)
+        self.trainer.stop()
+        self.run.retired = True
+        self.run = run
+        self.trainer = Trainer(self.run, self.slots)
+        self.probe = None
+        self.wants_training = False
+        self.error = None
+
+    @property
+    def status(self) -> Status:
+        run, trainer = self.run, self.trainer
+        if trainer.error or self.error:
+            return Status.ERROR
+        if run.diverged:
+            return Status.DIVERGED
+        if run.finished:
+            return Status.FINISHED
+        if trainer.running or self.wants_training:
+            if trainer.waiting:
+                return Status.WAITING
+            if trainer.compiling or not run.compiled:
+                return Status.COMPILING
+            return Status.TRAINING
+        return Status.PAUSED if run.step > 0 else Status.IDLE
+
+    @property
+    def message(self) -> str | None:
+        return self.trainer.error or self.error
+
+    # ---------------------------------------------------------------- what the page binds to
+    def apply(self, cfg: TrainConfig) -> bool:
+        """Take validated settings; returns True when they started a new run (data,
+        architecture or method changed). lr, β, prior σ, steps, steps per redraw and the grid
+        apply to the running run."""
+        if playground.needs_reset(self.run.cfg, cfg):
+            # raises (bad data, over the cost budget): then the previous run and cfg stay
+            self._replace_run(cfg)
+            self.cfg = cfg
+            return True
+        self.run.update_hyper(cfg)  # raises ConfigError over the budget, changing nothing
+        self.cfg = cfg
+        return False
+
+    @property
+    def notices(self) -> list[str]:
+        """What the cost budget changed in the run's settings (e.g. a shortened chunk)."""
+        return list(self.run.notices)
+
+    def click(self, x: float, y: float, mode: str) -> str | None:
+        """A click on the map at (x, y) (standardised units): adds a training point of class 0
+        or 1 (`mode` "add0" / "add1") keeping the learned parameters, or probes the posterior
+        there ("probe"). Returns a message when the click is refused."""
+        try:
+            x, y = float(x), float(y)
+        except (TypeError, ValueError):
+            return "That click had no position."
+        if mode not in ("add0", "add1", "probe"):
+            return None
+        if not playground.in_bounds(x, y):
+            return (f"Points must lie within ±{config.MAX_ABS_COORD:g} standardised units "
+                    "of the data's centre: zoom in and click closer to the data.")
+        if mode == "probe":
+            self.probe = (x, y, self.run.probe(x, y))
+            return None
+        if len(self.added) >= config.MAX_ADDED_POINTS:
+            return f"At most {config.MAX_ADDED_POINTS} added points."
+        added = [*self.added, (round(x, 3), round(y, 3), 0 if mode == "add0" else 1)]
+        try:  # over the cost budget with one more point: refused, the data stay as they were
+            self.run.set_data(playground.build_data(self.run.cfg, added, self.uploaded))
+        except ConfigError as err:
+            return f"Point not added: {err}"
+        self.added = added
+        return None
+
+    def tick(self, view: View | None = None, wait_s: float = 0.25) -> tuple[dict | None, Status]:
+        """The live chart's next payload and the status. While training, it waits up to `wait_s`
+        for a new chunk rather than send the browser the frame it already shows. The payload is
+        None when drawing failed (then `message` says why)."""
+        view = view or View()
+        run, trainer = self.run, self.trainer
+        trainer.touch()
+        if self.wants_training and not trainer.running and not run.finished \
+                and not trainer.error:
+            trainer.start()  # e.g. after the learner came back to this page
+        if trainer.running and self._shown == run.snapshot.serial:
+            run.wait_for_step_after(run.step, timeout=wait_s)
+        snap = run.snapshot
+        try:
+            payload = run.frame(run.cfg.grid_size, view.zoom, view.kind, snap)
+            payload["metrics"] = self._metrics_row(snap)
+            if self._history_due(snap):
+                payload["history"] = run.history_payload(snap)
+        except Exception as err:  # noqa: BLE001 - shown in the page, never a traceback
+            self.error = friendly_error(err)
+            self.wants_training = False
+            trainer.stop(wait=False)
+            return None, Status.ERROR
+        mode = view.mode
+        payload["mode"] = "add" if mode.startswith("add") else mode
+        payload["add_class"] = mode[-1] if mode.startswith("add") else ""
+        payload["view_revision"] = f"{run.cfg.dataset}-{view.zoom}"
+        self._shown = snap.serial
+        status = self.status
+        if status in (Status.FINISHED, Status.DIVERGED, Status.ERROR):
+            self.wants_training = False
+        return payload, status
+
+    def _history_due(self, snap: Snapshot) -> bool:
+        """The objective chart redraws twice a second: while training send its history about
+        that often (the chart keeps the last one), otherwise whenever it changed."""
+        now = time.monotonic()
+        sent = self._history_sent
+        due = (sent is None or sent[0] != self.run.serial or sent[2] != self.run.cfg.kl_weight
+               or not self.trainer.running or now - sent[1] > 0.4)
+        if due:
+            self._history_sent = (self.run.serial, now, self.run.cfg.kl_weight)
+        return due
+
+    def _metrics_row(self, snap: Snapshot) -> list[dict]:
+        """The metrics under the maps (drawn by the live chart itself). They cost ~20 ms, so
+        while training they refresh a few times a second, not every frame; each row belongs to
+        one snapshot, whose step it shows."""
+        now = time.monotonic()
+        cached = self._metrics
+        if cached is None or cached[0] != (self.run.serial, self.run.data_version) or (
+                cached[2]["step"] != snap.step
+                and (now - cached[1] > 0.4 or not self.trainer.running)):
+            rate = 0.0
+            if cached is not None and cached[0] == (self.run.serial, self.run.data_version) \
+                    and snap.step > cached[2]["step"]:
+                rate = (snap.step - cached[2]["step"]) / (now - cached[1])
+            cached = ((self.run.serial, self.run.data_version), now, self.run.metrics(snap),
+                      rate)
+            self._metrics = cached
+        m, rate = cached[2], cached[3]
+        return [
+            {"label": "Step", "value": f"{m['step']:,}"},
+            {"label": "Steps/s", "value": f"{rate:,.0f}" if self.trainer.running else "–",
+             "help": f"Training progress per second of wall time; one chunk alone runs at "
+                     f"{self.run.last_chunk_steps_per_s:,.0f} steps/s"},
+            {"label": "Train acc", "value": f"{m['train_acc']:.3f}"},
+            {"label": "Test acc", "value": f"{m['test_acc']:.3f}"},
+            {"label": "Test NLL", "value": f"{m['test_nll']:.3f}"},
+            {"label": "ECE", "value": f"{m['ece']:.3f}"},
+            {"label": "Entropy near data", "value": f"{m['entropy_near']:.3f}",
+             "help": "Mean predictive entropy (nats) on the test points"},
+            {"label": "Entropy far away", "value": f"{m['entropy_far']:.3f}",
+             "help": "Mean predictive entropy (nats) at least 2 units from every training "
+                     "point"},
+        ]
+
+    @property
+    def shown_metrics(self) -> dict | None:
+        """The metrics of the last row drawn (their `step` included)."""
+        return None if self._metrics is None else self._metrics[2]
+
+    # ---------------------------------------------------------------- buttons
+    def train(self) -> None:
+        """Train in the background; the script thread never runs a chunk."""
+        if self.run.finished:
+            return
+        self.wants_training = True
+        self.error = None
+        self.trainer.start()
+
+    def pause(self) -> None:
+        self.wants_training = False
+        self.trainer.stop()
+
+    def step(self) -> None:
+        """One chunk's worth of steps (`steps_per_chunk`), trained in the background."""
+        self.wants_training = False
+        self.trainer.stop()
+        if not self.run.finished:
+            self.trainer.start(max_steps=self.run.engine.static.steps_per_chunk)
+
+    def wait_for_step(self, timeout: float) -> bool:
+        """Wait until the trainer has stopped or `timeout` s passed (the Step button's page
+        shows its result)."""
+        thread = self.trainer._thread
+        if thread is not None:
+            thread.join(timeout)
+        return not self.trainer.running
+
+    def _restart(self, added: list, uploaded: tuple[np.ndarray, np.ndarray] | None) -> bool:
+        """A new run on `added` / `uploaded` points; on any error (e.g. out of memory while
+        initialising) the previous run, points and upload stay and `message` says why."""
+        old = (self.added, self.uploaded)
+        self.added, self.uploaded = list(added), uploaded
+        try:
+            self._replace_run()
+        except Exception as err:  # noqa: BLE001 - shown in the page, never a traceback
+            self.added, self.uploaded = old
+            self.error = friendly_error(err)
+            return False
+        return True
+
+    def reset(self) -> None:
+        self._restart(self.added, self.uploaded)
+
+    def clear_added(self) -> None:
+        self._restart([], self.uploaded)
+
+    def upload(self, xy: tuple[np.ndarray, np.ndarray]) -> bool:
+        """Train on uploaded points `(x float32[n, 2], y int32[n])` from now on."""
+        return self._restart([], xy)
+
+    def use_generated(self) -> None:
+        self._restart([], None)
+
+    def close(self) -> None:
+        self.wants_training = False
+        self.run.retired = True
+        self.trainer.stop(wait=False)

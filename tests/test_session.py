@@ -1,0 +1,453 @@
+"""bnnlab.session: the resumable run and its snapshots, the chunk loop sized by time, the
+background trainer and its slots, the live Session (apply / click / tick / status), and a
+regression test for each race of issue 13."""
+
+from __future__ import annotations
+
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bnnlab import config, playground, predict, scheduler, session, train, wire
+from bnnlab.config import TrainConfig
+
+CFG = TrainConfig(num_points=120, hidden=(8,), num_samples=2, steps_per_chunk=10, steps=35,
+                  grid_size=16)
+
+
+@pytest.fixture
+def run():
+    return session.Run(CFG, playground.build_data(CFG))
+
+
+def _finish(trainer: session.Trainer, timeout: float = 120) -> None:
+    """Wait for the trainer's thread to end (it stops by itself at the budget)."""
+    thread = trainer._thread
+    assert thread is not None
+    thread.join(timeout)
+    assert not thread.is_alive()
+
+
+# ---------------------------------------------------------------- Run
+def test_advance_stops_at_the_step_budget(run):
+    """Chunks of 10 with a budget of 35 stop at exactly 35 steps, then do nothing."""
+    while run.advance():
+        pass
+    assert run.step == 35 and run.finished
+    assert len(run.history_arrays()[0]) == 35
+
+
+def test_live_settings_do_not_reset_or_recompile(run):
+    """lr, β and prior σ apply to a running run without resetting it or retracing."""
+    run.advance()
+    key = ("run_chunk", run.engine.static)
+    traced = train.TRACE_COUNTS[key]
+    run.update_hyper(CFG.replace(lr=0.003, kl_weight=0.001, prior_std=0.5))
+    run.advance()
+    assert run.step == 20 and train.TRACE_COUNTS[key] == traced
+    assert float(run.hyper.learning_rate) == pytest.approx(0.003)
+
+
+def test_set_data_keeps_the_parameters(run):
+    """Adding a point swaps the data but keeps the learned parameters and the step."""
+    run.advance()
+    mean = np.asarray(run.state.method_state.mean)
+    run.set_data(playground.build_data(CFG, [(0.0, 0.0, 1)]))
+    np.testing.assert_array_equal(run.state.method_state.mean, mean)
+    assert int(jnp.sum(run.batch.mask)) == len(run.data.x_train)
+    assert run.advance() == 10
+
+
+def test_frame_payload(run):
+    """A frame has the grids, 10 samples' boundaries for VI, points and the history."""
+    run.advance()
+    frame = run.frame(16, 1.0, "epistemic")
+    assert frame["grid"]["nx"] == 16 and frame["step"] == 10
+    mean = wire.decode_grid(frame["mean"], (16, 16), 1.0)
+    assert 0 <= mean.min() and mean.max() <= 1
+    segments = wire.decode_segments(frame["boundaries"])
+    assert segments.shape == (frame["boundaries"]["n"], 4) and len(segments) > 0
+    box = frame["boundaries"]
+    assert box["x0"] <= segments[:, 0].min() and segments[:, 2].max() <= box["x1"]
+    assert frame["train"]["n"] == len(run.data.x_train) == len(frame["train"]["c"])
+    np.testing.assert_array_equal(wire.decode_floats(frame["train"]["x"]),
+                                  run.data.x_train[:, 0])
+    assert frame["train"]["c"] == "".join(str(int(c)) for c in run.data.y_train)
+    elbo, _, _ = run.history_arrays()
+    history = run.history_payload()
+    np.testing.assert_array_equal(wire.decode_floats(history["elbo"]), elbo)
+    np.testing.assert_array_equal(wire.decode_floats(history["step"]), np.arange(1, 11))
+    assert history["last_step"] == 10 and "history" not in frame
+
+
+def test_map_frame_has_zero_epistemic_and_no_sample_boundaries():
+    """For MAP the epistemic map is exactly zero and no posterior-sample boundaries are drawn."""
+    cfg = CFG.replace(method="map")
+    run = session.Run(cfg, playground.build_data(cfg))
+    run.advance()
+    frame = run.frame(16, 1.0, "epistemic")
+    assert wire.decode_grid(frame["uncertainty"], (16, 16), 1.0).max() == 0
+    assert frame["boundaries"]["n"] == 0
+
+
+def test_zoom_widens_the_grid(run):
+    """Zoom 4 spans four times the width."""
+    a = run.frame(16, 1.0, "total")["grid"]
+    b = run.frame(16, 4.0, "total")["grid"]
+    assert b["dx"] == pytest.approx(4 * a["dx"], rel=1e-5)
+
+
+def test_probe_gives_one_probability_per_posterior_sample(run):
+    """Probing a point returns 64 probabilities in [0, 1]."""
+    probs = run.probe(0.1, 0.2)
+    assert probs.shape == (64,) and np.all((probs >= 0) & (probs <= 1))
+
+
+def test_frame_is_reused_until_something_changes(run):
+    """Asked again with nothing changed, `frame` returns the same frame (same `frame_id`)
+    without computing; a new chunk, another uncertainty kind or new data give a new one."""
+    first = run.frame(16, 1.0, "total")
+    again = run.frame(16, 1.0, "total")
+    assert again == first and again is not first  # a copy: the page adds its own keys
+    assert run.frame(16, 1.0, "epistemic")["frame_id"] != first["frame_id"]
+    run.advance()
+    after = run.frame(16, 1.0, "total")
+    assert after["frame_id"] != first["frame_id"] and after["step"] == first["step"] + 10
+    run.set_data(playground.build_data(run.cfg, [(0.1, 0.2, 1)]))
+    moved = run.frame(16, 1.0, "total")
+    assert moved["data_version"] != after["data_version"]
+    assert moved["train"]["n"] == after["train"]["n"] + 1
+
+
+def test_metrics_are_predict_evaluate(run):
+    """The live metrics are `predict.evaluate` of the published state (the CLI's definition,
+    far probes from `predict.far_probe_points`), plus the step they belong to."""
+    run.advance()
+    metrics = run.metrics()
+    reference = predict.evaluate(run.engine, run.state, run.data, run.display_key)
+    assert metrics == {"step": 10, **reference._asdict()}
+    assert np.isfinite(metrics["entropy_far"])
+
+
+def test_chunks_are_sized_by_time(run, monkeypatch):
+    """After a warm chunk of 10 steps that took 2 s, the next asks for 10 · 0.5 / 2 = 2 steps
+    (`num_steps` is traced: no recompile); a fast chunk asks for the whole `steps_per_chunk`."""
+    run.advance()  # compiles
+    clock = iter([100.0, 102.0, 200.0, 200.001])
+    monkeypatch.setattr(session.time, "perf_counter", lambda: next(clock))
+    key = ("run_chunk", run.engine.static)
+    traced = train.TRACE_COUNTS[key]
+    assert run.advance() == 10 and run.next_steps == 2
+    assert run.advance() == 2 and run.next_steps == 10
+    assert train.TRACE_COUNTS[key] == traced
+
+
+def test_a_slow_step_gives_short_chunks_from_the_first(monkeypatch):
+    """With a cost model that makes a step slow (0.1 s modelled), the run's first chunk asks
+    for `config.max_steps_per_chunk_for` = 5 steps of its 10-step engine, and takes exactly
+    those (a chunk of n steps runs n steps; no compile of another engine)."""
+    monkeypatch.setitem(config.ASSUMED_FLOPS_PER_S, jax.default_backend(), 1.0)
+    monkeypatch.setattr(config, "STEP_OVERHEAD_S", 0.0)
+    monkeypatch.setattr(config, "MAX_RUN_SECONDS", 1e12)
+    cfg = CFG.replace(steps_per_chunk=10)
+    data = playground.build_data(cfg)
+    flops = config.chunk_cost(cfg, len(data.x_train)).step_flops
+    monkeypatch.setitem(config.ASSUMED_FLOPS_PER_S, jax.default_backend(), flops / 0.1)
+    limit = config.max_steps_per_chunk_for(cfg, len(data.x_train))
+    assert 1 < limit < 10  # 0.5 s of 0.1-s steps
+    run = session.Run(cfg, data)
+    assert run.engine.static.steps_per_chunk == limit and run.notices  # the budget shortened it
+    assert run.next_steps == limit
+    assert run.advance() == limit and run.step == limit
+    assert run.advance(max_steps=1) == 1 and run.step == limit + 1
+    assert run.history_arrays()[0].shape == (limit + 1,)
+
+
+# ---------------------------------------------------------------- races (issue 13)
+def test_every_frame_and_its_metrics_belong_to_one_step():
+    """Frames read while a trainer publishes chunks: each frame's metrics equal the metrics of
+    the state published at that frame's step (a reader never mixes two states)."""
+    cfg = CFG.replace(steps=100_000, steps_per_chunk=3)
+    run = session.Run(cfg, playground.build_data(cfg))
+    states: dict[int, train.TrainState] = {0: run.state}
+    original = run.advance
+
+    def recording_advance(max_steps=None):
+        taken = original(max_steps)
+        states[run.snapshot.step] = run.snapshot.state
+        return taken
+
+    run.advance = recording_advance
+    trainer = session.Trainer(run, scheduler.Slots(1, "test"))
+    trainer.start()
+    seen = []
+    try:
+        while len({f for f, _ in seen}) < 6:
+            snap = run.snapshot
+            frame = run.frame(12, 1.0, "total", snap)
+            seen.append((frame["step"], run.metrics(snap)))
+    finally:
+        trainer.stop()
+    for step, metrics in seen:
+        assert metrics["step"] == step
+        reference = session.Run(cfg, run.data)
+        reference.snapshot = reference.snapshot._replace(state=states[step], step=step,
+                                                         serial=-step - 1)
+        assert reference.metrics() == metrics
+
+
+def test_start_after_a_stop_that_outlived_its_join_resumes_training():
+    """stop() during a chunk longer than its join timeout, then start(): training resumes
+    (the old thread used to exit and leave training silently stopped)."""
+    inside, release = threading.Event(), threading.Event()
+    calls = []
+
+    class SlowTarget:
+        compiled = True
+        finished = False
+
+        def advance(self, max_steps=None):
+            calls.append(threading.current_thread())
+            if len(calls) == 1:
+                inside.set()
+                release.wait(30)
+            return 1
+
+    trainer = session.Trainer(SlowTarget(), scheduler.Slots(2, "test"), join_timeout=0.01)
+    trainer.start()
+    assert inside.wait(30)
+    trainer.stop()  # returns after 0.01 s: the chunk is still running
+    assert not trainer.running
+    trainer.start()
+    release.set()
+    resumed = threading.Event()
+    deadline = threading.Timer(30, resumed.set)
+    deadline.start()
+    while len(calls) < 5 and not resumed.is_set():
+        resumed.wait(0.01)
+    deadline.cancel()
+    assert len(calls) >= 5 and trainer.running
+    assert calls[-1] is not calls[0]  # the new thread trains; the old one ended
+    trainer.stop()
+
+
+def test_a_new_architecture_compiles_once_inside_a_slot():
+    """Two sessions with a new architecture warm up at once: the chunk is traced once, and
+    only while a slot of the pool is held."""
+    cfg = TrainConfig(num_points=40, hidden=(3, 7), num_samples=2, steps_per_chunk=7)
+    slots = scheduler.Slots(1, "test")
+    runs = [session.Run(cfg, playground.build_data(cfg)) for _ in range(2)]
+    key = ("run_chunk", runs[0].engine.static)
+    assert train.TRACE_COUNTS[key] == 0  # an architecture no other test compiles
+    with slots.hold(1.0):  # every slot busy: nobody compiles
+        with pytest.raises(scheduler.SlotTimeout):
+            runs[0].ensure_compiled(slots, timeout=0.05)
+        assert train.TRACE_COUNTS[key] == 0
+    threads = [threading.Thread(target=r.ensure_compiled, args=(slots, 60)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert train.TRACE_COUNTS[key] == 1 and all(r.compiled for r in runs)
+    assert runs[0].step == 0 and runs[0].advance() == 7
+
+
+def test_step_with_every_slot_busy_does_not_block_and_shows_waiting():
+    """The Step button's chunk runs on the trainer thread: with every slot held the call
+    returns at once, the status says waiting, and the step happens once a slot frees."""
+    slots = scheduler.Slots(1, "test")
+    s = session.Session(CFG.replace(steps=1000), slots=slots)
+    s.run.ensure_compiled(slots, 60)
+    with slots.hold(1.0):
+        s.step()  # must not wait for the slot
+        seen = threading.Event()
+        while not s.trainer.waiting:
+            seen.wait(0.01)
+        assert s.status == session.Status.WAITING and s.run.step == 0
+    s.wait_for_step(60)
+    assert s.run.step == 10 and s.status == session.Status.PAUSED
+
+
+# ---------------------------------------------------------------- Trainer
+def test_trainer_runs_in_the_background_until_the_budget(run):
+    """A Trainer advances the run on its own thread and stops at the step budget."""
+    trainer = session.Trainer(run)
+    trainer.start()
+    _finish(trainer)
+    assert run.step == 35 and not trainer.running and trainer.error is None
+
+
+def test_trainer_stops_on_request_and_when_its_session_goes_quiet():
+    """stop() halts training; without touch() for idle_timeout seconds it halts by itself."""
+    cfg = CFG.replace(steps=100_000)
+    run = session.Run(cfg, playground.build_data(cfg))
+    trainer = session.Trainer(run)
+    trainer.start()
+    assert run.wait_for_step_after(0, 60)
+    trainer.stop()
+    _finish(trainer)
+    stopped = run.step
+    assert not run.wait_for_step_after(stopped, 0.2) and run.step == stopped
+    quiet = session.Trainer(run, idle_timeout=0.2)
+    quiet.start()
+    _finish(quiet, 30)
+    assert not quiet.running
+
+
+def test_a_resource_error_becomes_a_message(run):
+    """An out-of-memory error inside a chunk stops the trainer with a message that says what
+    to lower; the Session reports the error status."""
+
+    def exhausted(*args, **kwargs):
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 51250280664 bytes")
+
+    s = session.Session(CFG)
+    s.run.ensure_compiled()
+    s.run.engine = s.run.engine._replace(run_chunk=exhausted)
+    s.train()
+    _finish(s.trainer)
+    assert s.status == session.Status.ERROR
+    assert "ran out of memory" in s.message and "Reset" in s.message
+    assert "51250280664" not in s.message
+    s.reset()
+    assert s.status == session.Status.IDLE and s.message is None
+
+
+def test_stopping_a_trainer_whose_thread_failed_to_start_does_not_raise(monkeypatch, run):
+    """A trainer whose thread could not start can still be stopped (Pause/Reset must work)."""
+    trainer = session.Trainer(run)
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(RuntimeError, match="start new thread"):
+        trainer.start()
+    monkeypatch.undo()
+    trainer.stop()
+    assert not trainer.running
+
+
+# ---------------------------------------------------------------- Session
+def test_session_status_goes_idle_training_paused_finished():
+    """The explicit status follows the buttons and the budget."""
+    s = session.Session(CFG)
+    assert s.status == session.Status.IDLE
+    s.step()
+    s.wait_for_step(120)
+    assert s.run.step == 10 and s.status == session.Status.PAUSED
+    s.train()
+    _finish(s.trainer)
+    payload, status = s.tick()
+    assert status == session.Status.FINISHED and payload["step"] == 35
+    s.train()  # a finished run does not start again
+    assert not s.trainer.running and s.status == session.Status.FINISHED
+
+
+def test_apply_keeps_the_run_for_live_settings_and_resets_for_others():
+    """apply(lr) keeps the run and its step; apply(hidden) starts a new one."""
+    s = session.Session(CFG)
+    s.step()
+    s.wait_for_step(120)
+    run = s.run
+    assert s.apply(CFG.replace(lr=0.003)) is False and s.run is run and run.step == 10
+    assert s.apply(CFG.replace(lr=0.003, hidden=(6,))) is True and s.run is not run
+    assert s.run.step == 0 and s.run.cfg.hidden == (6,)
+
+
+def _budget_below(monkeypatch, num_points: int) -> None:
+    """A cost budget that refuses runs on more than `num_points` training points."""
+    real = config.check_cost
+
+    def check_cost(cfg, n):
+        if n > num_points:
+            raise config.ConfigError(f"over the test budget: lower num_points to {num_points}")
+        return real(cfg, n)
+
+    monkeypatch.setattr(config, "check_cost", check_cost)
+
+
+def test_the_cost_budget_applies_when_data_or_settings_change(monkeypatch):
+    """A click, an added-points restart or new settings that put the run over the budget are
+    refused with the ConfigError's message; the run, its data and its settings stay."""
+    s = session.Session(CFG)
+    n = len(s.run.data.x_train)
+    run, version = s.run, s.run.data_version
+    _budget_below(monkeypatch, n)
+    message = s.click(0.5, -0.25, "add1")
+    assert message is not None and "lower num_points" in message
+    assert s.run is run and s.run.data_version == version and s.added == []
+    assert len(run.data.x_train) == n
+    with pytest.raises(config.ConfigError):
+        s.apply(CFG.replace(num_points=CFG.num_points + 40))
+    assert s.run is run and s.cfg == CFG
+    with pytest.raises(config.ConfigError):
+        run.set_data(playground.build_data(CFG, [(0.0, 0.0, 1)]))
+    assert run.data_version == version and len(run.data.x_train) == n
+
+
+def test_click_adds_points_probes_and_refuses_far_clicks():
+    """A click adds a point of its class (parameters kept), probes, or is refused beyond the
+    bound that the link reader uses, with a message."""
+    s = session.Session(CFG)
+    n = len(s.run.data.x_train)
+    run = s.run
+    assert s.click(0.5, -0.25, "add1") is None
+    assert s.run is run and len(run.data.x_train) == n + 1 and s.added == [(0.5, -0.25, 1)]
+    assert s.click(0.1, 0.2, "probe") is None and s.probe[2].shape == (64,)
+    for x in (374.831, 3.4e38, float("nan")):
+        message = s.click(x, -0.145, "add0")
+        assert message is not None and "±50" in message
+    assert len(s.added) == 1
+    assert s.click(1.0, 1.0, "view") is None and len(s.added) == 1
+
+
+def test_tick_payload_is_one_snapshot_with_view_keys():
+    """tick() draws the current snapshot with the view's mode; its metrics row names the
+    step it belongs to."""
+    s = session.Session(CFG)
+    payload, status = s.tick(session.View(zoom=4.0, kind="epistemic", mode="add1"))
+    assert status == session.Status.IDLE and payload["step"] == 0
+    assert payload["mode"] == "add" and payload["add_class"] == "1"
+    assert payload["uncertainty_kind"] == "epistemic" and "history" in payload
+    assert payload["metrics"][0] == {"label": "Step", "value": "0"}
+    assert s.shown_metrics["step"] == 0
+
+
+def test_a_failing_frame_is_a_message_not_an_exception(monkeypatch):
+    """An error while drawing (e.g. out of memory) comes back as status error and a message."""
+    s = session.Session(CFG)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory")
+
+    monkeypatch.setattr(s.run, "frame", boom)
+    payload, status = s.tick()
+    assert payload is None and status == session.Status.ERROR and "memory" in s.message
+
+
+def test_snapshots_are_published_whole(run):
+    """The snapshot is replaced, never mutated: an old reference keeps its own step/state."""
+    before = run.snapshot
+    run.advance()
+    assert before.step == 0 and run.snapshot.step == 10
+    assert run.snapshot.serial != before.serial
+    leaves_before = jax.tree.leaves(before.state.method_state)
+    assert not all(np.array_equal(a, b) for a, b in
+                   zip(leaves_before, jax.tree.leaves(run.state.method_state), strict=True))
+
+
+def test_a_link_starts_a_session_and_the_session_writes_the_same_link():
+    """from_link validates a link (notices for what it drops), and link() reproduces it."""
+    fields = ("dataset", "num_points", "hidden", "lr", "method", "steps_per_chunk")
+    s, notices = session.Session.from_link(
+        {"num_points": "120", "hidden": "8", "lr": "0.05", "method": "hmc",
+         "steps_per_chunk": "10", "added": "0.1:0.2:1;1e9:0:0"}, fields)
+    assert s.cfg.hidden == (8,) and s.cfg.lr == 0.05 and s.cfg.method == "vi"
+    assert s.added == [(0.1, 0.2, 1)]
+    assert any("method=hmc" in n for n in notices) and any("malformed" in n for n in notices)
+    again, more = session.Session.from_link(s.link(fields), fields)
+    assert again.cfg == s.cfg and again.added == s.added and more == []
