@@ -43,7 +43,7 @@ MAX_ABS_COORD = 50.0
 # The live session (bnnlab.session). A chunk aims at CHUNK_SECONDS of wall time (at most
 # MAX_CHUNK_SECONDS below), so Pause, a closed tab and the idle timeout act within about that.
 CHUNK_SECONDS = 0.5
-SLOT_WAIT_S = 0.25  # a trainer waits this long for an accelerator slot before it says it waits
+SLOT_WAIT_S = 0.25  # a compile waits this long for an accelerator slot at a time
 COMPILE_WAIT_S = 600.0  # a compile waits this long for a slot before it gives up
 IDLE_TIMEOUT_S = 15.0  # a session not seen for this long (tab closed) stops training
 

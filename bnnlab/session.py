@@ -8,7 +8,7 @@
   chunk: no recompile, and a chunk of n steps costs n steps).
 * `Trainer`: trains a target (a `Run`, or several: `compare.Comparison`) on a background thread,
   each chunk inside a slot of the server-wide pool `scheduler.ACCELERATOR`, waiting for a slot
-  at most `config.SLOT_WAIT_S` at a time and saying so (`waiting`).
+  keeping its place in the slots' first-come queue and saying so (`waiting`).
 * `Session`: what the playground page binds to: `apply(cfg)`, `click(x, y, mode)`,
   `tick(view) -> (payload, status)` and the buttons (`train`, `pause`, `step`, `reset`, …).
   It owns the config, the data, the run, the trainer and an explicit `Status`.
@@ -446,6 +446,9 @@ class Trainer:
     def touch(self) -> None:
         self._last_seen = time.monotonic()
 
+    def _mark_waiting(self) -> None:
+        self.waiting = True
+
     def start(self, max_steps: int | None = None) -> None:
         """Train (at most `max_steps` more steps when given); a no-op while running."""
         if self.running:
@@ -485,7 +488,12 @@ class Trainer:
                 if max_steps is not None and done >= max_steps:
                     break
                 try:
-                    with self.slots.hold(self.wait_s):
+                    # Keep a place in the queue until a slot comes, Pause or the idle timeout
+                    # (re-queueing every wait_s went to the back each time and starved).
+                    with self.slots.hold(self.idle_timeout, give_up=lambda: stop.is_set()
+                                         or time.monotonic() - self._last_seen
+                                         > self.idle_timeout,
+                                         on_wait=self._mark_waiting):
                         self.waiting = False
                         left = None if max_steps is None else max_steps - done
                         done += self.target.advance(left)

@@ -213,3 +213,66 @@ def test_a_free_slot_goes_to_the_longest_waiter():
         order.append("holder again")
     thread.join(10)
     assert got_it.is_set() and order == ["waiter", "holder again"]
+
+
+def test_give_up_ends_a_wait_and_on_wait_says_it_queued():
+    """A queued caller leaves the queue when give_up() turns true (SlotTimeout, nothing held),
+    and on_wait() ran once because it had to queue; an immediate slot never calls on_wait."""
+    slots = scheduler.Slots(1, "test")
+    stop, calls = threading.Event(), []
+    with slots.hold(1, on_wait=lambda: calls.append("free")):
+        pass
+    assert calls == []
+    outcome: list[str] = []
+
+    def waiter() -> None:
+        try:
+            with slots.hold(60, give_up=stop.is_set, on_wait=lambda: calls.append("queued")):
+                outcome.append("held")
+        except scheduler.SlotTimeout:
+            outcome.append("gave up")
+
+    with slots.hold(1):
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while slots.waiting() != 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        stop.set()
+        thread.join(10)
+    assert outcome == ["gave up"] and calls == ["queued"]
+    assert slots.in_use() == 0 and slots.waiting() == 0
+
+
+def test_trainer_keeps_its_place_while_others_retake_slots():
+    """A trainer queued behind a holder that releases and re-takes its slot back to back gets
+    the slot next: it waits in one place of the first-come queue, not in short re-queued waits."""
+    from bnnlab import session
+
+    slots = scheduler.Slots(1, "test")
+    advanced = threading.Event()
+
+    class Target:
+        compiled, finished = True, False
+
+        def advance(self, left):
+            advanced.set()
+            return 1
+
+    trainer = session.Trainer(Target(), slots=slots)
+    stop_hog = threading.Event()
+
+    def hog() -> None:  # releases and asks again at once, like a heavy session's trainer
+        while not stop_hog.is_set():
+            with slots.hold(10):
+                time.sleep(0.4)  # longer than config.SLOT_WAIT_S
+
+    hog_thread = threading.Thread(target=hog)
+    hog_thread.start()
+    try:
+        trainer.start(max_steps=1)
+        assert advanced.wait(10)
+    finally:
+        stop_hog.set()
+        trainer.stop()
+        hog_thread.join(10)
