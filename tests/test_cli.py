@@ -85,12 +85,13 @@ def test_flags_are_the_config_fields_with_its_defaults():
 
 
 def test_every_registered_dataset_trains():
-    """Each dataset of datasets.REGISTRY (moons_gap included, once it exists) is a --dataset."""
-    from bnnlab import datasets
+    """Each dataset of datasets.REGISTRY (moons_gap included) and each image dataset of the
+    registry (digits) is a --dataset."""
+    from bnnlab import datasets, registry
 
     choices = next(a for a in cli._build_parser()._subparsers._group_actions[0]
                    .choices["train"]._actions if a.dest == "dataset").choices
-    assert tuple(choices) == tuple(datasets.REGISTRY)
+    assert tuple(choices) == tuple(datasets.REGISTRY) + tuple(registry.IMAGE_DATASETS)
     if "moons_gap" in datasets.REGISTRY:
         assert cli.main([*ARGS, "--dataset", "moons_gap", "--steps", "20", "--json"]) == 0
 

@@ -25,8 +25,8 @@ from bnnlab.exact.quadrature import (
     posterior_predictive,
     q_covariance,
 )
-from bnnlab.playground import encode_floats, encode_grid
 from bnnlab.text import fmt
+from bnnlab.wire import encode_floats, encode_grid
 
 MAX_STEPS = 3000  # a run pauses itself here
 
