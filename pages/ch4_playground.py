@@ -49,6 +49,11 @@ def _preset(values: dict) -> None:
         st.session_state[P + field] = value
 
 
+def _dataset_changed() -> None:
+    """A new dataset starts from its own registered noise (the spiral's arms need less)."""
+    st.session_state[P + "noise"] = datasets.REGISTRY[st.session_state[P + "dataset"]].default_noise
+
+
 def _regenerate() -> None:
     st.session_state[P + "seed"] = (int(st.session_state[P + "seed"]) + 1) % config.MAX_SEED
 
@@ -67,8 +72,8 @@ for notice in st.session_state[P + "notices"]:
 
 with st.sidebar:
     st.header("Data")
-    st.selectbox("Dataset", config.DATASETS, key=P + "dataset",
-                 disabled=live.uploaded is not None)
+    st.selectbox("Dataset", config.DATASETS, key=P + "dataset", on_change=_dataset_changed,
+                 format_func=registry.dataset_label, disabled=live.uploaded is not None)
     st.slider("Number of points", int(BOUNDS["num_points"].lo), config.MAX_POINTS,
               key=P + "num_points")
     st.slider("Noise", 0.0, config.MAX_NOISE, step=0.01, key=P + "noise")
@@ -122,6 +127,12 @@ except (ConfigError, TypeError, ValueError) as err:  # DataError is a ValueError
 except RuntimeError as err:  # e.g. out of memory while initialising
     st.error(escape_markdown(f"Setting not applied: {session.friendly_error(err)}"),
              icon=":material/warning:")
+advice = datasets.REGISTRY[live.cfg.dataset].advice
+fix = datasets.recommended(live.cfg.dataset, live.cfg.method)
+if live.uploaded is None and fix and any(getattr(live.cfg, k) != v for k, v in fix.items()):
+    tip, use = st.columns([5, 1], vertical_alignment="center")
+    tip.info(advice, icon=":material/lightbulb:")
+    use.button("Use these settings", on_click=_preset, args=(fix,), key=P + "use_recommended")
 for notice in live.notices:  # what the cost budget changed (e.g. a shortened chunk)
     st.info(escape_markdown(f"Budget: {notice}."), icon=":material/speed:")
 

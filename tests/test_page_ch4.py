@@ -181,3 +181,24 @@ def test_talks_recipe_sets_beta_and_initial_sigma_and_the_link(at):
     cfg = at.session_state["pg_session"].cfg
     assert (cfg.kl_weight, cfg.init_std) == (0.001, 1e-3)
     assert at.query_params["kl_weight"] == "0.001" and float(at.query_params["init_std"]) == 1e-3
+
+
+def test_a_dataset_its_defaults_cannot_learn_says_what_to_change():
+    """Switching to the spiral starts from its registered noise (0.1); with VI at β = 1 the page
+    shows the registry's advice, and its button applies the recommended settings (issue 12:
+    the spiral at VI's defaults learned nothing, with no hint why)."""
+    from bnnlab import datasets
+
+    at = _app()
+    at.selectbox(key="pg_dataset").set_value("spiral").run()
+    assert not at.exception, at.exception
+    assert at.slider(key="pg_noise").value == datasets.REGISTRY["spiral"].default_noise
+    advice = datasets.REGISTRY["spiral"].advice
+    assert any(advice == info.value for info in at.info)
+    at.button(key="pg_use_recommended").click().run()
+    cfg = at.session_state["pg_session"].cfg
+    for field, value in datasets.recommended("spiral", "vi").items():
+        assert getattr(cfg, field) == value
+    assert not any(advice == info.value for info in at.info)  # applied: the hint goes away
+    at.selectbox(key="pg_dataset").set_value("moons").run()
+    assert at.slider(key="pg_noise").value == datasets.REGISTRY["moons"].default_noise
