@@ -123,7 +123,7 @@ def run(watch_s: float = 10.0) -> dict:
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            warmup = browser.new_page()  # streamlit#9992: first visit goes to the default page
+            warmup = browser.new_page()  # the server imports JAX on its first visit: not timed
             warmup.goto(url)
             warmup.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=120_000)
             warmup.close()
@@ -317,7 +317,7 @@ def run_chapters(steps: int = 7, presses: int = 40) -> dict:
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            warmup = browser.new_page()  # streamlit#9992: first visit goes to the default page
+            warmup = browser.new_page()  # the server imports JAX on its first visit: not timed
             warmup.goto(url)
             warmup.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=120_000)
             warmup.close()

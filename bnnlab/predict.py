@@ -42,9 +42,14 @@ def binary_entropy(p, xp=np):
 def uncertainty_split(probs, xp=np):
     """`probs: float[S, ...]` sample-wise P(y=1) -> (mean, total, aleatoric, epistemic) over the
     trailing shape, in `xp` (numpy or jax.numpy). One draw (S = 1) has epistemic exactly 0."""
+    return _entropy_split(probs, binary_entropy, xp)
+
+
+def _entropy_split(probs, entropy, xp):
+    """(mean, H[mean], mean of H, their difference ≥ 0) over the sample axis 0."""
     mean = probs.mean(axis=0)
-    total = binary_entropy(mean, xp)
-    aleatoric = binary_entropy(probs, xp).mean(axis=0)
+    total = entropy(mean, xp)
+    aleatoric = entropy(probs, xp).mean(axis=0)
     if probs.shape[0] == 1:
         epistemic = xp.zeros_like(total)
     else:
@@ -64,14 +69,7 @@ def categorical_split(probs, xp=np):
     """`probs: float[S, ..., K]` sample-wise class probabilities -> (mean float[..., K], total,
     aleatoric, epistemic float[...]) in nats: the same split as `uncertainty_split`, over K
     classes (with K = 2 it equals the binary one at p = probs[..., 1]). One draw: epistemic 0."""
-    mean = probs.mean(axis=0)
-    total = categorical_entropy(mean, xp)
-    aleatoric = categorical_entropy(probs, xp).mean(axis=0)
-    if probs.shape[0] == 1:
-        epistemic = xp.zeros_like(total)
-    else:
-        epistemic = xp.maximum(total - aleatoric, 0.0)
-    return mean, total, aleatoric, epistemic
+    return _entropy_split(probs, categorical_entropy, xp)
 
 
 class CategoricalMetrics(NamedTuple):
