@@ -30,7 +30,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bnnlab import config, contour, playground, predict, registry, scheduler, train, wire
+from bnnlab import (
+    config,
+    contour,
+    playground,
+    predict,
+    registry,
+    runtime,
+    scheduler,
+    train,
+    wire,
+)
 from bnnlab.config import ConfigError, TrainConfig
 
 LIVE_SAMPLES = 32  # posterior draws for the live maps (metrics: `predict.EVAL_SAMPLES`)
@@ -600,6 +610,7 @@ class Session:
         self.probe = None
         self.wants_training = False
         self.error = None
+        runtime.release_memory()  # the old run's buffers, freed, back to the OS (runtime)
 
     @property
     def status(self) -> Status:

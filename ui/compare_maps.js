@@ -55,8 +55,8 @@ class CompareMaps {
     const j = Math.round((y - g.y0) / g.dy);
     if (i < 0 || j < 0 || i >= g.nx || j >= g.ny) return;
     const value = (geo.values[j * g.nx + i] / 255) * d.vmax;
-    setText(this.readout, `${geo.title} · x = ${x.toFixed(2)}, y = ${y.toFixed(2)} · ` +
-      `${d.kind} ${value.toFixed(3)} nats`);
+    setText(this.readout, `${geo.title} · x = ${fixed(x, 2)}, y = ${fixed(y, 2)} · ` +
+      `${d.kind} ${fixed(value, 3)} nats`);
   }
 
   draw(d) {

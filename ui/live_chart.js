@@ -142,8 +142,8 @@ class CanvasMap {
       const j = Math.round((y - g.y0) / g.dy);
       const inside = i >= 0 && j >= 0 && i < g.nx && j < g.ny;
       const value = inside ? (this.values[j * g.nx + i] / 255) * this.scale : null;
-      this.readout.textContent = `x = ${x.toFixed(2)}, y = ${y.toFixed(2)}` +
-        (value === null ? "" : `, ${this.label} = ${value.toFixed(3)}`);
+      this.readout.textContent = `x = ${fixed(x, 2)}, y = ${fixed(y, 2)}` +
+        (value === null ? "" : `, ${this.label} = ${fixed(value, 3)}`);
     });
   }
 

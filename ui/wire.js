@@ -84,3 +84,10 @@ function paintGrid(image, values, nx, ny, lut) {
   }
   ctx.putImageData(img, 0, 0);
 }
+
+// `v.toFixed(digits)` without a negative zero: -0.001 to 2 digits is "0.00", not "-0.00"
+// (bnnlab.text.fmt does the same for the Python side).
+function fixed(v, digits) {
+  const text = v.toFixed(digits);
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
+}
