@@ -204,7 +204,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("pages/ch4_playground.py", "playground", "4 · Variational Bayes in code",
             "Chapters", "train a Bayesian network live and watch its uncertainty",
             ":material/science:"),
-    Chapter("pages/digits.py", "digits", "5 · Digits, letters and your drawing", "Chapters",
+    Chapter("pages/digits.py", "digits", "5 · Digits and letters", "Chapters",
             "the talk's own example: does the network say \"I don't know\"?",
             ":material/draw:"),
     Chapter("pages/compare.py", "compare", "Compare inference methods", "More",
