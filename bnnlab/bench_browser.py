@@ -8,7 +8,7 @@ Playwright (never `playwright install`), and measures in the browser, not on the
 * click Train → first redrawn frame with a new step, cold (first run of that architecture in the
   server process) and warm (a second session). The click comes once the page is drawn (its
   objective chart included); the training step of a new architecture compiles in the
-  background from the moment its page run starts (`playground.Run.warm_up`), so the cold
+  background from the moment its page run starts (`session.Session._warm_up`), so the cold
   click waits for the compile only if it comes first. `page_ready_cold_s` is the time from
   opening the URL to that point;
 * redraws per second (frames with new steps; the chart skips a frame it already shows) and
