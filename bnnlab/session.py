@@ -33,6 +33,7 @@ import numpy as np
 from bnnlab import (
     config,
     contour,
+    datasets,
     playground,
     predict,
     registry,
@@ -557,6 +558,8 @@ class Session:
         params = dict(params)
         added_text = params.pop("added", "")
         cfg, notices = config.from_query_params(params, fields=fields)
+        if "noise" not in params and cfg.dataset in datasets.REGISTRY:  # the dataset's own
+            cfg = cfg.replace(noise=datasets.REGISTRY[cfg.dataset].default_noise)
         if cfg.method not in config.PLAYGROUND_METHODS:
             notices.append(f"method={cfg.method} is not trained here (see Compare methods); "
                            "using VI.")

@@ -159,7 +159,7 @@ if {k: st.query_params[k] for k in st.query_params} != wanted:
 
 # ---------------------------------------------------------------- controls above the chart
 status = live.status
-controls = st.columns([1, 1, 1, 1, 2, 2, 1.3])
+controls = st.columns([1, 1, 1.1, 1, 1.9, 1.5, 1.5])
 if status in LIVE:
     controls[0].button("Pause", on_click=live.pause, key=P + "pause", type="primary",
                        icon=":material/pause:")
@@ -170,12 +170,12 @@ else:
 controls[1].button("Step", on_click=_step, key=P + "step", disabled=live.run.finished,
                    help="Run one chunk of 'steps per redraw' steps", icon=":material/skip_next:")
 controls[2].button("Reset", on_click=live.reset, key=P + "reset", icon=":material/restart_alt:")
-controls[3].button("Clear clicks", on_click=live.clear_added, key=P + "clear",
-                   disabled=not live.added)
+controls[3].button("Clear", on_click=live.clear_added, key=P + "clear",
+                   disabled=not live.added, help="Remove the points you clicked onto the map")
 controls[4].selectbox("Click on the map to", list(MAP_MODES), format_func=MAP_MODES.get,
                       key=P + "mode")
 controls[5].selectbox("Uncertainty map", session.UNCERTAINTY_KINDS, key=P + "kind",
-                      format_func=session.UNCERTAINTY_LABELS.get)
+                      help="; ".join(session.UNCERTAINTY_LABELS.values()))
 controls[6].toggle("Zoom out", key=P + "zoom", help="Show the model far from the data (×4)")
 widget_state.remember(P, FIELDS + VIEW)
 if status == session.Status.DIVERGED:

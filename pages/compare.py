@@ -142,7 +142,7 @@ if st.session_state.pop(P + "start", False):
 
 trainer = _trainer()
 training = trainer is not None and trainer.running
-cols = st.columns([1, 1, 2.5, 1, 1.5])
+cols = st.columns([1, 1, 2.2, 1.4, 1.6])
 if training:
     cols[0].button("⏹ Stop", on_click=_stop, key=P + "stop", type="primary")
 else:

@@ -451,3 +451,18 @@ def test_a_link_starts_a_session_and_the_session_writes_the_same_link():
     assert any("method=hmc" in n for n in notices) and any("malformed" in n for n in notices)
     again, more = session.Session.from_link(s.link(fields), fields)
     assert again.cfg == s.cfg and again.added == s.added and more == []
+
+
+def test_a_link_without_noise_starts_from_the_datasets_own():
+    """`?dataset=spiral` alone gives the spiral its registered noise (its arms stay visible);
+    a link that names the noise keeps it."""
+    from bnnlab import datasets
+
+    fields = ("dataset", "noise", "num_points")
+    live, _ = session.Session.from_link({"dataset": "spiral", "num_points": "64"}, fields)
+    assert live.cfg.noise == datasets.REGISTRY["spiral"].default_noise
+    live.close()
+    live, _ = session.Session.from_link({"dataset": "spiral", "noise": "0.3",
+                                         "num_points": "64"}, fields)
+    assert live.cfg.noise == 0.3
+    live.close()
