@@ -265,19 +265,27 @@ def _ch1(browser, url: str, steps: int, presses: int) -> dict:
             "miss_dialogs": missed}
 
 
-def _ch1_server_s(steps: int) -> float:
-    """Median seconds of the page's own script run after a prior-slider step (AppTest)."""
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(APP.parent / "pages" / "ch1_bayes.py"), default_timeout=60)
+_CH1_SERVER_S = """
+import sys, time; from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=60)
+at.run()
+seconds = []
+for k in range(1, int(sys.argv[2]) + 1):
+    at.slider(key="ch1_prior").set_value(round(0.5 + 0.01 * k, 2))
+    start = time.perf_counter()
     at.run()
-    seconds = []
-    for k in range(1, steps + 1):
-        at.slider(key="ch1_prior").set_value(round(0.5 + 0.01 * k, 2))
-        start = time.perf_counter()
-        at.run()
-        seconds.append(time.perf_counter() - start)
-    return sorted(seconds)[len(seconds) // 2]
+    seconds.append(time.perf_counter() - start)
+print(sorted(seconds)[len(seconds) // 2])
+"""
+
+
+def _ch1_server_s(steps: int) -> float:
+    """Median seconds of the page's own script run after a prior-slider step (AppTest, in a
+    child process: the library itself never imports Streamlit)."""
+    out = subprocess.run([sys.executable, "-c", _CH1_SERVER_S,
+                          str(APP.parent / "pages" / "ch1_bayes.py"), str(steps)],
+                         capture_output=True, text=True, check=True, cwd=APP.parent)
+    return float(out.stdout.split()[-1])
 
 
 def _ch2(browser, url: str) -> dict:
