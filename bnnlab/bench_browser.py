@@ -20,6 +20,7 @@ Needs the dev requirements (playwright) and /usr/bin/chromium.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -77,6 +79,30 @@ def _start_server(port: int) -> subprocess.Popen:
     raise RuntimeError("streamlit did not start")
 
 
+@contextlib.contextmanager
+def _fresh_server_browser(warm_up: bool = True) -> Iterator[tuple]:
+    """A fresh `streamlit run` on a free port and a headless Chromium: yields (browser, url).
+    With `warm_up`, Home is visited first (the server imports JAX then; not timed)."""
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    server = _start_server(port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            if warm_up:
+                warmup = browser.new_page()
+                warmup.goto(url)
+                warmup.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=120_000)
+                warmup.close()
+            yield browser, url
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 def _session(browser, url: str, watch_s: float, query: str = QUERY) -> dict:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -115,24 +141,9 @@ def _session(browser, url: str, watch_s: float, query: str = QUERY) -> dict:
 
 
 def run(watch_s: float = 10.0) -> dict:
-    from playwright.sync_api import sync_playwright
-
-    port = _free_port()
-    server = _start_server(port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            warmup = browser.new_page()  # the server imports JAX on its first visit: not timed
-            warmup.goto(url)
-            warmup.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=120_000)
-            warmup.close()
-            cold = _session(browser, url, watch_s)
-            warm = _session(browser, url, watch_s)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with _fresh_server_browser() as (browser, url):
+        cold = _session(browser, url, watch_s)
+        warm = _session(browser, url, watch_s)
     return {
         "name": "browser_live",
         "config": "moons-512 2-32-32-1 tanh S=8, 25 steps per redraw (the default), 64x64 grid",
@@ -166,35 +177,20 @@ def _start_heavy(browser, url: str) -> tuple:
 def run_fair_share(heavy: int = 4, watch_s: float = 5.0, repeats: int = 3) -> dict:
     """A default session's click Train → first frame, alone and while `heavy` sessions with
     settings near the budget train on the same server (each of its own browser context)."""
-    from playwright.sync_api import sync_playwright
-
-    port = _free_port()
-    server = _start_server(port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            warmup = browser.new_page()
-            warmup.goto(url)
-            warmup.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=120_000)
-            warmup.close()
-            _session(browser, url, 1.0)  # compiles the default architecture
-            alone = [_session(browser, url, watch_s) for _ in range(repeats)]
-            heavies = [_start_heavy(browser, url) for _ in range(heavy)]
-            for _, page in heavies:  # every heavy session has trained a step
-                page.wait_for_function("(e => e && Number(e.dataset.step) > 0)"
-                                       "(document.querySelector('.bnn-live'))")
-            loaded = [_session(browser, url, watch_s) for _ in range(repeats)]
-            heavy_steps = [int(page.locator(".bnn-live").last.get_attribute("data-step"))
-                           for _, page in heavies]
-            for context, page in heavies:
-                page.get_by_role("button", name="Pause", exact=True).click()
-                page.get_by_role("button", name="Resume", exact=True).wait_for()
-                context.close()
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with _fresh_server_browser() as (browser, url):
+        _session(browser, url, 1.0)  # compiles the default architecture
+        alone = [_session(browser, url, watch_s) for _ in range(repeats)]
+        heavies = [_start_heavy(browser, url) for _ in range(heavy)]
+        for _, page in heavies:  # every heavy session has trained a step
+            page.wait_for_function("(e => e && Number(e.dataset.step) > 0)"
+                                   "(document.querySelector('.bnn-live'))")
+        loaded = [_session(browser, url, watch_s) for _ in range(repeats)]
+        heavy_steps = [int(page.locator(".bnn-live").last.get_attribute("data-step"))
+                       for _, page in heavies]
+        for context, page in heavies:
+            page.get_by_role("button", name="Pause", exact=True).click()
+            page.get_by_role("button", name="Resume", exact=True).wait_for()
+            context.close()
 
     def median(rows: list[dict], key: str) -> float:
         return round(sorted(r[key] for r in rows)[len(rows) // 2], 3)
@@ -316,25 +312,10 @@ def _ch2(browser, url: str) -> dict:
 
 def run_chapters(steps: int = 7, presses: int = 40) -> dict:
     """Chapters 1 and 2 in the browser (a fresh server: chapter 2's first visit is cold)."""
-    from playwright.sync_api import sync_playwright
-
     server_s = _ch1_server_s(steps)
-    port = _free_port()
-    server = _start_server(port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            warmup = browser.new_page()  # the server imports JAX on its first visit: not timed
-            warmup.goto(url)
-            warmup.get_by_role("heading", name="BNN Lab").first.wait_for(timeout=120_000)
-            warmup.close()
-            ch2 = _ch2(browser, url)
-            ch1 = _ch1(browser, url, steps, presses)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with _fresh_server_browser() as (browser, url):
+        ch2 = _ch2(browser, url)
+        ch1 = _ch1(browser, url, steps, presses)
     return {
         "name": "browser_chapters",
         "ch1_prior_step_server_s": round(server_s, 3),
@@ -351,44 +332,34 @@ def chapter3(watch_s: float = 3.0) -> dict:
     """Chapter 3's comparison section, in the browser: click a method → its view redrawn
     (median over the five methods, twice round), and the HMC player's trajectory frames per
     second (the live fit paused)."""
-    from playwright.sync_api import sync_playwright
-
-    port = _free_port()
-    server = _start_server(port)
     title = ("(k => [...document.querySelectorAll('.st-key-ch3_method_predictive .legendtext')]"
              ".some(e => e.textContent === k))")
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            page.set_default_timeout(240_000)
-            page.goto(f"http://127.0.0.1:{port}/variational-inference")
-            page.locator('[data-testid="stDataFrame"]').first.wait_for()
-            page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
-            if page.get_by_text("Page not found").count():
-                page.keyboard.press("Escape")
-            radios = page.get_by_role("radiogroup", name="Show on the posterior")
-            labels = ["VI, full covariance (reverse KL)", "Moment matching (forward KL)",
-                      "Laplace at the MAP", "HMC (blackjax leapfrog)",
-                      "VI, mean-field (reverse KL)"]
-            switch_s = []
-            for label in labels * 2:
-                start = time.perf_counter()
-                radios.get_by_text(label).click()
-                page.wait_for_function(f"{title}({json.dumps(label)})", polling="raf")
-                switch_s.append(time.perf_counter() - start)
-            radios.get_by_text("HMC (blackjax leapfrog)").click()
-            page.wait_for_function("(e => e && Number(e.dataset.frames) > 2)"
-                                   "(document.querySelector('.bnn-hmc'))")
-            frames0 = int(page.locator(".bnn-hmc").get_attribute("data-frames"))
+    with _fresh_server_browser(warm_up=False) as (browser, url):
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.set_default_timeout(240_000)
+        page.goto(f"{url}/variational-inference")
+        page.locator('[data-testid="stDataFrame"]').first.wait_for()
+        page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
+        if page.get_by_text("Page not found").count():
+            page.keyboard.press("Escape")
+        radios = page.get_by_role("radiogroup", name="Show on the posterior")
+        labels = ["VI, full covariance (reverse KL)", "Moment matching (forward KL)",
+                  "Laplace at the MAP", "HMC (blackjax leapfrog)",
+                  "VI, mean-field (reverse KL)"]
+        switch_s = []
+        for label in labels * 2:
             start = time.perf_counter()
-            time.sleep(watch_s)
-            frames1 = int(page.locator(".bnn-hmc").get_attribute("data-frames"))
-            fps = (frames1 - frames0) / (time.perf_counter() - start)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+            radios.get_by_text(label).click()
+            page.wait_for_function(f"{title}({json.dumps(label)})", polling="raf")
+            switch_s.append(time.perf_counter() - start)
+        radios.get_by_text("HMC (blackjax leapfrog)").click()
+        page.wait_for_function("(e => e && Number(e.dataset.frames) > 2)"
+                               "(document.querySelector('.bnn-hmc'))")
+        frames0 = int(page.locator(".bnn-hmc").get_attribute("data-frames"))
+        start = time.perf_counter()
+        time.sleep(watch_s)
+        frames1 = int(page.locator(".bnn-hmc").get_attribute("data-frames"))
+        fps = (frames1 - frames0) / (time.perf_counter() - start)
     switch_s.sort()
     return {"name": "browser_chapter3",
             "method_switch_median_s": round(switch_s[len(switch_s) // 2], 3),
@@ -461,47 +432,36 @@ def _digits_server_s(repeats: int = 20) -> dict:
 
 def run_digits(strokes: int = 10) -> dict:
     """Chapter 5 in the browser: stroke → updated verdict, median over `strokes` warm strokes."""
-    from playwright.sync_api import sync_playwright
-
     server = _digits_server_s()
-    port = _free_port()
-    proc = _start_server(port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            context = browser.new_context(viewport={"width": 1366, "height": 768})
-            page = context.new_page()
-            page.set_default_timeout(240_000)
-            page.goto(f"{url}/digits?recipe=vi_talk&steps=100")
-            page.get_by_role("button", name="Train").click()
-            page.wait_for_function(
-                "() => document.body.innerText.includes('done, step 100 of 100')"
-                " && document.body.innerText.includes('MAP alongside: step 600')")
-            # the page reruns once more when training ends: wait for the drawing panel
-            page.wait_for_function("() => document.body.innerText.includes('Nothing drawn')")
+    with _fresh_server_browser(warm_up=False) as (browser, url):
+        context = browser.new_context(viewport={"width": 1366, "height": 768})
+        page = context.new_page()
+        page.set_default_timeout(240_000)
+        page.goto(f"{url}/digits?recipe=vi_talk&steps=100")
+        page.get_by_role("button", name="Train").click()
+        page.wait_for_function(
+            "() => document.body.innerText.includes('done, step 100 of 100')"
+            " && document.body.innerText.includes('MAP alongside: step 600')")
+        # the page reruns once more when training ends: wait for the drawing panel
+        page.wait_for_function("() => document.body.innerText.includes('Nothing drawn')")
+        page.wait_for_function(SETTLED_JS)
+        canvas = page.locator(".bnn-draw canvas")
+        to_verdict, to_settled = [], []
+        for k in range(strokes + 2):
+            canvas.scroll_into_view_if_needed()
+            box = canvas.bounding_box()
+            signature = page.evaluate(_VERDICT_JS)
+            page.evaluate(_ARM_JS, signature)
+            start = time.perf_counter()
+            _stroke(page, box, k)
+            page.wait_for_function("window.__bnnChanged !== null", timeout=60_000)
             page.wait_for_function(SETTLED_JS)
-            canvas = page.locator(".bnn-draw canvas")
-            to_verdict, to_settled = [], []
-            for k in range(strokes + 2):
-                canvas.scroll_into_view_if_needed()
-                box = canvas.bounding_box()
-                signature = page.evaluate(_VERDICT_JS)
-                page.evaluate(_ARM_JS, signature)
-                start = time.perf_counter()
-                _stroke(page, box, k)
-                page.wait_for_function("window.__bnnChanged !== null", timeout=60_000)
-                page.wait_for_function(SETTLED_JS)
-                settled = time.perf_counter() - start
-                up, changed = page.evaluate("[window.__bnnUp, window.__bnnChanged]")
-                if k >= 2:
-                    to_verdict.append((changed - up) / 1000)
-                    to_settled.append(settled)
-            context.close()
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+            settled = time.perf_counter() - start
+            up, changed = page.evaluate("[window.__bnnUp, window.__bnnChanged]")
+            if k >= 2:
+                to_verdict.append((changed - up) / 1000)
+                to_settled.append(settled)
+        context.close()
     return {
         "name": "browser_digits",
         "config": "VI talk recipe 64-64-10, 100 steps, MAP alongside; 64 posterior draws",
