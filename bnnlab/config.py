@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 # Bounds (DESIGN.md section 5). Server-side, whatever a URL or widget says.
 MAX_POINTS = 5_000
 MAX_NOISE = 1.0
+MAX_CLASSES = 5  # K-class toy data (spiral, Gaussian blobs, CSV uploads): 2…5 classes
 MAX_LAYERS = 4
 MAX_WIDTH = 128
 MAX_SAMPLES = 64
@@ -71,6 +72,7 @@ class Bound(NamedTuple):
 BOUNDS: dict[str, Bound] = {
     "num_points": Bound(int, 8, MAX_POINTS),
     "noise": Bound(float, 0.0, MAX_NOISE),
+    "num_classes": Bound(int, 2, MAX_CLASSES),
     "test_fraction": Bound(float, 0.05, 0.9),
     "seed": Bound(int, 0, MAX_SEED),
     "num_samples": Bound(int, 1, MAX_SAMPLES),
@@ -113,6 +115,9 @@ class TrainConfig:
     dataset: str = "moons"
     num_points: int = 512
     noise: float = 0.15
+    # K classes of a toy set that allows them (`datasets.DatasetSpec.max_classes`); 2 is the
+    # binary, Bernoulli path. Image sets (digits) have their own K and ignore it.
+    num_classes: int = 2
     test_fraction: float = 0.25
     seed: int = 0
     hidden: tuple[int, ...] = (32, 32)
@@ -260,7 +265,15 @@ def from_query_params(
                 notices.append(f"{key}={shown} is out of range; clamped to {clamped:g} "
                                f"(allowed {bound.lo:g} to {bound.hi:g}).")
             changes[key] = bound.kind(clamped)
-    return base.replace(**changes), notices
+    cfg = base.replace(**changes)
+    most = registry.max_classes(cfg.dataset)
+    if cfg.num_classes > most:
+        if "num_classes" in params:
+            notices.append(f"num_classes={cfg.num_classes}: {cfg.dataset} has "
+                           f"{'2 classes' if most == 2 else f'at most {most} classes'}; "
+                           f"using {most}.")
+        cfg = cfg.replace(num_classes=most)
+    return cfg, notices
 
 
 # ------------------------------------------------------------------ the cost budget
@@ -316,7 +329,7 @@ def data_dims(cfg: TrainConfig) -> tuple[int, int]:
     the digits."""
     from bnnlab import registry
 
-    shape = registry.data_shape(cfg.dataset)
+    shape = registry.data_shape(cfg.dataset, cfg.num_classes)
     return shape.num_inputs, registry.LIKELIHOODS[shape.likelihood].num_outputs(
         shape.num_classes)
 

@@ -1,11 +1,12 @@
-"""Toy 2-D binary classification data: a registry of generators, splitting, standardising and CSV
+"""Toy 2-D classification data: a registry of generators, splitting, standardising and CSV
 loading with validation.
 
-Every generator has the signature `(rng: np.random.Generator, num_points, jitter)` and returns
-`(x float[n, 2], y [n])` with labels in {0, 1}; `REGISTRY` holds one `DatasetSpec` per set (its
-generator, label, description, the noise scale and default, recommended training overrides and,
-for moons_gap, the empty box) and drives the widgets, the URL and the CLI, as in TensorFlow
-Playground's `dataset.ts`. Per-set figures: docs/DATASETS.md.
+Every generator has the signature `(rng: np.random.Generator, num_points, jitter, num_classes)`
+and returns `(x float[n, 2], y [n])` with labels in 0…K−1 (K = `num_classes`: 2 for most sets;
+the spiral and the Gaussian blobs take up to `MAX_CLASSES`, `DatasetSpec.max_classes`);
+`REGISTRY` holds one `DatasetSpec` per set (its generator, label, description, the noise scale and
+default, recommended training overrides and, for moons_gap, the empty box) and drives the widgets,
+the URL and the CLI, as in TensorFlow Playground's `dataset.ts`. Per-set figures: docs/DATASETS.md.
 """
 
 from __future__ import annotations
@@ -22,11 +23,19 @@ import numpy as np
 from bnnlab import config
 
 MAX_ABS_COORD = 1e6  # larger values overflow float32 statistics when standardising
+MAX_CLASSES = config.MAX_CLASSES
 
-Generator = Callable[[np.random.Generator, int, float], tuple[np.ndarray, np.ndarray]]
+Generator = Callable[[np.random.Generator, int, float, int], tuple[np.ndarray, np.ndarray]]
 
 
-def _moons(rng: np.random.Generator, num_points: int, jitter: float):
+def class_sizes(num_points: int, num_classes: int) -> list[int]:
+    """Points per class: ⌊n/K⌋ each, the remainder to the last class (K = 2: n//2, n − n//2)."""
+    base = num_points // num_classes
+    return [base] * (num_classes - 1) + [num_points - base * (num_classes - 1)]
+
+
+def _moons(rng: np.random.Generator, num_points: int, jitter: float,
+           num_classes: int = 2):
     n_out = num_points // 2
     n_in = num_points - n_out
     t_out = rng.uniform(0.0, np.pi, n_out)
@@ -38,7 +47,8 @@ def _moons(rng: np.random.Generator, num_points: int, jitter: float):
     return x, y
 
 
-def _circles(rng: np.random.Generator, num_points: int, jitter: float):
+def _circles(rng: np.random.Generator, num_points: int, jitter: float,
+             num_classes: int = 2):
     n_out = num_points // 2
     n_in = num_points - n_out
     t = rng.uniform(0.0, 2 * np.pi, num_points)
@@ -52,7 +62,8 @@ def _circles(rng: np.random.Generator, num_points: int, jitter: float):
 XOR_OFFSET = 0.1  # xor: points are pushed this far off the axes (the class gap is twice it)
 
 
-def _xor(rng: np.random.Generator, num_points: int, jitter: float):
+def _xor(rng: np.random.Generator, num_points: int, jitter: float,
+         num_classes: int = 2):
     x = rng.uniform(-1.0, 1.0, size=(num_points, 2))
     # Keep points off the axes so the four quadrants are visible clusters.
     x = x + XOR_OFFSET * np.sign(x)
@@ -60,38 +71,55 @@ def _xor(rng: np.random.Generator, num_points: int, jitter: float):
     return x + jitter * rng.normal(size=x.shape), y
 
 
-SPIRAL_TURNS = 1.75  # turns of each arm from r = 0.05 to r = 1
+SPIRAL_TURNS = 1.75  # turns of each arm of the two-arm spiral, from r = 0.05 to r = 1
 
 
-def spiral_arm(r: np.ndarray, arm: int) -> np.ndarray:
-    """The noise-free spiral: arm 0 or 1 at radii `r: float[n]` -> points float[n, 2]."""
-    t = SPIRAL_TURNS * r * 2 * np.pi + arm * np.pi
+def spiral_turns(num_classes: int = 2) -> float:
+    """Turns of each arm of a K-arm spiral: 3.5 / K, so that neighbouring arms stay
+    1 / (2 · SPIRAL_TURNS) apart along a radius whatever K (K = 2: `SPIRAL_TURNS`)."""
+    return 2 * SPIRAL_TURNS / num_classes
+
+
+def spiral_arm(r: np.ndarray, arm: int, num_classes: int = 2) -> np.ndarray:
+    """The noise-free spiral: arm 0…K−1 at radii `r: float[n]` -> points float[n, 2]; the K
+    arms are rotated 2π/K from each other."""
+    t = spiral_turns(num_classes) * r * 2 * np.pi + arm * 2 * np.pi / num_classes
     return np.stack([r * np.sin(t), r * np.cos(t)], axis=1)
 
 
-def _spiral(rng: np.random.Generator, num_points: int, jitter: float):
-    n_a = num_points // 2
-    n_b = num_points - n_a
-    arms = [spiral_arm(rng.uniform(0.05, 1.0, n), arm) for arm, n in enumerate((n_a, n_b))]
+def _spiral(rng: np.random.Generator, num_points: int, jitter: float, num_classes: int = 2):
+    sizes = class_sizes(num_points, num_classes)
+    arms = [spiral_arm(rng.uniform(0.05, 1.0, n), arm, num_classes)
+            for arm, n in enumerate(sizes)]
     x = np.concatenate(arms) + jitter * rng.normal(size=(num_points, 2))
-    y = np.concatenate([np.zeros(n_a), np.ones(n_b)])
+    y = np.concatenate([np.full(n, k) for k, n in enumerate(sizes)])
     return x, y
 
 
-def _gaussians(rng: np.random.Generator, num_points: int, jitter: float):
-    n_a = num_points // 2
-    n_b = num_points - n_a
+BLOB_RADIUS = float(np.sqrt(2.0))  # the blobs' centres lie on this circle
+
+
+def blob_centres(num_classes: int = 2) -> np.ndarray:
+    """Centres of the K Gaussian blobs, float[K, 2]: evenly spaced on a circle of radius √2
+    starting at 225°, so K = 2 gives (−1, −1) and (1, 1)."""
+    angle = np.deg2rad(225.0) + 2 * np.pi * np.arange(num_classes) / num_classes
+    return BLOB_RADIUS * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+
+def _gaussians(rng: np.random.Generator, num_points: int, jitter: float, num_classes: int = 2):
     scale = 0.3 + jitter  # the blobs widen with the noise
-    a = rng.normal(loc=(-1.0, -1.0), scale=scale, size=(n_a, 2))
-    b = rng.normal(loc=(1.0, 1.0), scale=scale, size=(n_b, 2))
-    return np.concatenate([a, b]), np.concatenate([np.zeros(n_a), np.ones(n_b)])
+    sizes = class_sizes(num_points, num_classes)
+    blobs = [rng.normal(loc=c, scale=scale, size=(n, 2))
+             for c, n in zip(blob_centres(num_classes), sizes, strict=True)]
+    return np.concatenate(blobs), np.concatenate([np.full(n, k) for k, n in enumerate(sizes)])
 
 
 GAP_HALF_WIDTH = 0.3  # moons_gap: points with |x₁ − 0.5| < this (raw units) are removed
 GAP_BOX = (0.5 - GAP_HALF_WIDTH, 0.5 + GAP_HALF_WIDTH, -0.6, 1.1)  # raw (x lo, x hi, y lo, y hi)
 
 
-def _moons_gap(rng: np.random.Generator, num_points: int, jitter: float):
+def _moons_gap(rng: np.random.Generator, num_points: int, jitter: float,
+               num_classes: int = 2):
     """Two moons with the band |x₁ − 0.5| < GAP_HALF_WIDTH removed, where the moons interleave.
     It draws about 1.5 × `num_points` so that `num_points` remain (fewer only near
     `config.MAX_POINTS` or with huge noise)."""
@@ -122,6 +150,7 @@ class DatasetSpec(NamedTuple):
     recommended: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     advice: str = ""  # what to change when the defaults do not learn it; "" when they do
     box: tuple[float, float, float, float] | None = None  # raw region left empty on purpose
+    max_classes: int = 2  # K the generator can draw (2…max_classes; `TrainConfig.num_classes`)
 
 
 MOONS_GAP = 0.5  # least distance between the two noise-free moons: the unit of noise_scale
@@ -142,17 +171,21 @@ REGISTRY: dict[str, DatasetSpec] = {
         _xor, "XOR", "Four square clusters; opposite quadrants share a class.",
         noise_scale=2 * XOR_OFFSET / MOONS_GAP, default_noise=0.15),
     "spiral": DatasetSpec(
-        _spiral, "Spiral", f"Two interleaved arms of {SPIRAL_TURNS:g} turns each.",
+        _spiral, "Spiral", f"K interleaved arms, one per class (two arms: {SPIRAL_TURNS:g} turns "
+                           "each; K arms: 3.5/K turns, the same distance apart).",
         # neighbouring arms are 1 / (2 · turns) apart along a radius
         noise_scale=1 / (2 * SPIRAL_TURNS) / MOONS_GAP, default_noise=0.1,
         recommended=MappingProxyType({"vi": MappingProxyType({"kl_weight": 0.1,
                                                               "steps": 6000})}),
         advice="Mean-field VI at full Bayes (β = 1) learns nothing here: the KL to the prior "
                "outweighs the fit and every point stays at ln 2. Set β (KL weight) to 0.1 and "
-               "train 6,000 steps (MAP, dropout and ensembles learn it at the defaults)."),
+               "train 6,000 steps (MAP, dropout and ensembles learn it at the defaults).",
+        max_classes=MAX_CLASSES),
     "gaussians": DatasetSpec(
-        _gaussians, "Two Gaussians", "Two round blobs centred at (−1, −1) and (1, 1).",
-        noise_scale=1.0, default_noise=0.15),
+        _gaussians, "Gaussian blobs",
+        "K round blobs, one per class, on a circle of radius √2 (two: centred at (−1, −1) and "
+        "(1, 1)).",
+        noise_scale=1.0, default_noise=0.15, max_classes=MAX_CLASSES),
     "moons_gap": DatasetSpec(
         _moons_gap, "Moons with a gap",
         "Two moons with the band where they interleave cut out: the class there is unknown "
@@ -182,21 +215,42 @@ class DataError(ValueError):
     """Input data rejected; the message names the problem (and the line, for CSV)."""
 
 
-def make(name: str, num_points: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Draw a registered toy set: `(x float32[n, 2], y int32[n])`, shuffled, reproducible.
+def max_classes(name: str) -> int:
+    """The most classes dataset `name` can draw (2 for a binary set; 2 for an unknown name)."""
+    spec = REGISTRY.get(name)
+    return spec.max_classes if spec is not None else 2
+
+
+def check_num_classes(name: str, num_classes: int) -> None:
+    """Raise `DataError` unless dataset `name` can draw `num_classes` classes."""
+    most = max_classes(name)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
+            or not 2 <= num_classes <= most:
+        which = ", ".join(n for n, s in REGISTRY.items() if s.max_classes > 2)
+        raise DataError(f"{name} has 2 classes; num_classes {num_classes!r} needs a dataset "
+                        f"with K classes ({which})" if most == 2 else
+                        f"{name} takes 2 to {most} classes; got num_classes {num_classes!r}")
+
+
+def make(name: str, num_points: int, noise: float, seed: int,
+         num_classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a registered toy set: `(x float32[n, 2], y int32[n])` with labels 0…K−1 (K =
+    `num_classes`, which the set must allow: `DatasetSpec.max_classes`), shuffled,
+    reproducible.
 
     `noise` is relative to the set's geometry: the jitter's standard deviation in raw units is
     `noise × REGISTRY[name].noise_scale` (see `DatasetSpec`). n = `num_points`, except for a
     set that removes points (moons_gap) near `config.MAX_POINTS`."""
     if name not in REGISTRY:
         raise DataError(f"unknown dataset {name!r}; choose from {', '.join(REGISTRY)}")
+    check_num_classes(name, num_classes)
     if not 2 <= num_points <= config.MAX_POINTS:
         raise DataError(f"num_points must be between 2 and {config.MAX_POINTS}, got {num_points}")
     if not (math.isfinite(noise) and 0.0 <= noise <= config.MAX_NOISE):
         raise DataError(f"noise must be between 0 and {config.MAX_NOISE}, got {noise}")
     spec = REGISTRY[name]
     rng = np.random.default_rng(seed)
-    x, y = spec.generate(rng, int(num_points), float(noise) * spec.noise_scale)
+    x, y = spec.generate(rng, int(num_points), float(noise) * spec.noise_scale, int(num_classes))
     order = rng.permutation(len(x))
     return x[order].astype(np.float32), y[order].astype(np.int32)
 
@@ -246,18 +300,19 @@ def prepare(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> Da
     return Dataset(x_tr, y_tr.astype(np.int32), x_te, y_te.astype(np.int32), mean, scale)
 
 
-CSV_NUM_CLASSES = 2  # binary labels for now; K-class data will raise this (K ≤ 5)
+CSV_NUM_CLASSES = MAX_CLASSES  # labels 0…K−1 with 2 ≤ K ≤ this
 
 
 def load_csv(data: bytes | str, max_rows: int = config.MAX_POINTS,
              max_bytes: int = config.MAX_UPLOAD_BYTES) -> tuple[np.ndarray, np.ndarray]:
     """Parse a CSV of `x1,x2,label` rows (an optional header line) into `(x, y)`.
 
-    Labels are whole numbers 0…K−1 (`parse_label`; K = `CSV_NUM_CLASSES` = 2 for now), each
-    class present at least once. Raises `DataError` naming the problem and the line for: too
-    large, not UTF-8, wrong number of columns, non-numeric or non-finite coordinates, formula-like
-    cells, a label that is not a class (0.5, nan, -1, a word), no rows, too many rows, a class
-    with no row.
+    Labels are whole numbers 0…K−1 (`parse_label`), K = the largest label + 1, 2 ≤ K ≤
+    `CSV_NUM_CLASSES` (5), each class present at least once: K follows from the file. Raises
+    `DataError` naming the problem and the line for: too large, not UTF-8, wrong number of
+    columns, non-numeric or non-finite coordinates, formula-like cells, a label that is not a
+    class (0.5, nan, -1, 5, a word), no rows, too many rows, one class only, a gap in the
+    classes (labels 0 and 2 but no 1).
     """
     if isinstance(data, bytes):
         if len(data) > max_bytes:
@@ -309,11 +364,15 @@ def load_csv(data: bytes | str, max_rows: int = config.MAX_POINTS,
         raise DataError(f"line {reader.line_num}: not valid CSV ({err})") from None
     if not coords:
         raise DataError("no data rows: expected lines of x1,x2,label")
-    missing = sorted(set(range(CSV_NUM_CLASSES)) - set(labels))
+    num_classes = max(labels) + 1
+    if num_classes < 2:
+        raise DataError("every row has label 0: expected at least two classes (labels 0…K−1, "
+                        f"K from 2 to {CSV_NUM_CLASSES})")
+    missing = sorted(set(range(num_classes)) - set(labels))
     if missing:
-        count = {2: "two", 3: "three", 4: "four", 5: "five"}.get(CSV_NUM_CLASSES, CSV_NUM_CLASSES)
-        raise DataError(f"expected exactly {count} classes (0…{CSV_NUM_CLASSES - 1}) in the label "
-                        f"column; no row has label {', '.join(map(str, missing))}")
+        raise DataError(f"labels must be 0…K−1 with no gap: the largest label is "
+                        f"{num_classes - 1}, but no row has label "
+                        f"{', '.join(map(str, missing))}")
     y = np.array(labels, np.int32)
     return np.array(coords, np.float32), y
 
@@ -341,7 +400,12 @@ def parse_label(cell: str, line: int, num_classes: int | None = None) -> int:
     return int(value)
 
 
+def num_classes_of(y: np.ndarray) -> int:
+    """K of labels `y: int[n]` in 0…K−1 (at least 2)."""
+    return max(2, int(np.max(y)) + 1) if len(y) else 2
+
+
 def to_csv(x: np.ndarray, y: np.ndarray) -> str:
-    """The inverse of `load_csv` for 0/1 labels."""
+    """The inverse of `load_csv` (labels 0…K−1)."""
     lines = ["x1,x2,label"] + [f"{a:.6g},{b:.6g},{int(c)}" for (a, b), c in zip(x, y, strict=True)]
     return "\n".join(lines) + "\n"

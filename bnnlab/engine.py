@@ -92,7 +92,7 @@ class StaticConfig:
         spec = registry.method(cfg.method)
         # A method whose step draws no samples is built with 1: the slider never recompiles it.
         num_samples = cfg.num_samples if spec.uses_samples else 1
-        shape = registry.data_shape(cfg.dataset)
+        shape = registry.data_shape(cfg.dataset, cfg.num_classes)
         return cls(cfg.hidden, cfg.activation, cfg.method, num_samples, cfg.steps_per_chunk,
                    data_bucket(num_train), registry.method_options(cfg), shape.likelihood,
                    shape.num_inputs, shape.num_classes)

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bnnlab import datasets
-from bnnlab.config import MAX_ABS_COORD, MAX_ADDED_POINTS, TrainConfig
+from bnnlab.config import MAX_ABS_COORD, MAX_ADDED_POINTS, MAX_CLASSES, TrainConfig
 
 
 class PlaygroundData(NamedTuple):
@@ -31,7 +31,7 @@ def build_data(cfg: TrainConfig, added: list[tuple[float, float, int]] | None = 
         x, y = uploaded
         source = "upload"
     else:
-        x, y = datasets.make(cfg.dataset, cfg.num_points, cfg.noise, cfg.seed)
+        x, y = datasets.make(cfg.dataset, cfg.num_points, cfg.noise, cfg.seed, cfg.num_classes)
         source = cfg.dataset
     data = datasets.prepare(x, y, cfg.test_fraction, cfg.seed)
     x_train, y_train = data.x_train, data.y_train
@@ -76,7 +76,7 @@ def decode_added(text: str) -> tuple[list[tuple[float, float, int]], str | None]
         fields = part.split(":")
         try:
             x, y, c = float(fields[0]), float(fields[1]), int(fields[2])
-            ok = len(fields) == 3 and c in (0, 1) and in_bounds(x, y)
+            ok = len(fields) == 3 and 0 <= c < MAX_CLASSES and in_bounds(x, y)
         except (ValueError, IndexError):
             ok = False
         if ok:

@@ -130,6 +130,40 @@ def ece(mean_prob: np.ndarray, y: np.ndarray, num_bins: int = 10) -> float:
     return float(total)
 
 
+def multiclass_ece(mean_probs: np.ndarray, y: np.ndarray, num_bins: int = 10) -> float:
+    """Top-label expected calibration error of K-class predictions `mean_probs: float[n, K]`:
+    confidence max_k p̄_k in `num_bins` equal-width bins over [1/K, 1], Σ_b (n_b / n)
+    |accuracy_b − confidence_b| (Guo et al. 2017). With K = 2 it equals `ece` at p = p̄_1."""
+    p = np.asarray(mean_probs, np.float64)
+    y = np.asarray(y).reshape(-1)
+    k = p.shape[-1]
+    confidence = p.max(axis=-1)
+    # argmax, ties to the higher class: as `ece`'s p > 0.5 threshold for K = 2
+    predicted = k - 1 - np.argmax(p[:, ::-1], axis=-1)
+    correct = predicted == y
+    edges = np.linspace(1.0 / k, 1.0, num_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, num_bins - 1)
+    total = 0.0
+    for b in range(num_bins):
+        in_bin = which == b
+        if in_bin.any():
+            total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(total)
+
+
+def class_metrics(mean_probs: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(accuracy, NLL, ECE) of K-class mean predictions `mean_probs: float[n, K]` against
+    `y: int[n]`: argmax accuracy (ties to the higher class), mean −log p̄_y (nats) and
+    `multiclass_ece`. With K = 2 these equal `accuracy`, `nll` and `ece` at p = p̄_1."""
+    p = np.asarray(mean_probs, np.float64)
+    y = np.asarray(y).reshape(-1)
+    k = p.shape[-1]
+    predicted = k - 1 - np.argmax(p[:, ::-1], axis=-1)
+    p_true = np.clip(p[np.arange(len(y)), y], EPS, 1 - EPS)
+    return (float(np.mean(predicted == y)), float(-np.mean(np.log(p_true))),
+            multiclass_ece(p, y))
+
+
 def make_grid(x: np.ndarray, size: int, margin: float = 0.5,
               zoom: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A square grid around the points `x: float[n, 2]`.
@@ -189,7 +223,11 @@ class Metrics(NamedTuple):
 
 def metrics_from_probs(probs_train: np.ndarray, y_train: np.ndarray, probs_test: np.ndarray,
                        y_test: np.ndarray, probs_far: np.ndarray) -> Metrics:
-    """Metrics from sample-wise probabilities `float[S, n]` on train, test and far points."""
+    """Metrics from sample-wise probabilities on train, test and far points: `float[S, n]`
+    (binary, P(y = 1)) or `float[S, n, K]` (K classes: argmax accuracy, NLL, top-label ECE
+    `multiclass_ece`, entropies over K classes; K = 2 gives the binary numbers)."""
+    if np.ndim(probs_train) == 3:
+        return _class_metrics_from_probs(probs_train, y_train, probs_test, y_test, probs_far)
     train = decompose(probs_train)
     test = decompose(probs_test)
     far = decompose(probs_far)
@@ -201,6 +239,31 @@ def metrics_from_probs(probs_train: np.ndarray, y_train: np.ndarray, probs_test:
         entropy_near=float(np.mean(test.total)) if test.total.size else float("nan"),
         entropy_far=float(np.mean(far.total)) if far.total.size else float("nan"),
     )
+
+
+def _class_metrics_from_probs(probs_train, y_train, probs_test, y_test, probs_far) -> Metrics:
+    train = categorical_split(np.asarray(probs_train, np.float64))
+    test = categorical_split(np.asarray(probs_test, np.float64))
+    far = categorical_split(np.asarray(probs_far, np.float64))
+    train_acc = class_metrics(train[0], y_train)[0] if len(y_train) else float("nan")
+    test_acc, test_nll, test_ece = (class_metrics(test[0], y_test) if len(y_test)
+                                    else (float("nan"),) * 3)
+    return Metrics(
+        train_acc=train_acc, test_acc=test_acc, test_nll=test_nll, ece=test_ece,
+        entropy_near=float(np.mean(test[1])) if test[1].size else float("nan"),
+        entropy_far=float(np.mean(far[1])) if far[1].size else float("nan"),
+    )
+
+
+def summary_parts(summary: np.ndarray, num_classes: int) -> tuple[Predictive, np.ndarray | None]:
+    """Split an engine's `predictive_summary` (float32[4, n] binary, [K + 3, n] categorical)
+    into a `Predictive` and the K class probabilities float32[K, n] (None when binary). For K
+    classes the Predictive's `mean` is the probability of the predicted class, max_k p̄_k."""
+    summary = np.asarray(summary)
+    if summary.shape[0] == 4 and num_classes <= 2:
+        return Predictive(*summary), None
+    probs = summary[:-3]
+    return Predictive(probs.max(axis=0), *summary[-3:]), probs
 
 
 def evaluate(engine, state, data, rng_key, num_samples: int = EVAL_SAMPLES,

@@ -65,7 +65,15 @@ def run_config(cfg, *, samples_after_warmup: int | None = None,
 
 
 def validate(cfg) -> None:
-    """Raise `config.ConfigError` for a run its method cannot do (e.g. HMC with no draw kept)."""
+    """Raise `config.ConfigError` for a run its method cannot do (e.g. HMC with no draw kept)
+    or a number of classes its dataset cannot draw."""
+    from bnnlab.config import ConfigError
+
+    if cfg.dataset in datasets.REGISTRY:
+        try:
+            datasets.check_num_classes(cfg.dataset, cfg.num_classes)
+        except datasets.DataError as err:
+            raise ConfigError(str(err)) from None
     method(cfg.method).validate(cfg)
 
 
@@ -76,7 +84,7 @@ DATASET_LABELS: dict[str, str] = {
     "circles": "circles",
     "xor": "XOR",
     "spiral": "spiral",
-    "gaussians": "two Gaussians",
+    "gaussians": "Gaussian blobs",
     "moons_gap": "moons with a gap (in-between uncertainty)",
 }
 
@@ -108,9 +116,29 @@ IMAGE_DATASETS: MappingProxyType[str, DataShape] = MappingProxyType({
 DATASET_LABELS["digits"] = "8×8 handwritten digits (10 classes)"
 
 
-def data_shape(dataset: str) -> DataShape:
-    """D, K and the likelihood of `dataset` (toy sets: 2-D points, two classes, Bernoulli)."""
-    return IMAGE_DATASETS.get(dataset, TOY_SHAPE)
+def data_shape(dataset: str, num_classes: int = 2) -> DataShape:
+    """D, K and the likelihood of `dataset`. Toy sets: 2-D points; two classes are the
+    Bernoulli path (one logit, exactly as before K-class data existed), K > 2 classes a
+    categorical softmax over K logits. Image sets have their own shape (`num_classes`
+    ignored)."""
+    if dataset in IMAGE_DATASETS:
+        return IMAGE_DATASETS[dataset]
+    if num_classes <= 2:
+        return TOY_SHAPE
+    return DataShape(2, int(num_classes), "categorical")
+
+
+def max_classes(dataset: str) -> int:
+    """The most classes `dataset` can have: its generator's (`DatasetSpec.max_classes`), the
+    image set's K, else 2."""
+    if dataset in IMAGE_DATASETS:
+        return IMAGE_DATASETS[dataset].num_classes
+    return datasets.max_classes(dataset)
+
+
+def kclass_dataset_names() -> tuple[str, ...]:
+    """The toy sets that take K > 2 classes."""
+    return tuple(n for n, s in datasets.REGISTRY.items() if s.max_classes > 2)
 
 
 def all_dataset_names() -> tuple[str, ...]:

@@ -43,6 +43,7 @@ from bnnlab import (
     wire,
 )
 from bnnlab.config import ConfigError, TrainConfig
+from bnnlab.figures import palette
 
 LIVE_SAMPLES = 32  # posterior draws for the live maps (metrics: `predict.EVAL_SAMPLES`)
 PROBE_SAMPLES = 64
@@ -296,9 +297,14 @@ class Run:
         stacked = np.concatenate(chunks, axis=1)[:, :snap.step]
         return stacked[0], stacked[1], stacked[2]
 
+    @property
+    def num_classes(self) -> int:
+        """K: 2 for binary data (the Bernoulli path), else the categorical engine's K."""
+        return self.engine.static.num_classes
+
     def sample_probs(self, points: np.ndarray, num_samples: int, key: jax.Array | None = None,
                      snap: Snapshot | None = None) -> np.ndarray:
-        """Sample-wise P(y=1): float32[S, n] (S = 1 for MAP)."""
+        """Sample-wise P(y=1): float32[S, n] (S = 1 for MAP); K classes: float32[S, n, K]."""
         snap = snap or self.snapshot
         key = self.display_key if key is None else key
         return np.asarray(self.engine.sample_probs(key, snap.state,
@@ -307,12 +313,20 @@ class Run:
 
     def summary(self, points: np.ndarray, num_samples: int = LIVE_SAMPLES,
                 snap: Snapshot | None = None) -> predict.Predictive:
-        """Mean probability and the three uncertainties at `points`, computed on device."""
+        """Mean probability and the three uncertainties at `points`, computed on device
+        (K classes: `mean` is the predicted class's probability; `class_summary` has all)."""
+        return self.class_summary(points, num_samples, snap)[0]
+
+    def class_summary(self, points: np.ndarray, num_samples: int = LIVE_SAMPLES,
+                      snap: Snapshot | None = None
+                      ) -> tuple[predict.Predictive, np.ndarray | None]:
+        """`summary` and, for K > 2 classes, the mean class probabilities float32[K, n]
+        (None for binary data): `predict.summary_parts`."""
         snap = snap or self.snapshot
         out = np.asarray(self.engine.predictive_summary(
             self.display_key, snap.state, jnp.asarray(points, jnp.float32),
             num_samples=num_samples))
-        return predict.Predictive(*out)
+        return predict.summary_parts(out, self.num_classes)
 
     def _cached(self, name: str, key: tuple, compute):
         hit = self._caches.get(name)
@@ -344,7 +358,8 @@ class Run:
         return dict(self._cached("metrics", (snap.serial, version), compute))
 
     def probe(self, x: float, y: float, num_samples: int = PROBE_SAMPLES) -> np.ndarray:
-        """P(y=1 | point) under each of `num_samples` posterior draws: float32[S]."""
+        """P(y=1 | point) under each of `num_samples` posterior draws: float32[S] (K classes:
+        every class's probability, float32[S, K])."""
         snap = self.snapshot
         key = jax.random.fold_in(self.display_key, snap.step)
         return self.sample_probs(np.array([[x, y]], np.float32), num_samples, key, snap)[:, 0]
@@ -387,7 +402,7 @@ class Run:
                        version: int, data: Any) -> dict:
         every = np.concatenate([data.x_train, data.x_test])
         xs, ys, grid = predict.make_grid(every, grid_size, margin=0.5, zoom=zoom)
-        pred = self.summary(grid, snap=snap)
+        pred, class_probs = self.class_summary(grid, snap=snap)
         shape = (len(ys), len(xs))
         bx, by, bgrid = predict.make_grid(every, BOUNDARY_GRID, margin=0.5, zoom=zoom)
         boundary_x: list[np.ndarray] = []
@@ -396,15 +411,20 @@ class Run:
             sample_probs = self.sample_probs(bgrid, NUM_BOUNDARY_SAMPLES,
                                              jax.random.fold_in(self.display_key, 7), snap)
             for p in sample_probs:
-                sx, sy = contour.segments(p.reshape(BOUNDARY_GRID, BOUNDARY_GRID), float(bx[0]),
-                                          float(bx[1] - bx[0]), float(by[0]),
-                                          float(by[1] - by[0]))
-                boundary_x.append(sx)
-                boundary_y.append(sy)
-        vmax = float(np.log(2))
+                for field in boundary_fields(p):
+                    sx, sy = contour.segments(field.reshape(BOUNDARY_GRID, BOUNDARY_GRID),
+                                              float(bx[0]), float(bx[1] - bx[0]), float(by[0]),
+                                              float(by[1] - by[0]))
+                    boundary_x.append(sx)
+                    boundary_y.append(sy)
+        num_classes = self.num_classes
+        # Total and aleatoric entropies reach ln K; one scale for all three kinds.
+        vmax = float(np.log(num_classes))
         return {
             "grid": wire.grid_header(xs, ys),
-            "mean": wire.encode_grid(pred.mean.reshape(shape), 1.0),
+            **class_map_payload(pred, class_probs, shape),
+            "classes": palette.class_legend(num_classes),
+            "num_classes": num_classes,
             "uncertainty": wire.encode_grid(getattr(pred, kind).reshape(shape), vmax),
             "uncertainty_kind": kind,
             "uncertainty_max": vmax,
@@ -417,6 +437,35 @@ class Run:
             "test": wire.points_payload(data.x_test, data.y_test),
             "step": snap.step,
         }
+
+
+def boundary_fields(probs: np.ndarray) -> list[np.ndarray]:
+    """Fields whose 0.5 level is one network's decision boundary, from its probabilities at
+    grid points: P(y=1) float[n] (binary: itself), or float[n, K] (K classes: for each class k,
+    0.5 + (p_k − max_{j≠k} p_j)/2, which crosses 0.5 where k stops being the argmax)."""
+    probs = np.asarray(probs)
+    if probs.ndim == 1:
+        return [probs]
+    fields = []
+    for k in range(probs.shape[-1]):
+        others = np.delete(probs, k, axis=-1).max(axis=-1)
+        fields.append(0.5 + 0.5 * (probs[:, k] - others))
+    return fields
+
+
+def class_map_payload(pred: predict.Predictive, class_probs: np.ndarray | None,
+                      shape: tuple[int, int]) -> dict:
+    """The mean-prediction map's fields. Binary: `mean`, P(y=1) as a uint8 grid over [0, 1].
+    K classes: `mean`, the predicted class's probability max_k p̄_k over [0, 1], and
+    `mean_class`, the predicted class per cell (one base64 byte each); the map colours a cell by
+    its class with saturation (max_k p̄_k − 1/K)/(1 − 1/K), which for K = 2 is the binary
+    map's |2 P(y=1) − 1|."""
+    out = {"mean": wire.encode_grid(pred.mean.reshape(shape), 1.0)}
+    if class_probs is not None:
+        k = class_probs.shape[0]
+        predicted = (k - 1 - np.argmax(class_probs[::-1], axis=0)).astype(np.uint8)
+        out["mean_class"] = wire.encode_bytes(predicted.reshape(shape))
+    return out
 
 
 class Trainer:
@@ -525,7 +574,12 @@ class View(NamedTuple):
 
     zoom: float = 1.0
     kind: str = "total"
-    mode: str = "view"  # view | add0 | add1 | probe
+    mode: str = "view"  # view | add0 … add{K−1} | probe
+
+
+def add_modes(num_classes: int) -> tuple[str, ...]:
+    """The click modes that add a point of each class: "add0" … "add{K−1}"."""
+    return tuple(f"add{k}" for k in range(num_classes))
 
 
 class Session:
@@ -537,7 +591,9 @@ class Session:
                  slots: scheduler.Slots | None = None) -> None:
         self.slots = slots or scheduler.ACCELERATOR
         self.cfg = cfg
-        self.added = list(added or [])
+        # a clicked point of a class the data do not have is dropped (e.g. from a link)
+        self.added = [p for p in (added or []) if p[2] < self._effective(cfg, uploaded)
+                      .num_classes]
         self.uploaded = uploaded
         self.probe: tuple[float, float, np.ndarray] | None = None
         self.wants_training = False
@@ -581,7 +637,21 @@ class Session:
         return params
 
     # ---------------------------------------------------------------- lifecycle
+    @staticmethod
+    def _effective(cfg: TrainConfig, uploaded: tuple[np.ndarray, np.ndarray] | None
+                   ) -> TrainConfig:
+        """`cfg` as the run trains it: with an upload, K comes from the file's labels."""
+        if uploaded is None:
+            return cfg
+        return cfg.replace(num_classes=datasets.num_classes_of(uploaded[1]))
+
+    @property
+    def num_classes(self) -> int:
+        """K of the data being trained on (2: binary)."""
+        return self.run.num_classes
+
     def _new_run(self, cfg: TrainConfig) -> Run:
+        cfg = self._effective(cfg, self.uploaded)
         run = Run(cfg, playground.build_data(cfg, self.added, self.uploaded))
         self._warm_up(run)
         return run
@@ -641,7 +711,7 @@ class Session:
         """Take validated settings; returns True when they started a new run (data,
         architecture or method changed). lr, β, prior σ, steps, steps per redraw and the grid
         apply to the running run."""
-        if playground.needs_reset(self.run.cfg, cfg):
+        if playground.needs_reset(self.run.cfg, self._effective(cfg, self.uploaded)):
             # raises (bad data, over the cost budget): then the previous run and cfg stay
             self._replace_run(cfg)
             self.cfg = cfg
@@ -656,14 +726,18 @@ class Session:
         return list(self.run.notices)
 
     def click(self, x: float, y: float, mode: str) -> str | None:
-        """A click on the map at (x, y) (standardised units): adds a training point of class 0
-        or 1 (`mode` "add0" / "add1") keeping the learned parameters, or probes the posterior
+        """A click on the map at (x, y) (standardised units): adds a training point of class k
+        (`mode` "add0" … "add{K−1}") keeping the learned parameters, or probes the posterior
         there ("probe"). Returns a message when the click is refused."""
         try:
             x, y = float(x), float(y)
         except (TypeError, ValueError):
             return "That click had no position."
-        if mode not in ("add0", "add1", "probe"):
+        modes = ("probe", *add_modes(self.num_classes))
+        if mode not in modes:
+            if str(mode).startswith("add"):
+                return f"There is no {mode[3:]!r} class here: the data have classes 0…" \
+                       f"{self.num_classes - 1}."
             return None
         if not playground.in_bounds(x, y):
             return (f"Points must lie within ±{config.MAX_ABS_COORD:g} standardised units "
@@ -673,13 +747,18 @@ class Session:
             return None
         if len(self.added) >= config.MAX_ADDED_POINTS:
             return f"At most {config.MAX_ADDED_POINTS} added points."
-        added = [*self.added, (round(x, 3), round(y, 3), 0 if mode == "add0" else 1)]
+        added = [*self.added, (round(x, 3), round(y, 3), int(mode[3:]))]
         try:  # over the cost budget with one more point: refused, the data stay as they were
             self.run.set_data(playground.build_data(self.run.cfg, added, self.uploaded))
         except ConfigError as err:
             return f"Point not added: {err}"
         self.added = added
         return None
+
+    @property
+    def classes(self) -> list[dict]:
+        """The legend of the data's K classes: `palette.class_legend`."""
+        return palette.class_legend(self.num_classes)
 
     def tick(self, view: View | None = None, wait_s: float = 0.25) -> tuple[dict | None, Status]:
         """The live chart's next payload and the status. While training, it waits up to `wait_s`
@@ -795,7 +874,8 @@ class Session:
         """A new run on `added` / `uploaded` points; on any error (e.g. out of memory while
         initialising) the previous run, points and upload stay and `message` says why."""
         old = (self.added, self.uploaded)
-        self.added, self.uploaded = list(added), uploaded
+        k = self._effective(self.cfg, uploaded).num_classes
+        self.added, self.uploaded = [p for p in added if p[2] < k], uploaded
         try:
             self._replace_run()
         except Exception as err:  # noqa: BLE001 - shown in the page, never a traceback

@@ -24,6 +24,17 @@ def encode_grid(values: np.ndarray, vmax: float) -> str:
     return base64.b64encode(np.round(scaled * 255).astype(np.uint8).tobytes()).decode("ascii")
 
 
+def encode_bytes(values: np.ndarray) -> str:
+    """Small whole numbers `values: int[...]` in 0…255 as base64 bytes (row-major): e.g. the
+    predicted class of each grid cell."""
+    return base64.b64encode(np.asarray(values, np.uint8).tobytes()).decode("ascii")
+
+
+def decode_bytes(text: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of `encode_bytes`: uint8[shape]."""
+    return np.frombuffer(base64.b64decode(text), np.uint8).reshape(shape)
+
+
 def decode_grid(text: str, shape: tuple[int, int], vmax: float) -> np.ndarray:
     """Inverse of `encode_grid` up to quantisation (±vmax/510): float32[shape]."""
     raw = np.frombuffer(base64.b64decode(text), np.uint8).reshape(shape)
@@ -70,7 +81,8 @@ def decode_segments(payload: dict) -> np.ndarray:
 
 
 def points_payload(x: np.ndarray, y: np.ndarray) -> dict:
-    """Points `x: float32[n, 2]` with classes `y: int[n]` (0 or 1) for a canvas component."""
+    """Points `x: float32[n, 2]` with classes `y: int[n]` (0…K−1, K ≤ 9: one digit each) for a
+    canvas component."""
     return {"x": encode_floats(x[:, 0]), "y": encode_floats(x[:, 1]),
             "c": (np.asarray(y, np.uint8) + ord("0")).tobytes().decode("ascii"), "n": len(y)}
 
