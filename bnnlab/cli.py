@@ -31,6 +31,8 @@ HELP = {
     "ensemble_size": "deep ensemble: number of members M (trained at once with vmap)",
     "hmc_warmup": "HMC: warm-up (adaptation) transitions; --steps counts all transitions",
     "hmc_max_doublings": "HMC: NUTS trajectories of at most 2**N leapfrog steps",
+    "num_classes": "K classes (2 to 5) for a dataset that takes them (spiral, gaussians); 2 "
+                   "trains the Bernoulli network, K > 2 a categorical softmax",
 }
 
 
@@ -105,7 +107,7 @@ def _config_from_args(args: argparse.Namespace) -> config.TrainConfig:
 
 def prepare_data(cfg: config.TrainConfig) -> datasets.Dataset:
     """The run's data: drawn from the registry's generator, split and standardised."""
-    x, y = datasets.make(cfg.dataset, cfg.num_points, cfg.noise, cfg.seed)
+    x, y = datasets.make(cfg.dataset, cfg.num_points, cfg.noise, cfg.seed, cfg.num_classes)
     return datasets.prepare(x, y, cfg.test_fraction, cfg.seed)
 
 
@@ -135,6 +137,8 @@ def run_train(cfg: config.TrainConfig, out: str | None = None) -> dict:
 
     report = {
         "dataset": cfg.dataset,
+        "num_classes": engine.static.num_classes,
+        "likelihood": engine.static.likelihood,
         "method": cfg.method,
         "steps": steps_done,
         # the contract's names for the method's objective and its two terms (see Trace)
@@ -155,13 +159,17 @@ def run_train(cfg: config.TrainConfig, out: str | None = None) -> dict:
     if out:
         all_x = np.concatenate([data.x_train, data.x_test])
         xs, ys, grid = predict.make_grid(all_x, cfg.grid_size)
-        pred = predict.Predictive(*engine.predictive_summary(
-            jax.random.split(metrics_key(cfg))[1], state, grid, EVAL_SAMPLES))
+        pred, class_probs = predict.summary_parts(engine.predictive_summary(
+            jax.random.split(metrics_key(cfg))[1], state, grid, EVAL_SAMPLES),
+            engine.static.num_classes)
         shape = (len(ys), len(xs))
+        # K classes: grid_mean is the predicted class's probability; grid_class_probs all K
+        extra = {} if class_probs is None else {
+            "grid_class_probs": class_probs.reshape(-1, *shape)}
         np.savez_compressed(
             out, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
             y_test=data.y_test, mean=data.mean, scale=data.scale, grid_x=xs, grid_y=ys,
-            **{f"grid_{k}": v.reshape(shape) for k, v in pred._asdict().items()},
+            **{f"grid_{k}": v.reshape(shape) for k, v in pred._asdict().items()}, **extra,
             history_elbo=history.objective,
             history_expected_log_likelihood=history.log_likelihood,
             history_kl=history.regulariser,

@@ -23,13 +23,14 @@ import numpy as np
 
 from bnnlab import config, contour, datasets, hmc, predict, registry, scheduler, session, text, wire
 from bnnlab.config import ConfigError, TrainConfig
+from bnnlab.figures import palette
 
 GAP_DATASET = "moons_gap"  # the default: the set whose empty box shows in-between doubt
 # Every registered dataset (moons_gap included, once); labels from `registry.dataset_label`.
 COMPARE_DATASETS = registry.dataset_names()
 EVAL_SAMPLES = 32  # posterior draws per grid map (an ensemble uses its M members)
 MIN_HMC_DRAWS = 20  # HMC is the reference once it has kept this many draws
-DONT_KNOW_FRACTION = 0.5  # "says I don't know": mean far entropy ≥ half the maximum, ln 2
+DONT_KNOW_FRACTION = 0.5  # "says I don't know": mean far entropy ≥ half the maximum, ln K
 REFERENCE_METHOD = "hmc"  # the predictive every other method is held against
 
 
@@ -44,12 +45,13 @@ class CompareData(NamedTuple):
 
 
 def build_data(dataset: str, num_points: int, noise: float, test_fraction: float,
-               seed: int) -> CompareData:
-    """The named dataset (`COMPARE_DATASETS`), split and standardised; `gap` is the set's
-    registered empty box (`datasets.gap_box`), None for a set without one."""
+               seed: int, num_classes: int = 2) -> CompareData:
+    """The named dataset (`COMPARE_DATASETS`) with `num_classes` classes, split and
+    standardised; `gap` is the set's registered empty box (`datasets.gap_box`), None for a set
+    without one."""
     if dataset not in COMPARE_DATASETS:
         raise ConfigError(f"dataset must be one of {', '.join(COMPARE_DATASETS)}; got {dataset!r}")
-    x, y = datasets.make(dataset, num_points, noise, seed)
+    x, y = datasets.make(dataset, num_points, noise, seed, num_classes)
     data = datasets.prepare(x, y, test_fraction, seed)
     gap = datasets.gap_box(dataset, data.mean, data.scale)
     return CompareData(data.x_train, data.y_train, data.x_test, data.y_test, gap)
@@ -79,6 +81,10 @@ class CompareSettings:
         object.__setattr__(self, "methods", methods)
         if self.dataset not in COMPARE_DATASETS:
             raise ConfigError(f"dataset must be one of {', '.join(COMPARE_DATASETS)}")
+        try:
+            datasets.check_num_classes(self.dataset, self.base.num_classes)
+        except datasets.DataError as err:
+            raise ConfigError(str(err)) from None
         for name, value, lo, hi in (("hmc_samples", self.hmc_samples, 10, config.MAX_HMC_SAMPLES),
                                     ("hmc_chunk", self.hmc_chunk, 1, config.MAX_STEPS_PER_CHUNK)):
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
@@ -91,7 +97,7 @@ class CompareSettings:
         """The `TrainConfig` one method trains with (`registry.run_config`): a method with a
         warm-up (HMC) counts transitions (warm-up + `hmc_samples`) as steps and takes
         `hmc_chunk` of them per chunk."""
-        return registry.run_config(self.base.replace(method=method),
+        return registry.run_config(self.base.replace(method=method, dataset=self.dataset),
                                    samples_after_warmup=self.hmc_samples,
                                    steps_per_chunk=self.hmc_chunk)
 
@@ -145,10 +151,13 @@ class MethodReport(NamedTuple):
     entropy_gap: float  # mean total entropy in the gap (NaN without one)
     wall_s: float
     steps_per_s: float
-    says_dont_know: bool  # entropy_far ≥ DONT_KNOW_FRACTION · ln 2
-    diff_from_hmc: float  # mean |p̄ − p̄_HMC| over the grid (NaN without a ready HMC)
+    says_dont_know: bool  # entropy_far ≥ DONT_KNOW_FRACTION · ln K
+    # mean total-variation distance ½ Σ_k |p̄_k − p̄_HMC,k| over the grid (two classes:
+    # |P(y=1) − P_HMC(y=1)|); NaN without a ready HMC
+    diff_from_hmc: float
     diff_from_hmc_gap: float  # the same over the gap's grid cells
-    grid: predict.Predictive  # float32[ny, nx] each
+    grid: predict.Predictive  # float32[ny, nx] each (K classes: mean = max_k p̄_k)
+    class_probs: np.ndarray | None = None  # K > 2 classes: mean p̄_k, float32[K, ny, nx]
 
 
 class Report(NamedTuple):
@@ -166,7 +175,7 @@ class Comparison:
         self.settings = settings
         base = settings.base
         self.data = data or build_data(settings.dataset, base.num_points, base.noise,
-                                       base.test_fraction, base.seed)
+                                       base.test_fraction, base.seed, base.num_classes)
         self.runs = {m: MethodRun(settings.method_config(m), self.data)
                      for m in settings.methods}
         # One set of far probes (`predict.far_probe_points`), shared by every method's metrics.
@@ -212,10 +221,15 @@ class Comparison:
         gap_mask = self._in_gap(grid)
         gap_points = self._gap_points()
         snaps = {m: run.snapshot for m, run in self.runs.items()}  # one state per method
-        on_grid = {m: run.summary(grid, EVAL_SAMPLES, snaps[m]) for m, run in self.runs.items()}
+        summaries = {m: run.class_summary(grid, EVAL_SAMPLES, snaps[m])
+                     for m, run in self.runs.items()}
+        on_grid = {m: pred for m, (pred, _) in summaries.items()}
+        # every class's probability, float[K, n] (two classes: P(y=0), P(y=1))
+        class_probs = {m: probs if probs is not None else np.stack([1 - pred.mean, pred.mean])
+                       for m, (pred, probs) in summaries.items()}
         ready = REFERENCE_METHOD in snaps and int(
             snaps[REFERENCE_METHOD].state.method_state.num_kept) >= MIN_HMC_DRAWS
-        reference = on_grid[REFERENCE_METHOD].mean if ready else None
+        reference = class_probs[REFERENCE_METHOD] if ready else None
         rows: dict[str, MethodReport] = {}
         for method, run in self.runs.items():
             snap = snaps[method]
@@ -223,12 +237,12 @@ class Comparison:
             far = metrics["entropy_far"]
             gap = (run.summary(gap_points, EVAL_SAMPLES, snap).total.mean()
                    if gap_points is not None else math.nan)
-            mean = on_grid[method].mean
             diff = diff_gap = math.nan
             if reference is not None and method != REFERENCE_METHOD:
-                diff = float(np.mean(np.abs(mean - reference)))
+                distance = 0.5 * np.abs(class_probs[method] - reference).sum(axis=0)
+                diff = float(np.mean(distance))
                 if gap_mask is not None and gap_mask.any():
-                    diff_gap = float(np.mean(np.abs(mean - reference)[gap_mask]))
+                    diff_gap = float(np.mean(distance[gap_mask]))
             rows[method] = MethodReport(
                 method=method, steps=snap.step, diverged=snap.diverged,
                 finished=snap.diverged or snap.step >= run.cfg.steps,
@@ -236,11 +250,20 @@ class Comparison:
                 ece=metrics["ece"], entropy_near=metrics["entropy_near"], entropy_far=float(far),
                 entropy_gap=float(gap), wall_s=run.wall_seconds,
                 steps_per_s=run.steps_per_second,
-                says_dont_know=bool(math.isfinite(far) and far >= DONT_KNOW_FRACTION * math.log(2)),
+                says_dont_know=bool(math.isfinite(far)
+                                    and far >= DONT_KNOW_FRACTION * math.log(self.num_classes)),
                 diff_from_hmc=diff, diff_from_hmc_gap=diff_gap,
                 grid=predict.Predictive(*(v.reshape(shape) for v in on_grid[method])),
+                class_probs=(None if summaries[method][1] is None
+                             else summaries[method][1].reshape(-1, *shape)),
             )
-        return Report(xs, ys, rows, ready, lesson(rows, ready, self.data.gap is not None))
+        return Report(xs, ys, rows, ready, lesson(rows, ready, self.data.gap is not None,
+                                                  self.num_classes))
+
+    @property
+    def num_classes(self) -> int:
+        """K of the shared data (2: binary)."""
+        return datasets.num_classes_of(self.data.y_train)
 
     def _gap_points(self) -> np.ndarray | None:
         if self.data.gap is None:
@@ -267,11 +290,11 @@ class Verdict(NamedTuple):
     sentence: str
 
 
-def verdict(row: MethodReport, best_acc: float) -> Verdict:
+def verdict(row: MethodReport, best_acc: float, num_classes: int = 2) -> Verdict:
     """Classify one method (chapter 4's lesson: an underfit model is unsure everywhere, which is
     not knowing what it doesn't know). Only a method that fits (test accuracy within
     `ACC_TOLERANCE` of `best_acc`), is sure near the data and unsure far from it (far entropy
-    ≥ `DONT_KNOW_FRACTION` · ln 2 and ≥ `AWARE_RATIO` × near entropy) is credited."""
+    ≥ `DONT_KNOW_FRACTION` · ln K and ≥ `AWARE_RATIO` × near entropy) is credited."""
     name = registry.method_label(row.method)
     if row.diverged or not math.isfinite(row.test_acc):
         return Verdict("diverged", f"{name} diverged; its numbers mean nothing.")
@@ -282,7 +305,7 @@ def verdict(row: MethodReport, best_acc: float) -> Verdict:
             f"{name} underfits: test accuracy {text.fmt(row.test_acc, 3)} against the best "
             f"{text.fmt(best_acc, 3)} ({entropies}). Its doubt is not knowledge of what it "
             f"does not know; train longer or loosen it (for VI a smaller β)."))
-    far_unsure = math.isfinite(far) and far >= DONT_KNOW_FRACTION * math.log(2)
+    far_unsure = math.isfinite(far) and far >= DONT_KNOW_FRACTION * math.log(num_classes)
     if far_unsure and far >= AWARE_RATIO * near:
         return Verdict("aware", (
             f"{name} says \"I don't know\" far from the data and is sure near it "
@@ -294,21 +317,24 @@ def verdict(row: MethodReport, best_acc: float) -> Verdict:
             f"{AWARE_RATIO:g} × near): that is doubt everywhere, not knowing where the data end."))
     return Verdict("confident_far", (
         f"{name} stays confident far from the data ({entropies}; below "
-        f"{text.fmt(DONT_KNOW_FRACTION * math.log(2), 2)} nats counts as confident)."))
+        f"{text.fmt(DONT_KNOW_FRACTION * math.log(num_classes), 2)} nats counts as confident)."))
 
 
-def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool) -> list[str]:
-    """The comparison's conclusions as sentences, every number computed from `rows`."""
+def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool,
+           num_classes: int = 2) -> list[str]:
+    """The comparison's conclusions as sentences, every number computed from `rows` (entropy
+    scales with K: its maximum is ln K)."""
     fitted = [r.test_acc for r in rows.values() if not r.diverged and math.isfinite(r.test_acc)]
     best_acc = max(fitted, default=math.nan)
     out = [f"Far means ≥ 2 standardised units from every training point; near means the "
-           f"held-out test points; entropies in nats (maximum ln 2 = {math.log(2):.2f}). A "
+           f"held-out test points; entropies in nats (maximum ln {num_classes} = "
+           f"{math.log(num_classes):.2f}). A "
            f"method is credited with \"I don't know\" only if it also fits (test accuracy "
            f"within {ACC_TOLERANCE:g} of the best, {text.fmt(best_acc, 3)}) and is at least "
            f"{AWARE_RATIO:g} times as uncertain far away as near."]
     order = {"aware": 0, "confident_far": 1, "unsure_everywhere": 2, "underfits": 3,
              "diverged": 4}
-    kinds = {m: verdict(r, best_acc) for m, r in rows.items()}
+    kinds = {m: verdict(r, best_acc, num_classes) for m, r in rows.items()}
     out.extend(v.sentence for v in sorted(kinds.values(), key=lambda v: order[v.kind]))
     if has_gap:
         gap_rows = sorted(rows.items(), key=lambda kv: -kv[1].entropy_gap)
@@ -325,8 +351,9 @@ def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool) -> lis
                        if m != REFERENCE_METHOD and math.isfinite(r.diff_from_hmc))
         if diffs:
             closest = ", ".join(f"{registry.method_label(m)} {text.fmt(d, 3)}" for d, m in diffs)
-            out.append(f"Distance from HMC's predictive (mean |Δ P(y=1)| over the map), closest "
-                       f"first: {closest}.")
+            what = ("mean |Δ P(y=1)| over the map" if num_classes <= 2 else
+                    "mean total-variation distance ½ Σ_k |Δ P(y=k)| over the map")
+            out.append(f"Distance from HMC's predictive ({what}), closest first: {closest}.")
             if has_gap:
                 gap_diffs = sorted((r.diff_from_hmc_gap, m) for m, r in rows.items()
                                    if m != REFERENCE_METHOD and math.isfinite(r.diff_from_hmc_gap))
@@ -339,22 +366,33 @@ def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool) -> lis
 
 def maps_payload(report: Report, kind: str, data: CompareData) -> dict:
     """What the compare page's canvas maps draw (`ui/compare_maps.js`), JSON-ready and compact:
-    one uint8 grid of the `kind` uncertainty per method on the shared scale [0, ln 2] nats, the
-    p = 0.5 boundary of each method's mean predictive as uint16 segments, the training points,
-    and the gap's box. Grids are row-major over (ys, xs)."""
+    one uint8 grid of the `kind` uncertainty per method on the shared scale [0, ln K] nats, the
+    decision boundary of each method's mean predictive as uint16 segments (two classes:
+    p = 0.5; K classes: where the argmax changes), the training points, their `classes` legend
+    (`palette.class_legend`) and the gap's box. Grids are row-major over (ys, xs)."""
     xs, ys = report.xs, report.ys
     dx = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
     dy = float(ys[1] - ys[0]) if len(ys) > 1 else 1.0
     box = (float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1]))
-    vmax = float(np.log(2))
+    num_classes = datasets.num_classes_of(data.y_train)
+    vmax = float(np.log(num_classes))
     maps = []
     for method, row in report.rows.items():
-        sx, sy = contour.segments(np.asarray(row.grid.mean), float(xs[0]), dx, float(ys[0]), dy)
+        if row.class_probs is None:
+            fields = [np.asarray(row.grid.mean)]
+        else:
+            k = row.class_probs.shape[0]
+            fields = [f.reshape(row.grid.mean.shape) for f in session.boundary_fields(
+                row.class_probs.reshape(k, -1).T)]
+        parts = [contour.segments(f, float(xs[0]), dx, float(ys[0]), dy) for f in fields]
+        sx = np.concatenate([p[0] for p in parts])
+        sy = np.concatenate([p[1] for p in parts])
         maps.append({"method": method, "title": registry.method_label(method),
                      "values": wire.encode_grid(getattr(row.grid, kind), vmax),
                      "boundary": wire.encode_segments(sx, sy, box)})
     return {"grid": {"x0": float(xs[0]), "dx": dx, "y0": float(ys[0]), "dy": dy,
                      "nx": len(xs), "ny": len(ys)},
             "kind": kind, "vmax": vmax, "maps": maps,
+            "classes": palette.class_legend(num_classes), "num_classes": num_classes,
             "train": wire.points_payload(data.x_train, data.y_train),
             "gap": list(data.gap) if data.gap is not None else None}

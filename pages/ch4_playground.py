@@ -10,6 +10,7 @@ import streamlit as st
 
 from bnnlab import config, datasets, registry, runtime, session, vi
 from bnnlab.config import BOUNDS, ConfigError
+from bnnlab.figures import palette
 from bnnlab.figures.playground import probe_histogram
 from ui import widget_state
 from ui.live_chart import live_chart
@@ -18,12 +19,18 @@ from ui.text import escape_markdown
 P = "pg_"  # session-state prefix of this page
 PRESETS = {"Talk's recipe: β = 0.001, initial σ = 1e-3": {"kl_weight": 0.001, "init_std": 1e-3},
            "Full Bayes: β = 1": {"kl_weight": 1.0}}
-MAP_MODES = {"view": "Look", "add0": "Add class 0 (orange)", "add1": "Add class 1 (blue)",
-             "probe": "Probe"}
+
+def map_modes(num_classes: int) -> dict[str, str]:
+    """What a click on the map does: look, add a point of class k < K, or probe."""
+    return {"view": "Look", **{f"add{k}": f"Add {palette.class_name(k)}"
+                               for k in range(num_classes)}, "probe": "Probe"}
+
+
+
 # The settings this page shows; only these go into its links.
-FIELDS = ("dataset", "num_points", "noise", "test_fraction", "seed", "hidden", "activation",
-          "method", "num_samples", "prior_std", "init_std", "kl_weight", "lr", "steps",
-          "steps_per_chunk", "grid_size")
+FIELDS = ("dataset", "num_points", "noise", "num_classes", "test_fraction", "seed", "hidden",
+          "activation", "method", "num_samples", "prior_std", "init_std", "kl_weight", "lr",
+          "steps", "steps_per_chunk", "grid_size")
 VIEW = ("kind", "zoom", "mode")
 LIVE = {session.Status.TRAINING, session.Status.WAITING, session.Status.COMPILING}
 
@@ -50,8 +57,12 @@ def _preset(values: dict) -> None:
 
 
 def _dataset_changed() -> None:
-    """A new dataset starts from its own registered noise (the spiral's arms need less)."""
-    st.session_state[P + "noise"] = datasets.REGISTRY[st.session_state[P + "dataset"]].default_noise
+    """A new dataset starts from its own registered noise (the spiral's arms need less) and
+    keeps its number of classes where the set allows it (else 2)."""
+    name = st.session_state[P + "dataset"]
+    st.session_state[P + "noise"] = datasets.REGISTRY[name].default_noise
+    most = datasets.max_classes(name)
+    st.session_state[P + "num_classes"] = min(int(st.session_state[P + "num_classes"]), most)
 
 
 def _regenerate() -> None:
@@ -77,6 +88,12 @@ with st.sidebar:
     st.slider("Number of points", int(BOUNDS["num_points"].lo), config.MAX_POINTS,
               key=P + "num_points")
     st.slider("Noise", 0.0, config.MAX_NOISE, step=0.01, key=P + "noise")
+    most = datasets.max_classes(st.session_state[P + "dataset"])
+    st.selectbox("Classes", range(2, config.MAX_CLASSES + 1), key=P + "num_classes",
+                 disabled=most == 2 or live.uploaded is not None,
+                 help="K classes: 2 trains a Bernoulli network (one logit), 3–5 a categorical "
+                      "softmax over K logits. Spiral and Gaussian blobs take up to "
+                      f"{config.MAX_CLASSES}; an uploaded CSV sets K by its labels.")
     st.slider("Test fraction", BOUNDS["test_fraction"].lo, BOUNDS["test_fraction"].hi,
               step=0.05, key=P + "test_fraction")
     seed_col, regen_col = st.columns([2, 1])
@@ -172,7 +189,10 @@ controls[1].button("Step", on_click=_step, key=P + "step", disabled=live.run.fin
 controls[2].button("Reset", on_click=live.reset, key=P + "reset", icon=":material/restart_alt:")
 controls[3].button("Clear", on_click=live.clear_added, key=P + "clear",
                    disabled=not live.added, help="Remove the points you clicked onto the map")
-controls[4].selectbox("Click on the map to", list(MAP_MODES), format_func=MAP_MODES.get,
+modes = map_modes(live.num_classes)
+if st.session_state.get(P + "mode") not in modes:  # a class the data no longer have
+    st.session_state[P + "mode"] = "view"
+controls[4].selectbox("Click on the map to", list(modes), format_func=modes.get,
                       key=P + "mode")
 controls[5].selectbox("Uncertainty map", session.UNCERTAINTY_KINDS, key=P + "kind",
                       help="; ".join(session.UNCERTAINTY_LABELS.values()))

@@ -9,7 +9,7 @@ import math
 
 import streamlit as st
 
-from bnnlab import compare, config, registry, runtime, session
+from bnnlab import compare, config, datasets, registry, runtime, session
 from bnnlab.config import BOUNDS, ConfigError
 from bnnlab.figures import compare as figures
 from ui import widget_state
@@ -25,6 +25,7 @@ def _init_widgets() -> None:
     base = DEFAULTS.base
     values = {
         "methods": list(DEFAULTS.methods), "dataset": DEFAULTS.dataset,
+        "num_classes": base.num_classes,
         "num_points": base.num_points, "noise": base.noise, "seed": base.seed,
         "hidden": ",".join(map(str, base.hidden)), "prior_std": base.prior_std, "lr": base.lr,
         "steps": base.steps, "num_samples": base.num_samples, "kl_weight": base.kl_weight,
@@ -53,7 +54,8 @@ def _settings_from_widgets() -> compare.CompareSettings:
         lr=float(s[P + "lr"]), steps=int(s[P + "steps"]), num_samples=int(s[P + "num_samples"]),
         kl_weight=float(s[P + "kl_weight"]), dropout_rate=float(s[P + "dropout_rate"]),
         ensemble_size=int(s[P + "ensemble_size"]), hmc_warmup=int(s[P + "hmc_warmup"]),
-        hmc_max_doublings=int(s[P + "hmc_max_doublings"]))
+        hmc_max_doublings=int(s[P + "hmc_max_doublings"]),
+        num_classes=int(s[P + "num_classes"]))
     return compare.CompareSettings(methods=tuple(s[P + "methods"]), dataset=s[P + "dataset"],
                                    base=base, hmc_samples=int(s[P + "hmc_samples"]))
 
@@ -77,6 +79,12 @@ def _reset() -> None:
     st.session_state[P + "trainer"] = None
 
 
+def _dataset_changed() -> None:
+    """A dataset keeps the number of classes where it allows it (else 2)."""
+    most = datasets.max_classes(st.session_state[P + "dataset"])
+    st.session_state[P + "num_classes"] = min(int(st.session_state[P + "num_classes"]), most)
+
+
 st.title("Compare inference methods")
 st.caption(f"JAX {runtime.jax_version()} · running on **{runtime.device_label()}** — every "
            "method trains on the same data; HMC (NUTS) samples the true posterior as reference.")
@@ -87,7 +95,12 @@ with st.sidebar:
                    format_func=registry.method_label)
     st.header("Data")
     st.selectbox("Dataset", compare.COMPARE_DATASETS, key=P + "dataset",
-                 format_func=registry.dataset_label)
+                 format_func=registry.dataset_label, on_change=_dataset_changed)
+    st.selectbox("Classes", range(2, config.MAX_CLASSES + 1), key=P + "num_classes",
+                 disabled=datasets.max_classes(st.session_state[P + "dataset"]) == 2,
+                 help="K classes: 2 trains Bernoulli networks (one logit), 3–5 a categorical "
+                      "softmax over K logits. Spiral and Gaussian blobs take up to "
+                      f"{config.MAX_CLASSES}.")
     st.slider("Number of points", 32, 1_000, key=P + "num_points")
     st.slider("Noise", 0.0, config.MAX_NOISE, step=0.01, key=P + "noise")
     st.number_input("Seed", 0, config.MAX_SEED, step=1, key=P + "seed")
@@ -185,8 +198,12 @@ def live_view() -> None:
                                3.0 if st.session_state[P + "zoom"] else 1.0)
     kind = st.session_state[P + "kind"]
     compare_maps(compare.maps_payload(report, kind, comparison.data), key=P + "maps")
-    st.caption(f"Colour: {KIND_LABELS[kind]} in nats, one scale for every map (0 to ln 2). "
-               "White line: P(y=1) = 0.5. Dots: training points"
+    k = comparison.num_classes
+    st.caption(f"Colour: {KIND_LABELS[kind]} in nats, one scale for every map (0 to ln {k} = "
+               f"{math.log(k):.2f}). "
+               + ("White line: P(y=1) = 0.5. " if k == 2 else
+                  "White lines: where the most probable class changes. ")
+               + "Dots: training points, coloured by class"
                + (" · dotted box: the gap cut out of the moons." if comparison.data.gap else "."))
     hmc_run = comparison.runs.get("hmc")
     if hmc_run is not None:

@@ -1,7 +1,6 @@
-// BNN Lab compare maps: one canvas per method (uncertainty on a shared [0, ln 2] scale, the
-// p = 0.5 boundary in white, the training points, the gap's box), repainted in place on every
-// tick so nothing flickers while the methods train.
-const CLASS_COLORS = ["#f28e2b", "#4e79a7"];
+// BNN Lab compare maps: one canvas per method (uncertainty on a shared [0, ln K] scale, the
+// decision boundary in white, the training points in the payload's class colours, the gap's
+// box), repainted in place on every tick so nothing flickers while the methods train.
 const PAD = 4;
 const LUT = makeLut(VIRIDIS_STOPS);
 
@@ -99,10 +98,11 @@ class CompareMaps {
         ctx.lineTo(px(seg[s + 2]), py(seg[s + 3]));
       }
       ctx.stroke();
+      const colors = classColors(d);
       for (let p = 0; p < train.x.length; p++) {
         ctx.beginPath();
         ctx.arc(px(train.x[p]), py(train.y[p]), 2.2, 0, 2 * Math.PI);
-        ctx.fillStyle = CLASS_COLORS[train.c[p]];
+        ctx.fillStyle = colors[train.c[p]];
         ctx.fill();
         ctx.strokeStyle = "white";
         ctx.lineWidth = 0.5;

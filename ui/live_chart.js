@@ -5,8 +5,7 @@
 // objective chart is Plotly (served by the app itself, static/plotly.min.js — no CDN), updated
 // in place with Plotly.react at most twice a second.
 const PLOTLY_SRC = "app/static/plotly.min.js";
-const CLASS_COLORS = ["#e8730c", "#2f6db5"];
-const MEAN_STOPS = [[0, [246, 160, 77]], [0.5, [247, 247, 247]], [1, [91, 143, 209]]];
+// Class colours: the payload's `classes` (wire.js `classColors`, `paintClassGrid`).
 const MARGIN = { left: 38, right: 8, top: 6, bottom: 24 };
 // Plotly re-measures its axis labels on every update (~15 ms of the browser's main thread on
 // 2 cores): twice a second is live enough for the objective and leaves the frames to the maps.
@@ -31,7 +30,7 @@ function plotlyArray(text) {
   return Array.from(decodeFloats(text), (v) => (Number.isFinite(v) ? v : null));
 }
 
-const LUTS = { mean: makeLut(MEAN_STOPS), uncertainty: makeLut(VIRIDIS_STOPS) };
+const LUTS = { uncertainty: makeLut(VIRIDIS_STOPS) };
 
 function niceTicks(lo, hi, count) {
   const span = hi - lo;
@@ -56,8 +55,8 @@ class CanvasMap {
     this.canvas = el.querySelector("canvas");
     this.titleEl = el.querySelector(".bnn-title");
     this.readout = el.querySelector(".bnn-readout");
-    el.querySelector(".bnn-cbar-grad").style.background =
-      gradientCss(kind === "mean" ? MEAN_STOPS : VIRIDIS_STOPS);
+    if (kind !== "mean") el.querySelector(".bnn-cbar-grad").style.background =
+      gradientCss(VIRIDIS_STOPS);
     this.image = document.createElement("canvas");
     this.bindEvents();
   }
@@ -142,8 +141,10 @@ class CanvasMap {
       const j = Math.round((y - g.y0) / g.dy);
       const inside = i >= 0 && j >= 0 && i < g.nx && j < g.ny;
       const value = inside ? (this.values[j * g.nx + i] / 255) * this.scale : null;
+      const label = inside && this.classes ? `P(${this.classLabels[this.classes[j * g.nx + i]]})`
+        : this.label;
       this.readout.textContent = `x = ${fixed(x, 2)}, y = ${fixed(y, 2)}` +
-        (value === null ? "" : `, ${this.label} = ${fixed(value, 3)}`);
+        (value === null ? "" : `, ${label} = ${fixed(value, 3)}`);
     });
   }
 
@@ -154,10 +155,40 @@ class CanvasMap {
     this.values = values;
     this.scale = this.kind === "mean" ? 1 : d.uncertainty_max;
     this.label = this.kind === "mean" ? "P(y=1)" : d.uncertainty_kind;
-    paintGrid(this.image, values, g.nx, g.ny, LUTS[this.kind]);
+    this.classes = null;
     const hi = this.el.querySelector(".bnn-cbar-hi");
     const lo = this.el.querySelector(".bnn-cbar-lo");
-    setText(hi, this.kind === "mean" ? "1" : this.scale.toFixed(2));
+    if (this.kind === "mean") this.setClassFrame(d, values, hi, lo);
+    else paintGrid(this.image, values, g.nx, g.ny, LUTS[this.kind]);
+    if (this.kind !== "mean") setText(hi, this.scale.toFixed(2));
+    if (this.kind !== "mean") setText(lo, "0");
+  }
+
+  // The mean map in the class colours: P(class 1) for two classes; for K classes the
+  // predicted class with its probability as saturation (colour bar: that probability).
+  setClassFrame(d, values, hi, lo) {
+    const g = d.grid;
+    const classes = classesOf(d);
+    const grad = this.el.querySelector(".bnn-cbar-grad");
+    if (d.mean_class) {
+      this.classes = decodeBytes(d.mean_class);
+      this.classLabels = classes.map((c) => c.label);
+      paintClassGrid(this.image, values, this.classes, g.nx, g.ny, classes);
+      const css = "linear-gradient(to top, rgb(247,247,247), rgb(120,120,120))";
+      if (grad.style.background !== css) grad.style.background = css;
+      setText(hi, "1");
+      setText(lo, (1 / classes.length).toFixed(2));
+      return;
+    }
+    const stops = binaryMeanStops(classes);
+    const key = JSON.stringify(stops);
+    if (this.lutKey !== key) {
+      this.lutKey = key;
+      this.meanLut = makeLut(stops);
+      grad.style.background = gradientCss(stops);
+    }
+    paintGrid(this.image, values, g.nx, g.ny, this.meanLut);
+    setText(hi, "1");
     setText(lo, "0");
   }
 
@@ -200,17 +231,18 @@ class CanvasMap {
       ctx.stroke();
     }
     const radius = this.kind === "mean" ? 3.2 : 2.4;
+    const colors = classColors(d);
     const drawPoints = (pts, ring) => {
       for (let k = 0; k < pts.c.length; k++) {
         const [px, py] = this.toPixel(pts.x[k], pts.y[k]);
         ctx.beginPath();
         ctx.arc(px, py, radius, 0, 2 * Math.PI);
         if (ring) {
-          ctx.strokeStyle = CLASS_COLORS[pts.c[k]];
+          ctx.strokeStyle = colors[pts.c[k]];
           ctx.lineWidth = 1.5;
           ctx.stroke();
         } else {
-          ctx.fillStyle = CLASS_COLORS[pts.c[k]];
+          ctx.fillStyle = colors[pts.c[k]];
           ctx.fill();
           ctx.strokeStyle = "white";
           ctx.lineWidth = 0.6;
@@ -272,9 +304,13 @@ class LiveChart {
   }
 
   mapTitle(d) {
-    if (d.mode === "add") return `Mean prediction P(y=1) — click to add a class ${d.add_class} point`;
-    if (d.mode === "probe") return "Mean prediction P(y=1) — click to probe";
-    return "Mean prediction P(y=1) and 10 posterior samples' boundaries";
+    const what = d.mean_class ? "Predicted class (paler = less sure)" : "Mean prediction P(y=1)";
+    if (d.mode === "add") {
+      const name = (classesOf(d)[+d.add_class] || {}).label || `class ${d.add_class}`;
+      return `${what} — click to add a ${name} point`;
+    }
+    if (d.mode === "probe") return `${what} — click to probe`;
+    return `${what} and 10 posterior samples' boundaries`;
   }
 
   redrawMaps() {

@@ -91,3 +91,59 @@ function fixed(v, digits) {
   const text = v.toFixed(digits);
   return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
 }
+
+// Class colours come from the payload's `classes` ([{label, color: "#rrggbb"}], one per class;
+// `bnnlab.figures.palette.class_legend`), never from constants here. The mean-prediction map
+// colours a cell by its predicted class, saturation = confidence: white (`NEUTRAL_RGB`) where
+// the K classes are equally likely, the class's light tint (`CLASS_LIGHTEN` towards white, as
+// `palette.light`) where the network is certain.
+const NEUTRAL_RGB = [247, 247, 247];
+const CLASS_LIGHTEN = 0.35;
+const FALLBACK_CLASSES = [{ label: "class 0", color: "#e69f00" },
+                          { label: "class 1", color: "#0072b2" }];
+
+function hexToRgb(hex) {
+  const h = hex.replace("#", "");
+  return [0, 2, 4].map((k) => parseInt(h.slice(k, k + 2), 16));
+}
+
+function lightRgb(hex) {
+  return hexToRgb(hex).map((c) => Math.round(c + CLASS_LIGHTEN * (255 - c)));
+}
+
+function classesOf(d) {
+  return (d && d.classes && d.classes.length >= 2) ? d.classes : FALLBACK_CLASSES;
+}
+
+function classColors(d) {
+  return classesOf(d).map((c) => c.color);
+}
+
+// Two classes: P(class 1) from class 0's tint through white to class 1's tint.
+function binaryMeanStops(classes) {
+  return [[0, lightRgb(classes[0].color)], [0.5, NEUTRAL_RGB], [1, lightRgb(classes[1].color)]];
+}
+
+// K classes: `conf` (uint8 grid of max_k p̄_k over [0, 1]) and `cls` (uint8 predicted class per
+// cell) -> `image`, each cell mixed from white to its class's tint by
+// (max_k p̄_k − 1/K) / (1 − 1/K); for K = 2 this is the binary map.
+function paintClassGrid(image, conf, cls, nx, ny, classes) {
+  image.width = nx;
+  image.height = ny;
+  const k = classes.length;
+  const tints = classes.map((c) => lightRgb(c.color));
+  const ctx = image.getContext("2d");
+  const img = ctx.createImageData(nx, ny);
+  for (let j = 0; j < ny; j++) {
+    const row = (ny - 1 - j) * nx;
+    for (let i = 0; i < nx; i++) {
+      const at = j * nx + i;
+      const s = Math.min(1, Math.max(0, (conf[at] / 255 - 1 / k) / (1 - 1 / k)));
+      const tint = tints[Math.min(cls[at], k - 1)];
+      const o = (row + i) * 4;
+      for (let ch = 0; ch < 3; ch++) img.data[o + ch] = NEUTRAL_RGB[ch] + s * (tint[ch] - NEUTRAL_RGB[ch]);
+      img.data[o + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+}

@@ -17,6 +17,8 @@ from __future__ import annotations
 MAX_CLASSES = 5
 # Okabe–Ito: orange, blue, bluish green, reddish purple, vermillion.
 CLASS_COLOURS = ("#e69f00", "#0072b2", "#009e73", "#cc79a7", "#d55e00")
+# for widget labels ("Add class 0 (orange)")
+COLOUR_NAMES = ("orange", "blue", "green", "pink", "red")
 NEUTRAL = "#f7f7f7"  # the map's colour where every class is equally likely
 LIGHTEN = 0.35  # a certain cell is the class colour this far towards white (points stay visible)
 
@@ -33,6 +35,11 @@ def light(colour: str, amount: float = LIGHTEN) -> str:
 def class_colour(k: int) -> str:
     """The colour of class `k` (0 ≤ k < MAX_CLASSES)."""
     return CLASS_COLOURS[int(k)]
+
+
+def class_name(k: int) -> str:
+    """'class k (colour)': how a widget names class `k`."""
+    return f"class {k} ({COLOUR_NAMES[int(k)]})"
 
 
 def class_legend(num_classes: int, labels: tuple[str, ...] | None = None) -> list[dict]:
