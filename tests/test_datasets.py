@@ -166,11 +166,12 @@ def test_csv_labels_are_whole_class_numbers():
     np.testing.assert_array_equal(y, [1, 0, 1, 1, 0])
 
 
-@pytest.mark.parametrize("label", ["0.5", "nan", "NaN", "inf", "-1", "2", "a", "1.5e0"])
+@pytest.mark.parametrize("label", ["0.5", "nan", "NaN", "inf", "-1", "5", "a", "1.5e0"])
 def test_csv_refuses_a_label_that_is_not_a_class(label):
-    """0.5, nan, -1, 2 or a word is refused with the line named, never read as a class."""
+    """0.5, nan, -1, 5 (K ≤ 5) or a word is refused with the line named, never read as a
+    class."""
     with pytest.raises(DataError, match=f"line 3: label '{re.escape(label)}' is not a "
-                                        "(class|number); labels must be whole numbers 0…1"):
+                                        "(class|number); labels must be whole numbers 0…4"):
         datasets.load_csv(f"x1,x2,label\n0,0,0\n1,1,{label}\n2,2,1\n")
 
 
@@ -188,8 +189,10 @@ REJECTIONS = [
     (b"1,2,0\nnan,4,1\n", "line 2: coordinates must be finite"),
     (b"1,2,0\n3,inf,1\n", "line 2: coordinates must be finite"),
     (b"1,2,0\n3,1e30,1\n", "line 2: coordinates must be within"),
-    (b"1,2,0\n3,4,0\n", "no row has label 1"),
-    (b"1,2,0\n3,4,1\n5,6,2\n", "line 3: label '2' is not a class"),
+    (b"1,2,0\n3,4,0\n", "every row has label 0: expected at least two classes"),
+    (b"1,2,1\n3,4,1\n", "labels must be 0…K−1 with no gap: .* no row has label 0"),
+    (b"1,2,0\n3,4,2\n5,6,2\n", "the largest label is 2, but no row has label 1"),
+    (b"1,2,0\n3,4,1\n5,6,5\n", "line 3: label '5' is not a class"),
     (b"", "no data rows"),
     (b"x1,x2,label\n", "no data rows"),
     (b"1,2,0\n\xff\xfe,3,1\n", "not UTF-8"),

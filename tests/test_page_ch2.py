@@ -76,18 +76,18 @@ def test_widget_extremes_do_not_raise(app, end):
 
 
 def test_class_colours_are_chapter_fours(app):
-    """Class 0 and class 1 have chapter 4's colours (ui/live_chart.js CLASS_COLORS) in the
-    data chart, and P(class 1) uses chapter 4's orange-white-blue scale."""
-    import re
+    """Class 0 and class 1 have chapter 4's colours (`palette.CLASS_COLOURS`, which the live
+    maps get through their payload) in the data chart, and P(class 1) uses the palette's
+    orange-white-blue scale."""
+    from bnnlab.figures import palette
 
-    js = (Path(PAGE).parents[1] / "ui" / "live_chart.js").read_text()
-    ch4 = re.search(r"CLASS_COLORS = \[\"(#\w+)\", \"(#\w+)\"\]", js).groups()
+    ch4 = palette.CLASS_COLOURS[:2]  # the live maps colour classes from the same palette
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     data = json.loads(_spec(at, "ch2_data_chart"))["data"]
     colours = {t["name"]: t["marker"]["color"] for t in data}
     assert (colours["class 0"], colours["class 1"]) == ch4
     boundaries = json.loads(_spec(at, "ch2_boundaries_chart"))["data"][0]
-    assert boundaries["colorscale"][0][1] == "rgb(246,160,77)"  # MEAN_STOPS at 0: orange
+    assert boundaries["colorscale"] == palette.PROBABILITY_COLORSCALE  # orange → white → blue
 
 
 def test_page_holds_no_jit():
