@@ -202,3 +202,23 @@ def test_a_dataset_its_defaults_cannot_learn_says_what_to_change():
     assert not any(advice == info.value for info in at.info)  # applied: the hint goes away
     at.selectbox(key="pg_dataset").set_value("moons").run()
     assert at.slider(key="pg_noise").value == datasets.REGISTRY["moons"].default_noise
+
+
+def test_three_class_spiral_from_a_link():
+    """A link with dataset=spiral&num_classes=3: the live chart's payload has three classes in
+    the palette's colours and the predicted class per cell, the click modes offer class 2, and
+    switching to moons sets the classes back to 2 (greyed out)."""
+    from bnnlab.figures import palette
+
+    at = _app({"dataset": "spiral", "num_classes": "3"})
+    live = _live(at)
+    assert live["classes"] == palette.class_legend(3) and "mean_class" in live
+    assert "add2" in at.selectbox(key="pg_mode").options or \
+        any("class 2" in o for o in at.selectbox(key="pg_mode").options)
+    assert at.session_state["pg_session"].run.engine.static.likelihood == "categorical"
+    assert at.query_params["num_classes"] == ["3"] or at.query_params["num_classes"] == "3"
+    at.selectbox(key="pg_dataset").set_value("moons").run()
+    assert not at.exception
+    assert at.selectbox(key="pg_num_classes").value == 2
+    assert at.selectbox(key="pg_num_classes").disabled
+    assert "mean_class" not in _live(at) and len(_live(at)["classes"]) == 2

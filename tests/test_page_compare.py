@@ -91,3 +91,28 @@ def test_user_text_in_an_error_is_shown_as_typed(app):
     assert not app.exception
     text = " ".join(e.value for e in app.error)
     assert r"\[x\]\(https" in text and "**b**" not in text.replace("\\*", "")
+
+
+def test_three_gaussian_blobs_train_with_three_colours():
+    """Gaussian blobs with 3 classes: the maps payload carries three palette colours and the
+    ln 3 scale, the caption says where the most probable class changes; moons greys the
+    classes setting out."""
+    from bnnlab.figures import palette
+
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    _small(at, methods=("map", "vi"))
+    at.run()
+    at.selectbox(key="cmp_dataset").set_value("gaussians").run()
+    at.selectbox(key="cmp_num_classes").set_value(3).run()
+    assert not at.selectbox(key="cmp_num_classes").disabled
+    next(b for b in at.button if b.label == "▶ Train").click().run()
+    assert not at.exception and not at.error
+    maps = _maps(at)[0]
+    assert maps["classes"] == palette.class_legend(3)
+    assert maps["vmax"] == pytest.approx(np.log(3))
+    assert set(maps["train"]["c"]) == {"0", "1", "2"}
+    assert any("most probable class changes" in c.value for c in at.caption)
+    next(b for b in at.button if b.label == "⏹ Stop").click().run()
+    at.selectbox(key="cmp_dataset").set_value("moons").run()
+    assert at.selectbox(key="cmp_num_classes").value == 2
+    assert at.selectbox(key="cmp_num_classes").disabled
