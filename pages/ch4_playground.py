@@ -242,7 +242,10 @@ st.markdown(
     "training points, rings are test points. Right: the uncertainty you select — *total* is "
     "the entropy of the mean prediction, *aleatoric* the average entropy of each network "
     "(noise in the labels), *epistemic* their difference (the networks disagree). MAP is one "
-    "network, so its epistemic uncertainty is exactly zero.")
+    "network, so its epistemic uncertainty is exactly zero. With 3–5 classes (*Classes*, for "
+    "the spiral and the Gaussian blobs) the network is a softmax over K logits: the left map "
+    "shows the most probable class, paler as its probability falls towards 1/K (white: every "
+    "class equally likely), and the entropies run up to ln K instead of ln 2.")
 st.markdown(
     "**An honest caveat.** Mean-field VI tends to underestimate uncertainty where the data say "
     "nothing: compare *entropy near data* with *entropy far away* above, and switch on *Zoom "

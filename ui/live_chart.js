@@ -304,13 +304,14 @@ class LiveChart {
   }
 
   mapTitle(d) {
-    const what = d.mean_class ? "Predicted class (paler = less sure)" : "Mean prediction P(y=1)";
+    const what = d.mean_class ? "Predicted class (pale = unsure)" : "Mean prediction P(y=1)";
     if (d.mode === "add") {
       const name = (classesOf(d)[+d.add_class] || {}).label || `class ${d.add_class}`;
       return `${what} — click to add a ${name} point`;
     }
     if (d.mode === "probe") return `${what} — click to probe`;
-    return `${what} and 10 posterior samples' boundaries`;
+    return d.mean_class ? `${what} and 10 samples' boundaries`
+      : `${what} and 10 posterior samples' boundaries`;
   }
 
   redrawMaps() {
