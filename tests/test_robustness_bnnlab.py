@@ -25,8 +25,9 @@ CSV_CORPUS: dict[str, tuple[bytes, str]] = {
     "inf": (b"1,inf,0\n2,3,1\n", "finite"),
     "-inf": (b"-inf,1,0\n2,3,1\n", "finite"),
     "overflowing float": (b"1e400,2,0\n3,4,1\n", "finite"),
-    "one class only": (b"1,2,0\n3,4,0\n5,6,0\n", "exactly two classes"),
-    "three classes": (b"1,2,0\n3,4,1\n5,6,2\n", "line 3: label '2' is not a class"),
+    "one class only": (b"1,2,0\n3,4,0\n5,6,0\n", "expected at least two classes"),
+    "six classes": (b"1,2,0\n3,4,1\n5,6,5\n", "line 3: label '5' is not a class"),
+    "a gap in the classes": (b"1,2,0\n3,4,2\n5,6,2\n", "no row has label 1"),
     "label 0.5": (b"1,2,0\n3,4,0.5\n5,6,1\n", "line 2: label '0.5' is not a class"),
     "label nan": (b"1,2,0\n3,4,1\n5,6,nan\n", "line 3: label 'nan' is not a class"),
     "0 bytes": (b"", "no data rows"),
@@ -120,9 +121,11 @@ def test_garbage_url_values_keep_the_default_with_a_notice(setting):
 def test_out_of_range_url_values_are_clamped_with_a_notice(setting):
     """Every numeric setting: values beyond either bound are clamped and explained."""
     bound = BOUNDS[setting]
+    # num_classes: on a set that takes K classes (a binary set keeps 2, with its own notice)
+    base = TrainConfig(dataset="gaussians") if setting == "num_classes" else None
     for value, expected in zip(OUT_OF_RANGE[setting], (bound.lo, bound.hi), strict=True):
         raw = str(int(value)) if bound.kind is int else repr(value)
-        cfg, notices = config.from_query_params({setting: raw})
+        cfg, notices = config.from_query_params({setting: raw}, base)
         assert getattr(cfg, setting) == bound.kind(expected)
         assert len(notices) == 1 and "clamped" in notices[0]
 
