@@ -244,8 +244,9 @@ class CanvasMap {
         } else {
           ctx.fillStyle = colors[pts.c[k]];
           ctx.fill();
-          ctx.strokeStyle = "white";
-          ctx.lineWidth = 0.6;
+          // a dark rim on the uncertainty map: light class colours on viridis's yellow
+          ctx.strokeStyle = this.kind === "mean" ? "white" : "rgba(20,20,20,0.8)";
+          ctx.lineWidth = this.kind === "mean" ? 0.6 : 0.7;
           ctx.stroke();
         }
       }
