@@ -622,6 +622,10 @@ class Session:
             cfg = cfg.replace(method="vi")
         added, notice = playground.decode_added(added_text) if added_text else ([], None)
         notices += [notice] if notice else []
+        foreign = sum(1 for point in added if point[2] >= cfg.num_classes)
+        if foreign:
+            notices.append(f"Ignored {foreign} added point(s) of a class the data do not have "
+                           f"(classes 0…{cfg.num_classes - 1}).")
         try:
             return cls(cfg, added, slots=slots), notices
         except (ValueError, RuntimeError) as err:  # bad data (DataError), out of memory

@@ -335,3 +335,21 @@ def test_cli_reports_num_classes(capsys):
     assert 0 <= report["test_acc"] <= 1 and report["entropy_near"] <= np.log(3) + 1e-6
     assert cli.main(["train", "--dataset", "moons", "--num-classes", "3", "--json"]) == 2
     assert "moons has 2 classes" in capsys.readouterr().err
+
+
+def test_a_link_with_a_point_of_a_missing_class_says_so():
+    """A link adding a class-3 point to binary data drops it with a notice; on 4 blobs it
+    stays."""
+    fields = ("dataset", "num_classes", "num_points", "hidden")
+    small = {"num_points": "40", "hidden": "4"}
+    live, notices = session.Session.from_link({**small, "added": "0.1:0.2:3"}, fields)
+    try:
+        assert live.added == [] and any("class the data do not have" in n for n in notices)
+    finally:
+        live.close()
+    live, notices = session.Session.from_link(
+        {**small, "dataset": "gaussians", "num_classes": "4", "added": "0.1:0.2:3"}, fields)
+    try:
+        assert live.added == [(0.1, 0.2, 3)] and not notices
+    finally:
+        live.close()
