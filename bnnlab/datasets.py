@@ -178,7 +178,8 @@ REGISTRY: dict[str, DatasetSpec] = {
         recommended=MappingProxyType({"vi": MappingProxyType({"kl_weight": 0.1,
                                                               "steps": 6000})}),
         advice="Mean-field VI at full Bayes (β = 1) learns nothing here: the KL to the prior "
-               "outweighs the fit and every point stays at ln 2. Set β (KL weight) to 0.1 and "
+               "outweighs the fit and every point stays at the maximum entropy (ln 2; ln K "
+               "with K arms). Set β (KL weight) to 0.1 and "
                "train 6,000 steps (MAP, dropout and ensembles learn it at the defaults).",
         max_classes=MAX_CLASSES),
     "gaussians": DatasetSpec(
