@@ -12,6 +12,7 @@ from bnnlab.exact import lab, methods
 from bnnlab.exact import quadrature as quad
 from bnnlab.figures import toy as figs
 from bnnlab.text import fmt
+from ui.figure import figure
 from ui.posterior_view import posterior_view
 
 TICK_S = 0.3  # fragment period; the browser paces it anyway (NOTES-streamlit.md)
@@ -245,11 +246,12 @@ def every_method() -> None:
     with left:
         posterior_view(comparison.view_payload(shown, view_t), key="ch3_posterior_view")
     with right:
-        st.plotly_chart(figs.predictive_comparison_figure(
+        # Updated in place (Plotly.react): st.plotly_chart remounts a chart whose figure changed.
+        figure(figs.predictive_comparison_figure(
             data.x, data.y, x_line, comparison.line("exact", x_line),
             comparison.line(shown, x_line),
             methods.METHOD_LABELS[shown], float(x_star), classification),
-            key="ch3_method_predictive", width="stretch")
+            key="ch3_method_predictive")
 
     filling = comparison.done < len(methods.METHODS)
 

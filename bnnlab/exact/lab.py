@@ -164,6 +164,7 @@ class Comparison:
         self._background: threading.Thread | None = None
         self.id = uuid.uuid4().hex[:12]  # the player reloads its image when this changes
         self._lines: dict[tuple[str, bytes], np.ndarray] = {}
+        self._tables: dict[float, list[dict[str, object]]] = {}
         self._payloads: dict[tuple, dict] = {}
         self._density: dict[tuple, dict] = {}
 
@@ -218,7 +219,17 @@ class Comparison:
 
     def table(self, x_star: float) -> list[dict[str, object]]:
         """One dict per method (exact first), for st.dataframe; NaN where a method has no
-        value, "computing…" in `evidence kind` while its row is not there yet."""
+        value, "computing…" in `evidence kind` while its row is not there yet. Memoised once
+        every row is in."""
+        key = float(x_star)
+        if key in self._tables:
+            return self._tables[key]
+        rows = self._table(key)
+        if self.done == len(methods.METHODS):
+            self._tables[key] = rows
+        return rows
+
+    def _table(self, x_star: float) -> list[dict[str, object]]:
         p = self.problem
         exact_pred = methods.exact_predictive_at(self.grid, p.model, x_star)
         rows: list[dict[str, object]] = [{
