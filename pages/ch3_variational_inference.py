@@ -218,7 +218,9 @@ st.subheader("Every method against the same exact posterior")
 st.markdown(
     "Each row approximates P_T(θ | D) ∝ (P(Y|X,θ)·P(θ))^{1/T} and is scored against it by "
     "quadrature. Reverse KL (VI) seeks a mode; forward KL (moment matching) covers the mass; "
-    "Laplace is a Gaussian at the MAP; HMC draws samples. The temperature T (Wenzel et al. "
+    "Laplace is a Gaussian at the MAP; HMC with the No-U-Turn sampler draws samples, each "
+    "trajectory doubling until its ends turn back towards each other. The temperature T "
+    "(Wenzel et al. "
     "2020; Izmailov et al. 2021 for the counterpoint) sharpens the posterior for T < 1 and "
     "flattens it for T > 1. The live fit above stays at T = 1.")
 
@@ -245,6 +247,10 @@ def every_method() -> None:
     left, right = st.columns(2)
     with left:
         posterior_view(comparison.view_payload(shown, view_t), key="ch3_posterior_view")
+        st.caption(f"Blue: the exact P_T(θ | D). Across: {names[0]} from {view_t[0]:.1f} to "
+                   f"{view_t[1]:.1f}; up: {names[1]} from {view_t[2]:.1f} to {view_t[3]:.1f}."
+                   + (" Black ring: where the transition started; orange: the kept trajectory; "
+                      "grey dots: warm-up states; red dots: samples." if shown == "hmc" else ""))
     with right:
         # Updated in place (Plotly.react): st.plotly_chart remounts a chart whose figure changed.
         figure(figs.predictive_comparison_figure(
