@@ -224,3 +224,28 @@ def test_comparison_is_lazy_and_fills_in_the_background():
     laplace = comparison.view_payload("laplace", box)
     assert laplace["chain"] is None and len(laplace["gaussian"]["cov"]) == 4
     assert laplace["density_id"] == hmc["density_id"]  # the image is sent once, kept by id
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0])
+def test_far_entropy_on_the_conjugate_model_is_the_closed_form(temperature):
+    """Linear regression: the exact far entropy is ½ log 2πe(σ_y² + T·xᵀΣx) with Σ the closed-form
+    posterior covariance (tempering scales it by T exactly)."""
+    data, grid, noise = _case("linear", temperature)
+    _, cov = quad.linear_regression_posterior(data, 1.5, noise)
+    x = methods.far_points(data)
+    var = temperature * (cov[0, 0] * x**2 + 2 * cov[0, 1] * x + cov[1, 1])
+    expected = np.mean(0.5 * np.log(2 * np.pi * np.e * (noise**2 + var)))
+    assert abs(methods.far_entropy_exact(grid, data, "linear", noise) - expected) < 1e-5
+
+
+@pytest.mark.parametrize("model", exact_data.MODELS)
+def test_warmer_posteriors_are_less_sure_far_from_the_data(model):
+    """The exact tempered posterior's far-from-data entropy grows with T (measured on each
+    model: T = 0.25, 1, 4), and stays within [0, ln 2] for the classifiers."""
+    values = []
+    for temperature in (0.25, 1.0, 4.0):
+        data, grid, noise = _case(model, temperature)
+        values.append(methods.far_entropy_exact(grid, data, model, noise))
+    assert values[0] < values[1] < values[2], values
+    if model != "linear":
+        assert 0.0 <= values[0] and values[2] <= np.log(2)

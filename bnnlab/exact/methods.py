@@ -45,6 +45,7 @@ from bnnlab.exact.quadrature import (
     nodes_to_theta,
     posterior_moments,
     posterior_predictive,
+    q_covariance,
     q_fits_grid,
     q_from_moments,
     q_log_density,
@@ -539,3 +540,49 @@ def line_predictive(row: MethodResult, model: str, x: np.ndarray) -> np.ndarray:
         return np.full(x.shape, np.nan)
     samples = row.samples
     return predict(np, model, samples[:, :1], samples[:, 1:], x).mean(0)
+
+
+# ------------------------------------------------------------ far from the data
+FAR_MARGIN = 5.0  # "far": this far beyond the farthest data point (and beyond |x| = 3)
+
+
+def far_points(data: ToyData) -> np.ndarray:
+    """float64[2]: x = ±(max(|x_i|, 3) + FAR_MARGIN), where no data constrain the answer."""
+    reach = max(float(np.max(np.abs(data.x))) if data.x.size else 0.0, 3.0) + FAR_MARGIN
+    return np.array([-reach, reach])
+
+
+def predictive_entropy(model: str, mean: np.ndarray, variance_f: np.ndarray | None,
+                       noise: float) -> np.ndarray:
+    """Entropy (nats) of the predictive at each x: classifiers, the Bernoulli of P(y=1|x)
+    `mean`; "linear", the Gaussian N(E f, σ_y² + Var f): ½ log(2πe(σ_y² + Var f))."""
+    if model == "linear":
+        return 0.5 * np.log(2.0 * np.pi * np.e * (noise**2 + variance_f))
+    p = np.clip(mean, 1e-15, 1.0 - 1e-15)
+    return -(p * np.log(p) + (1.0 - p) * np.log1p(-p))
+
+
+def _linear_variance(cov: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Var[w x + b] for (w, b) with covariance float64[2, 2], at x float64[m]."""
+    return cov[0, 0] * x**2 + 2.0 * cov[0, 1] * x + cov[1, 1]
+
+
+def far_entropy_exact(grid: PosteriorGrid, data: ToyData, model: str, noise: float) -> float:
+    """Mean predictive entropy at `far_points` under the exact P_T(θ | D)."""
+    x = far_points(data)
+    var = _linear_variance(posterior_moments(grid)[1], x) if model == "linear" else None
+    mean = posterior_predictive(grid, model, x)
+    return float(np.mean(predictive_entropy(model, mean, var, noise)))
+
+
+def far_entropy(row: MethodResult, data: ToyData, model: str, noise: float) -> float:
+    """Mean predictive entropy at `far_points` under the row's Q or samples (NaN without)."""
+    x = far_points(data)
+    if row.q is None and row.samples is None:
+        return math.nan
+    var = None
+    if model == "linear":
+        cov = (q_covariance(row.q) if row.q is not None else np.cov(row.samples.T))
+        var = _linear_variance(cov, x)
+    return float(np.mean(predictive_entropy(model, line_predictive(row, model, x), var, noise)))
+
