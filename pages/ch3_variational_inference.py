@@ -20,8 +20,8 @@ LEARNING_RATES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 STEPS_PER_TICK = (1, 2, 5, 10, 20, 50)
 NODE_CHOICES = (4, 8, 16, 32)
 TEMPERATURES = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0)
-TABLE_NUMBERS = ("KL(Q‖P)", "KL(P‖Q)", "log evidence", "predictive at x*", "error vs exact",
-                 "entropy far from data", "wall time (s)")
+TABLE_NUMBERS = ("KL(Q‖P)", "KL(P‖Q)", "log evidence", "pred. at x*", "error",
+                 "far entropy", "wall (s)")
 ESTIMATOR_LABELS = {
     "gauss_hermite": "Gauss–Hermite quadrature (deterministic)",
     "monte_carlo": "Monte Carlo: reparameterised samples",
@@ -276,8 +276,9 @@ def every_method() -> None:
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
                                     for c in TABLE_NUMBERS})
         far = methods.far_points(data)[1]
-        st.caption("KLs by quadrature (— for samples); the evidence is each method's estimate "
-                   "of log ∫ P_T(D, θ) dθ (an ELBO is a lower bound); entropy far from data: "
+        st.caption("KLs by quadrature (— for samples); pred. at x*: the predictive at x*, "
+                   "error: its difference from the exact one; the evidence is each method's "
+                   "estimate of log ∫ P_T(D, θ) dθ (an ELBO is a lower bound); far entropy: "
                    f"the predictive's entropy in nats at x = ±{far:.1f}, averaged"
                    + (" (Gaussian: ½ log 2πe(σ_y² + Var f))" if not classification else
                       f" (a coin's is at most ln 2 = {np.log(2):.3f})")

@@ -235,10 +235,10 @@ class Comparison:
         rows: list[dict[str, object]] = [{
             "method": "Exact (quadrature)", "KL(Q‖P)": 0.0, "KL(P‖Q)": 0.0,
             "log evidence": self.grid.log_evidence, "evidence kind": "exact",
-            "predictive at x*": exact_pred, "error vs exact": 0.0,
-            "entropy far from data": methods.far_entropy_exact(self.grid, p.data, p.model,
+            "pred. at x*": exact_pred, "error": 0.0,
+            "far entropy": methods.far_entropy_exact(self.grid, p.data, p.model,
                                                               p.noise),
-            "wall time (s)": math.nan}]
+            "wall (s)": math.nan}]
         for name in methods.METHODS:
             row = self.rows.get(name)
             if row is None:
@@ -246,17 +246,17 @@ class Comparison:
                              "KL(P‖Q)": math.nan, "log evidence": math.nan,
                              "evidence kind": (f"failed: {self.errors[name]}"
                                                if name in self.errors else "computing…"),
-                             "predictive at x*": math.nan, "error vs exact": math.nan,
-                             "entropy far from data": math.nan, "wall time (s)": math.nan})
+                             "pred. at x*": math.nan, "error": math.nan,
+                             "far entropy": math.nan, "wall (s)": math.nan})
                 continue
             pred = methods.predictive_at(row, p.model, x_star)
             rows.append({"method": methods.METHOD_LABELS[name], "KL(Q‖P)": row.kl_reverse,
                          "KL(P‖Q)": row.kl_forward, "log evidence": row.evidence,
-                         "evidence kind": row.evidence_kind, "predictive at x*": pred,
-                         "error vs exact": pred - exact_pred,
-                         "entropy far from data": methods.far_entropy(row, p.data, p.model,
+                         "evidence kind": row.evidence_kind, "pred. at x*": pred,
+                         "error": pred - exact_pred,
+                         "far entropy": methods.far_entropy(row, p.data, p.model,
                                                                       p.noise),
-                         "wall time (s)": row.wall_s})
+                         "wall (s)": row.wall_s})
         return rows
 
     # ------------------------------------------------------------ the posterior view
