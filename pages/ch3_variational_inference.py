@@ -42,6 +42,13 @@ def compare(x: np.ndarray, y: np.ndarray, model: str, prior_std: float, noise: f
                           temperature, quad.make_q(q0_mean, (q0_std, q0_std)), seed)
 
 
+@st.cache_resource
+def predictive_figures() -> dict:
+    """Process-wide memo of the method-vs-exact predictive figures (building one is ~20 ms of
+    Plotly validation, most of a method switch's server time); bounded below."""
+    return {}
+
+
 @st.cache_data(show_spinner="Computing the exact posterior…", max_entries=32)
 def exact_posterior(x: np.ndarray, y: np.ndarray, model: str, prior_std: float,
                     noise: float) -> tuple[quad.PosteriorGrid, np.ndarray, np.ndarray]:
@@ -230,38 +237,52 @@ st.markdown(
 
 @st.fragment
 def every_method() -> None:
-    """The comparison's widgets rerun only this section (switching the method redraws it)."""
-    k1, k2, k3 = st.columns(3)
+    """T and x* rerun this section; the method shown reruns only its own view (`shown_view`),
+    not the table."""
+    k1, k2 = st.columns(2)
     temperature = k1.select_slider("Temperature T", TEMPERATURES, 1.0,
                                    key="ch3_temperature", persist_state="session")
     x_star = k2.slider("Predict at x*", -exact_data.X_LIMIT, exact_data.X_LIMIT, 1.0, 0.5,
                        key="ch3_x_star", persist_state="session")
-    shown = k3.radio("Show on the posterior", methods.METHODS,
-                     format_func=methods.METHOD_LABELS.get, key="ch3_method",
-                     persist_state="session")
     comparison = compare(data.x, data.y, model, problem.prior_std, problem.noise,
                          float(temperature), (float(init_m1), float(init_m2)), float(init_std),
                          int(seed))
-    if shown not in comparison.rows:
-        with st.spinner(f"Running {methods.METHOD_LABELS[shown]} (compiled once per server)…"):
-            comparison.row(shown)
-    comparison.fill_in_background()  # the other rows, off the script thread
     view_t = quad.mass_box(comparison.grid, tail_mass=1e-4, pad=0.3)
-    left, right = st.columns(2)
-    with left:
-        posterior_view(comparison.view_payload(shown, view_t), key="ch3_posterior_view")
-        st.caption(f"Blue: the exact P_T(θ | D). Across: {names[0]} from {view_t[0]:.1f} to "
-                   f"{view_t[1]:.1f}; up: {names[1]} from {view_t[2]:.1f} to {view_t[3]:.1f}."
-                   + (" Black ring: where the transition started; orange: the kept trajectory; "
-                      "grey dots: warm-up states; red dots: samples." if shown == "hmc" else ""))
-    with right:
-        # Updated in place (Plotly.react): st.plotly_chart remounts a chart whose figure changed.
-        figure(figs.predictive_comparison_figure(
-            data.x, data.y, x_line, comparison.line("exact", x_line),
-            comparison.line(shown, x_line),
-            methods.METHOD_LABELS[shown], float(x_star), classification),
-            key="ch3_method_predictive")
 
+    @st.fragment
+    def shown_view() -> None:
+        """The chosen method over the exact posterior, and its predictive against the exact."""
+        shown = st.radio("Show on the posterior", methods.METHODS, horizontal=True,
+                         format_func=methods.METHOD_LABELS.get, key="ch3_method",
+                         persist_state="session")
+        if shown not in comparison.rows:
+            with st.spinner(f"Running {methods.METHOD_LABELS[shown]} (compiled once per "
+                            "server)…"):
+                comparison.row(shown)
+        comparison.fill_in_background()  # the other rows, off the script thread
+        left, right = st.columns(2)
+        with left:
+            posterior_view(comparison.view_payload(shown, view_t), key="ch3_posterior_view")
+            st.caption(f"Blue: the exact P_T(θ | D). Across: {names[0]} from {view_t[0]:.1f} "
+                       f"to {view_t[1]:.1f}; up: {names[1]} from {view_t[2]:.1f} to "
+                       f"{view_t[3]:.1f}." + (
+                           " Black ring: where the transition started; orange: the kept "
+                           "trajectory; grey dots: warm-up states; red dots: samples."
+                           if shown == "hmc" else ""))
+        with right:
+            # Updated in place (Plotly.react): st.plotly_chart remounts a changed figure.
+            memo = predictive_figures()
+            fig_key = (comparison.id, shown, float(x_star), x_line.tobytes())
+            if fig_key not in memo:
+                if len(memo) > 256:
+                    memo.clear()
+                memo[fig_key] = figs.predictive_comparison_figure(
+                    data.x, data.y, x_line, comparison.line("exact", x_line),
+                    comparison.line(shown, x_line),
+                    methods.METHOD_LABELS[shown], float(x_star), classification)
+            figure(memo[fig_key], key="ch3_method_predictive")
+
+    shown_view()
     filling = comparison.done < len(methods.METHODS)
 
     @st.fragment(run_every=TABLE_TICK_S if filling else None)
