@@ -281,6 +281,8 @@ class Comparison:
                 payload["chain"] = self._chain_payload(row.trace)
             else:
                 payload["note"] = row.evidence_kind
+            if row is None and method not in self.errors:
+                return payload  # not computed yet: not memoised
             self._payloads[key] = payload
         return self._payloads[key]
 
