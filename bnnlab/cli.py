@@ -25,6 +25,8 @@ EVAL_SAMPLES = predict.EVAL_SAMPLES
 HELP = {
     "hidden": "comma-separated widths, e.g. 32,32",
     "kl_weight": "β: weight of the KL (VI) or of the prior penalty (MAP family)",
+    "temperature": "posterior temperature T for HMC, which samples p(θ|D)^(1/T); for a "
+                   "tempered VI set --kl-weight to T",
     "steps": "training steps (HMC: transitions, warm-up included)",
     "steps_per_chunk": "steps fused into one compiled chunk",
     "dropout_rate": "MC dropout: probability of dropping a hidden unit",

@@ -69,6 +69,12 @@ class CompareSettings:
         hmc_warmup=300, hmc_max_doublings=6)
     hmc_samples: int = 500
     hmc_chunk: int = 20  # NUTS transitions per tick (each is many gradient evaluations)
+    # Posterior temperature T (Wenzel et al. 2020; Izmailov et al. 2021 for the counterpoint):
+    # HMC samples p(θ|D)^{1/T} (its log density divided by T); VI takes T as its KL weight
+    # (β = T × the β chosen), E_q[log p(D|θ)] − T·KL(q‖p), whose optimum tempers the likelihood
+    # alone (q ∝ p(θ) p(D|θ)^{1/T}). MAP, dropout and the ensemble are not Bayesian
+    # posteriors and ignore it. T = 1 is the untempered comparison, setting for setting.
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         methods = tuple(dict.fromkeys(self.methods))
@@ -90,15 +96,30 @@ class CompareSettings:
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise ConfigError(f"{name} must be a whole number from {lo} to {hi}; "
                                   f"got {value!r}")
+        bound = config.BOUNDS["temperature"]
+        t = self.temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) \
+                or not bound.lo <= t <= bound.hi:
+            raise ConfigError(f"temperature must be a number from {bound.lo:g} to {bound.hi:g}; "
+                              f"got {t!r}")
+        object.__setattr__(self, "temperature", float(t))
+        if "vi" in methods and self.base.kl_weight * t > config.BOUNDS["kl_weight"].hi:
+            raise ConfigError(f"VI's KL weight β × T = {self.base.kl_weight:g} × {t:g} exceeds "
+                              f"{config.BOUNDS['kl_weight'].hi:g}; lower β or the temperature")
         if self.base.hmc_warmup + self.hmc_samples > config.MAX_STEPS:
             raise ConfigError(f"HMC warm-up plus samples must be at most {config.MAX_STEPS:,}")
 
     def method_config(self, method: str) -> TrainConfig:
         """The `TrainConfig` one method trains with (`registry.run_config`): a method with a
         warm-up (HMC) counts transitions (warm-up + `hmc_samples`) as steps and takes
-        `hmc_chunk` of them per chunk."""
-        return registry.run_config(self.base.replace(method=method, dataset=self.dataset),
-                                   samples_after_warmup=self.hmc_samples,
+        `hmc_chunk` of them per chunk. The temperature reaches HMC as its own setting and VI
+        as a factor on its KL weight (the class docstring)."""
+        cfg = self.base.replace(method=method, dataset=self.dataset)
+        if method == "hmc":
+            cfg = cfg.replace(temperature=self.temperature)
+        elif method == "vi" and self.temperature != 1.0:
+            cfg = cfg.replace(kl_weight=cfg.kl_weight * self.temperature)
+        return registry.run_config(cfg, samples_after_warmup=self.hmc_samples,
                                    steps_per_chunk=self.hmc_chunk)
 
 
@@ -258,7 +279,7 @@ class Comparison:
                              else summaries[method][1].reshape(-1, *shape)),
             )
         return Report(xs, ys, rows, ready, lesson(rows, ready, self.data.gap is not None,
-                                                  self.num_classes))
+                                                  self.num_classes, self.settings.temperature))
 
     @property
     def num_classes(self) -> int:
@@ -321,7 +342,7 @@ def verdict(row: MethodReport, best_acc: float, num_classes: int = 2) -> Verdict
 
 
 def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool,
-           num_classes: int = 2) -> list[str]:
+           num_classes: int = 2, temperature: float = 1.0) -> list[str]:
     """The comparison's conclusions as sentences, every number computed from `rows` (entropy
     scales with K: its maximum is ln K)."""
     fitted = [r.test_acc for r in rows.values() if not r.diverged and math.isfinite(r.test_acc)]
@@ -343,6 +364,8 @@ def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool,
                        f"{registry.method_label(m)} {text.fmt(r.entropy_gap, 2)}"
                        + (" (underfits)" if kinds[m].kind == "underfits" else "")
                        for m, r in gap_rows) + ".")
+    if temperature != 1.0:
+        out.append(temperature_sentence(rows, temperature))
     if REFERENCE_METHOD in rows and not hmc_ready:
         out.append(f"HMC is the reference once it has kept {MIN_HMC_DRAWS} draws after warm-up; "
                    "the distances to it appear then.")
@@ -362,6 +385,20 @@ def lesson(rows: dict[str, MethodReport], hmc_ready: bool, has_gap: bool,
                         f"{registry.method_label(m)} {text.fmt(d, 3)}"
                         for d, m in gap_diffs) + ".")
     return out
+
+
+def temperature_sentence(rows: dict[str, MethodReport], temperature: float) -> str:
+    """What the temperature did, with the far-from-data entropies of the tempered methods."""
+    kind = "cold (sharper than Bayes)" if temperature < 1.0 else "warm (flatter than Bayes)"
+    tempered = [m for m in ("hmc", "vi") if m in rows]
+    far = ", ".join(f"{registry.method_label(m)} {text.fmt(rows[m].entropy_far, 2)}"
+                    for m in tempered)
+    return (f"Posterior temperature T = {temperature:g}, {kind}: HMC samples p(θ|D)^(1/T) and VI "
+            f"weighs its KL by T. Far-from-data entropy of the tempered methods: "
+            f"{far or 'none chosen'} (train again at T = 1 to compare). Wenzel et al. 2020 "
+            f"found cold posteriors (T < 1) predicting better in deep networks; Izmailov et al. "
+            f"2021 found HMC at T = 1 needs no cooling on clean data. MAP, dropout and the "
+            f"ensemble ignore T.")
 
 
 def maps_payload(report: Report, kind: str, data: CompareData) -> dict:

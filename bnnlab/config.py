@@ -87,6 +87,7 @@ BOUNDS: dict[str, Bound] = {
     "ensemble_size": Bound(int, 1, MAX_ENSEMBLE),
     "hmc_warmup": Bound(int, 0, MAX_HMC_WARMUP),
     "hmc_max_doublings": Bound(int, 1, MAX_HMC_DOUBLINGS),
+    "temperature": Bound(float, 0.1, 10.0),
 }
 
 
@@ -138,6 +139,9 @@ class TrainConfig:
     ensemble_size: int = 5  # deep ensemble: number of members M
     hmc_warmup: int = 500  # HMC/NUTS: adaptation transitions before samples are kept
     hmc_max_doublings: int = 6  # HMC/NUTS: trajectory length ≤ 2**hmc_max_doublings steps
+    # Posterior temperature T (Wenzel et al. 2020): HMC samples p(θ|D)^{1/T}, its log density
+    # scaled by 1/T (bnnlab.hmc); the Compare page gives VI T as its KL weight. 1 = Bayes.
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         for name, choices in _choices().items():
@@ -188,6 +192,8 @@ def to_query_params(cfg: TrainConfig) -> dict[str, str]:
     out: dict[str, str] = {}
     for field in dataclasses.fields(cfg):
         value = getattr(cfg, field.name)
+        if field.name == "temperature" and value == 1.0:
+            continue  # links made before the temperature existed stay as they were
         out[field.name] = ",".join(map(str, value)) if field.name == "hidden" else f"{value:g}" \
             if isinstance(value, float) else str(value)
     return out

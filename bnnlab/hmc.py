@@ -241,21 +241,29 @@ class TransitionInfo(NamedTuple):
 
 def make_algorithm(problem: Problem) -> Algorithm:
     """NUTS with `problem.options["hmc_warmup"]` adaptation transitions and trajectories of at
-    most 2**`hmc_max_doublings` leapfrog steps; one transition per step."""
+    most 2**`hmc_max_doublings` leapfrog steps; one transition per step. With
+    `problem.options["temperature"]` T the target is the tempered posterior p(θ|D)^{1/T}: the
+    log density (log-likelihood + log prior) divided by T (Wenzel et al. 2020); T = 1 is
+    today's posterior, operation for operation."""
     num_warmup = problem.options["hmc_warmup"]
     max_doublings = problem.options["hmc_max_doublings"]
+    temperature = float(problem.options.get("temperature", 1.0))
     schedule = make_schedule(num_warmup)
     num_buffer = buffer_size(problem.num_params)
 
     def step_key(rng_key: jax.Array, state: HMCState, batch: Batch, hyper: Hyper):
         log_likelihood_fn = problem.log_likelihood_fn(batch)
         log_prior_fn = problem.log_prior_fn(hyper)
-        new_state, info = step(rng_key, state, lambda t: log_likelihood_fn(t) + log_prior_fn(t),
-                               num_warmup=num_warmup, schedule=schedule,
+        if temperature == 1.0:
+            target = lambda t: log_likelihood_fn(t) + log_prior_fn(t)  # noqa: E731
+        else:
+            target = lambda t: (log_likelihood_fn(t) + log_prior_fn(t)) / temperature  # noqa: E731
+        new_state, info = step(rng_key, state, target, num_warmup=num_warmup, schedule=schedule,
                                max_num_doublings=max_doublings)
         log_prior = log_prior_fn(new_state.position)
-        return new_state, TransitionInfo(info.logdensity, info.logdensity - log_prior, log_prior,
-                                         *info[1:])
+        # info.logdensity is the tempered target; the charts' terms are the untempered parts.
+        return new_state, TransitionInfo(info.logdensity, info.logdensity * temperature
+                                         - log_prior, log_prior, *info[1:])
 
     return Algorithm(
         init=lambda rng_key, init_std: init(problem.initial_position(rng_key), num_buffer),
@@ -285,7 +293,8 @@ def validate(cfg) -> None:
 SPEC = MethodSpec(
     name="hmc", label="HMC (reference)",
     description="the No-U-Turn sampler (blackjax) with Stan's warm-up: the reference posterior",
-    build=make_algorithm, static_fields=("hmc_warmup", "hmc_max_doublings"), uses_samples=False,
+    build=make_algorithm, static_fields=("hmc_warmup", "hmc_max_doublings", "temperature"),
+    uses_samples=False,
     trace_labels=("log target density", "log-likelihood", "−log prior"),
     report=report, validate=validate,
     # the trajectory's leapfrog steps plus the gradient at its start

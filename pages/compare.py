@@ -32,7 +32,7 @@ def _init_widgets() -> None:
         "dropout_rate": base.dropout_rate, "ensemble_size": base.ensemble_size,
         "hmc_warmup": base.hmc_warmup, "hmc_samples": DEFAULTS.hmc_samples,
         "hmc_max_doublings": base.hmc_max_doublings, "kind": "total", "zoom": False,
-        "grid_size": 50,
+        "grid_size": 50, "temperature": DEFAULTS.temperature,
     }
     widget_state.restore(P, values)  # after a visit to another page
     for name, value in values.items():
@@ -57,7 +57,8 @@ def _settings_from_widgets() -> compare.CompareSettings:
         hmc_max_doublings=int(s[P + "hmc_max_doublings"]),
         num_classes=int(s[P + "num_classes"]))
     return compare.CompareSettings(methods=tuple(s[P + "methods"]), dataset=s[P + "dataset"],
-                                   base=base, hmc_samples=int(s[P + "hmc_samples"]))
+                                   base=base, hmc_samples=int(s[P + "hmc_samples"]),
+                                   temperature=float(s[P + "temperature"]))
 
 
 def _trainer() -> session.Trainer | None:
@@ -84,6 +85,40 @@ def _dataset_changed() -> None:
     most = datasets.max_classes(st.session_state[P + "dataset"])
     st.session_state[P + "num_classes"] = min(int(st.session_state[P + "num_classes"]), most)
 
+
+# ---- posterior temperature in the URL (`?temperature=0.5`): read once per session, validated
+TEMPERATURE_BOUND = BOUNDS["temperature"]
+
+
+def _temperature_from_url() -> str | None:
+    """Apply `temperature` from the URL on the session's first run; a message if it is bad."""
+    if st.session_state.get(P + "url_read"):
+        return None
+    st.session_state[P + "url_read"] = True
+    raw = st.query_params.get("temperature")
+    if raw is None:
+        return None
+    try:
+        value = float(str(raw)[:40])
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and TEMPERATURE_BOUND.lo <= value <= TEMPERATURE_BOUND.hi):
+        return (f"Ignored temperature={str(raw)[:40]!r} from the link: the posterior "
+                f"temperature must be a number from {TEMPERATURE_BOUND.lo:g} to "
+                f"{TEMPERATURE_BOUND.hi:g}.")
+    st.session_state[P + "temperature"] = value
+    return None
+
+
+def _temperature_to_url(temperature: float) -> None:
+    if temperature == 1.0:
+        st.query_params.pop("temperature", None)
+    elif st.query_params.get("temperature") != f"{temperature:g}":
+        st.query_params["temperature"] = f"{temperature:g}"
+
+
+url_notice = _temperature_from_url()
+# ----
 
 st.title("Compare inference methods")
 st.caption(f"JAX {runtime.jax_version()} · running on **{runtime.device_label()}** — every "
@@ -128,6 +163,17 @@ with st.sidebar:
                     key=P + "hmc_samples")
     st.slider("Max tree doublings", 1, config.MAX_HMC_DOUBLINGS, key=P + "hmc_max_doublings",
               help="A NUTS trajectory has at most 2^doublings leapfrog steps")
+    st.header("Posterior temperature")
+    st.number_input("Temperature T (HMC and VI)", TEMPERATURE_BOUND.lo, TEMPERATURE_BOUND.hi,
+                    step=0.1, format="%.2f", key=P + "temperature",
+                    help="HMC samples p(θ|D)^(1/T) (its log density divided by T); VI weighs "
+                         "its KL by T·β, which tempers the likelihood alone. T < 1 is a cold "
+                         "(sharper) posterior, T > 1 a warm (flatter) one; 1 is Bayes "
+                         "(Wenzel et al. 2020; Izmailov et al. 2021). MAP, dropout and the "
+                         "ensemble ignore it.")
+
+if url_notice:
+    st.warning(escape_markdown(url_notice), icon=":material/link_off:")
 
 try:
     settings = _settings_from_widgets()
@@ -135,6 +181,7 @@ except (ConfigError, TypeError, ValueError) as err:
     st.error(escape_markdown(f"Setting not applied: {err}"), icon=":material/warning:")
     settings = st.session_state[P + "settings"] or DEFAULTS
 st.session_state[P + "settings"] = settings
+_temperature_to_url(settings.temperature)
 
 comparison: compare.Comparison | None = st.session_state[P + "comparison"]
 if comparison is not None and comparison.settings != settings:

@@ -60,14 +60,18 @@ def test_hmc_animation_advances_and_table_fills(app_server, page):
     _open_chapter(page, app_server.url)
     table = page.locator('[data-testid="stDataFrame"]')
     table.first.wait_for(timeout=180_000)
+    # The rows fill in the background with a progress bar; it goes once every method is in.
+    page.wait_for_function("!document.querySelector('[data-testid=stProgress]')",
+                           timeout=180_000)
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stDataFrame\"] "
                            "[role=\"row\"]').length >= 7", timeout=60_000)
     methods = page.get_by_role("radiogroup", name="Show on the posterior")
-    methods.get_by_text("HMC (blackjax leapfrog)").click()
+    methods.get_by_text("HMC with NUTS (blackjax)").click()
     page.wait_for_function("(e => e && Number(e.dataset.frames) > 5)"
-                           "(document.querySelector('.bnn-hmc'))", timeout=60_000)
-    first = int(page.locator(".bnn-hmc").get_attribute("data-transition"))
+                           "(document.querySelector('.bnn-post'))", timeout=60_000)
+    first = int(page.locator(".bnn-post").get_attribute("data-transition"))
     time.sleep(1.0)
-    later = int(page.locator(".bnn-hmc").get_attribute("data-transition"))
+    later = int(page.locator(".bnn-post").get_attribute("data-transition"))
     assert later > first
-    assert "ε =" in page.locator(".bnn-hmc-info").inner_text()
+    info = page.locator(".bnn-post-info").inner_text()
+    assert "ε =" in info and "doubling" in info

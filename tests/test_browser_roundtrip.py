@@ -24,6 +24,7 @@ def _slider_value(slider) -> str:
 @pytest.mark.parametrize("path,title", [
     ("bayes", "1 · Bayes' theorem"),
     ("bayesian-training", "2 · The Bayesian view of training"),
+    ("variational-inference", "3 · Variational inference"),
 ])
 def test_first_slider_survives_a_round_trip_home(app_server, page, path, title):
     """Move the page's first slider, go Home, come back: the slider has the moved value."""

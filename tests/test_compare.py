@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from bnnlab import cli, compare, predict, registry, wire
+from bnnlab import cli, compare, config, predict, registry, wire
 from bnnlab.config import ConfigError, TrainConfig
 
 # Shared by the CLI runs and the comparison so that both use the same compiled engines.
@@ -170,3 +170,65 @@ def test_lesson_with_every_method_diverged_prints_no_nan():
     lines = compare.lesson({"vi": _row("vi", math.nan, math.nan, math.nan, diverged=True)},
                            hmc_ready=False, has_gap=False)
     assert "nan" not in " ".join(lines) and "diverged" in lines[-1]
+
+
+# ------------------------------------------------------------------ temperature (issue 16)
+
+
+def test_temperature_one_is_todays_comparison():
+    """At T = 1 every method trains with exactly the config it had before T existed."""
+    plain = compare.CompareSettings()
+    tempered = compare.CompareSettings(temperature=1.0)
+    for method in plain.methods:
+        assert tempered.method_config(method) == plain.method_config(method)
+    assert plain.method_config("hmc").temperature == 1.0
+    assert "temperature" not in config.to_query_params(plain.method_config("hmc"))
+
+
+def test_temperature_scales_vi_kl_weight_and_reaches_hmc_only():
+    """T multiplies VI's KL weight and becomes HMC's temperature; other methods ignore it."""
+    base = TrainConfig(**SMALL, kl_weight=0.5)
+    plain = compare.CompareSettings(base=base)
+    warm = compare.CompareSettings(base=base, temperature=3.0)
+    assert warm.method_config("vi").kl_weight == pytest.approx(1.5)
+    assert warm.method_config("hmc").temperature == 3.0
+    for method in ("map", "dropout", "ensemble"):
+        assert warm.method_config(method) == plain.method_config(method)
+
+
+@pytest.mark.parametrize("bad", [0.0, 0.05, 11.0, float("nan"), "2", True])
+def test_temperature_is_validated(bad):
+    """A temperature outside [0.1, 10], or not a number, is refused with a message."""
+    with pytest.raises(ConfigError, match="temperature"):
+        compare.CompareSettings(temperature=bad)
+
+
+def test_vi_kl_weight_times_temperature_is_bounded():
+    """β × T over the KL weight's bound is refused, naming both."""
+    with pytest.raises(ConfigError, match="β × T"):
+        compare.CompareSettings(base=TrainConfig(**SMALL, kl_weight=5.0), temperature=4.0)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.5])
+def test_hmc_target_is_the_log_density_over_temperature(temperature):
+    """One NUTS transition reports the target at its new position: (log lik + log prior) / T,
+    recomputed here from the network's own likelihood and prior."""
+    import jax
+
+    from bnnlab import engine, hmc
+
+    cfg = TrainConfig(**SMALL, method="hmc", temperature=temperature)
+    data = compare.build_data("moons", cfg.num_points, 0.1, 0.25, 0)
+    static = engine.StaticConfig.from_config(cfg, len(data.x_train))
+    problem = engine.make_problem(static)
+    algorithm = hmc.make_algorithm(problem)
+    batch = engine.make_batch(data.x_train, data.y_train, static.data_bucket)
+    hyper = engine.make_hyper(cfg)
+    state = algorithm.init(jax.random.PRNGKey(0), 0.1)
+    new, info = algorithm.step_from_noise(jax.random.PRNGKey(1), state, batch, hyper)
+    theta = new.position
+    target = (problem.log_likelihood_fn(batch)(theta) + problem.log_prior_fn(hyper)(theta))
+    np.testing.assert_allclose(float(info.logdensity), float(target) / temperature, rtol=1e-5)
+    np.testing.assert_allclose(float(info.log_likelihood),
+                               float(problem.log_likelihood_fn(batch)(theta)), rtol=1e-4,
+                               atol=1e-3)

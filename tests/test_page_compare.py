@@ -116,3 +116,47 @@ def test_three_gaussian_blobs_train_with_three_colours():
     at.selectbox(key="cmp_dataset").set_value("moons").run()
     assert at.selectbox(key="cmp_num_classes").value == 2
     assert at.selectbox(key="cmp_num_classes").disabled
+
+# ------------------------------------------------------------------ temperature (issue 16)
+
+
+def test_temperature_from_the_url_reaches_the_settings_and_stays_in_the_url():
+    """`?temperature=0.5` sets the widget and the comparison's settings; the URL keeps it."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    _small(at)
+    at.query_params["temperature"] = "0.5"
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.number_input(key="cmp_temperature").value == 0.5
+    assert at.session_state["cmp_settings"].temperature == 0.5
+    assert at.query_params["temperature"] == "0.5"
+    at.number_input(key="cmp_temperature").set_value(1.0).run()
+    assert "temperature" not in at.query_params  # T = 1 leaves today's links unchanged
+
+
+@pytest.mark.parametrize("bad", ["0", "abc", "1e9", "nan"])
+def test_bad_temperature_in_the_url_gives_a_message_and_keeps_one(bad):
+    """A bad `temperature` in a link is refused with a message; T stays 1."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    _small(at)
+    at.query_params["temperature"] = bad
+    at.run()
+    assert not at.exception
+    assert any("temperature" in w.value for w in at.warning)
+    assert at.session_state["cmp_settings"].temperature == 1.0
+
+
+def test_train_at_a_temperature_reports_its_far_entropy():
+    """Trained at T = 2, the lesson says so and gives the tempered methods' far entropy."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    _small(at, methods=("vi", "hmc"))
+    at.session_state["cmp_temperature"] = 2.0
+    at.run()
+    at.button(key="cmp_train").click().run()
+    lesson = ""
+    for _ in range(200):
+        at.run()
+        lesson = " ".join(m.value for m in at.markdown)
+        if "Posterior temperature T = 2" in lesson:
+            break
+    assert "Posterior temperature T = 2" in lesson and "Far-from-data entropy" in lesson

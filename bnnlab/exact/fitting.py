@@ -87,11 +87,13 @@ def _optimizer() -> optax.GradientTransformation:
     return optax.scale_by_adam()
 
 
-def init(q: GaussianQ) -> FitState:
-    """Start fitting from `q` (any float dtype; stored as float32)."""
+def init(q: GaussianQ, correlation_free: bool = False) -> FitState:
+    """Start fitting from `q` (any float dtype; stored as float32). `correlation_free` True
+    fits the off-diagonal from the first step (a full-covariance fit that starts from an
+    already converged mean-field Q)."""
     q32 = GaussianQ(*(jnp.asarray(a, jnp.float32) for a in q))
     return FitState(q32, _optimizer().init(q32), jnp.zeros((), jnp.int32),
-                    jnp.zeros(4, jnp.float32), jnp.zeros((), bool))
+                    jnp.zeros(4, jnp.float32), jnp.asarray(correlation_free, bool))
 
 
 def negative_elbo(q: GaussianQ, data: PaddedData, nodes: Array, weights: Array, *,

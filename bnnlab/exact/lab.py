@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,37 +140,94 @@ def plot_line(data: ToyData) -> np.ndarray:
 
 
 class Comparison:
-    """Every method of `methods.METHODS` run once on P_T(θ | D): the rows of the table."""
+    """Every method of `methods.METHODS` on P_T(θ | D): the rows of the table, computed lazily.
+
+    Only the exact posterior is computed on construction (~0.1 s). `row(method)` runs one
+    method on first use (the one a learner looks at), and `fill_in_background()` runs the rest
+    on a thread so that the table fills without holding the page's script thread (not a
+    daemon: a JAX call cut off at interpreter exit aborts the process).
+    Thread-safe: one lock per method, so a row is computed once even when the page and the
+    background thread ask for it together."""
 
     def __init__(self, problem: Problem, temperature: float, q0: GaussianQ, seed: int) -> None:
         from bnnlab.exact.quadrature import exact_posterior
 
         self.problem = problem
         self.temperature = methods.check_temperature(temperature)
+        self.q0, self.seed = q0, seed
         p = problem
         self.grid = exact_posterior(p.data, p.model, p.prior_std, p.noise,
                                     temperature=self.temperature)
-        self.rows = {m: methods.run_method(m, self.grid, p.data, p.model, p.prior_std, p.noise,
-                                           0.0, q0, seed) for m in methods.METHODS}
-        self.id = uuid.uuid4().hex[:12]  # the HMC player restarts when this changes
-        self._tables: dict[float, list[dict[str, object]]] = {}
+        self.rows: dict[str, methods.MethodResult] = {}
+        self.errors: dict[str, str] = {}
+        self._locks = {m: threading.Lock() for m in methods.METHODS}
+        self._background: threading.Thread | None = None
+        self.id = uuid.uuid4().hex[:12]  # the player reloads its image when this changes
         self._lines: dict[tuple[str, bytes], np.ndarray] = {}
+        self._tables: dict[float, list[dict[str, object]]] = {}
         self._payloads: dict[tuple, dict] = {}
+        self._density: dict[tuple, dict] = {}
 
+    # ------------------------------------------------------------------ computing rows
+    def row(self, method: str) -> methods.MethodResult | None:
+        """The method's row, computed now if it is not yet (None if it failed: `errors`)."""
+        if method not in self._locks:
+            raise ValueError(f"unknown method {method!r}; choose one of {methods.METHODS}")
+        with self._locks[method]:
+            if method not in self.rows and method not in self.errors:
+                p = self.problem
+                try:
+                    self.rows[method] = methods.run_method(
+                        method, self.grid, p.data, p.model, p.prior_std, p.noise, 0.0,
+                        self.q0, self.seed)
+                except Exception as err:  # noqa: BLE001 - shown in the table, never raised
+                    self.errors[method] = f"{type(err).__name__}: {err}"
+        return self.rows.get(method)
+
+    def fill_in_background(self) -> None:
+        """Start (once) a thread computing every row not computed yet."""
+        if self._background is None:
+            self._background = threading.Thread(
+                target=lambda: [self.row(m) for m in methods.METHODS], daemon=False,
+                name=f"ch3-comparison-{self.id}")
+            self._background.start()
+
+    @property
+    def done(self) -> int:
+        """How many of the methods have a row (or an error)."""
+        return len(self.rows) + len(self.errors)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the background thread (if any) has finished (tests, benchmarks)."""
+        if self._background is not None:
+            self._background.join(timeout)
+
+    # --------------------------------------------------------------------- reading rows
     def line(self, method: str, x: np.ndarray) -> np.ndarray:
-        """Predictive of `method` (or "exact") along x float64[m], memoised."""
+        """Predictive of `method` (or "exact") along x float64[m], memoised (NaN while the
+        method has no row)."""
         key = (method, x.tobytes())
         if key not in self._lines:
-            self._lines[key] = (
-                posterior_predictive(self.grid, self.problem.model, x) if method == "exact"
-                else methods.line_predictive(self.rows[method], self.problem.model, x))
+            if method == "exact":
+                value = posterior_predictive(self.grid, self.problem.model, x)
+            elif (row := self.rows.get(method)) is None:
+                return np.full(x.shape, np.nan)
+            else:
+                value = methods.line_predictive(row, self.problem.model, x)
+            self._lines[key] = value
         return self._lines[key]
 
     def table(self, x_star: float) -> list[dict[str, object]]:
-        """One dict per row (exact first), for st.dataframe; NaN where a method has no value."""
-        if x_star not in self._tables:
-            self._tables[x_star] = self._table(x_star)
-        return self._tables[x_star]
+        """One dict per method (exact first), for st.dataframe; NaN where a method has no
+        value, "computing…" in `evidence kind` while its row is not there yet. Memoised once
+        every row is in."""
+        key = float(x_star)
+        if key in self._tables:
+            return self._tables[key]
+        rows = self._table(key)
+        if self.done == len(methods.METHODS):
+            self._tables[key] = rows
+        return rows
 
     def _table(self, x_star: float) -> list[dict[str, object]]:
         p = self.problem
@@ -177,38 +235,89 @@ class Comparison:
         rows: list[dict[str, object]] = [{
             "method": "Exact (quadrature)", "KL(Q‖P)": 0.0, "KL(P‖Q)": 0.0,
             "log evidence": self.grid.log_evidence, "evidence kind": "exact",
-            "predictive at x*": exact_pred, "error vs exact": 0.0, "wall time (s)": math.nan}]
-        for name, row in self.rows.items():
+            "pred. at x*": exact_pred, "error": 0.0,
+            "far entropy": methods.far_entropy_exact(self.grid, p.data, p.model,
+                                                              p.noise),
+            "wall (s)": math.nan}]
+        for name in methods.METHODS:
+            row = self.rows.get(name)
+            if row is None:
+                rows.append({"method": methods.METHOD_LABELS[name], "KL(Q‖P)": math.nan,
+                             "KL(P‖Q)": math.nan, "log evidence": math.nan,
+                             "evidence kind": (f"failed: {self.errors[name]}"
+                                               if name in self.errors else "computing…"),
+                             "pred. at x*": math.nan, "error": math.nan,
+                             "far entropy": math.nan, "wall (s)": math.nan})
+                continue
             pred = methods.predictive_at(row, p.model, x_star)
             rows.append({"method": methods.METHOD_LABELS[name], "KL(Q‖P)": row.kl_reverse,
                          "KL(P‖Q)": row.kl_forward, "log evidence": row.evidence,
-                         "evidence kind": row.evidence_kind, "predictive at x*": pred,
-                         "error vs exact": pred - exact_pred, "wall time (s)": row.wall_s})
+                         "evidence kind": row.evidence_kind, "pred. at x*": pred,
+                         "error": pred - exact_pred,
+                         "far entropy": methods.far_entropy(row, p.data, p.model,
+                                                                      p.noise),
+                         "wall (s)": row.wall_s})
         return rows
 
-    def hmc_payload(self, box: tuple[float, float, float, float], size: int = 96) -> dict:
-        """The HMC chain and the posterior image for `ui.hmc_player` (compact base64 arrays),
-        memoised per box."""
-        key = (tuple(float(b) for b in box), size)
+    # ------------------------------------------------------------ the posterior view
+    def view_payload(self, method: str, box: tuple[float, float, float, float],
+                     size: int = 96) -> dict:
+        """What `ui.posterior_view` draws for `method` (compact base64 arrays), memoised:
+        the posterior image (the browser keeps it while `density_id` is unchanged), and the
+        method's Gaussian (mean, covariance) or its NUTS chain. Call `row(method)` first."""
+        key = (method, tuple(float(b) for b in box), size)
         if key not in self._payloads:
-            self._payloads[key] = self._hmc_payload(box, size)
+            row = self.rows.get(method)
+            payload = {**self._density_payload(box, size), "method": method,
+                       "title": methods.METHOD_LABELS[method], "gaussian": None,
+                       "chain": None, "note": ""}
+            if row is None:
+                payload["note"] = self.errors.get(method, "not computed")
+            elif row.q is not None:
+                payload["gaussian"] = {"mean": [float(v) for v in np.asarray(row.q.mean)],
+                                       "cov": [float(v) for v in
+                                               q_covariance(row.q).ravel()]}
+            elif row.trace is not None:
+                payload["chain"] = self._chain_payload(row.trace)
+            else:
+                payload["note"] = row.evidence_kind
+            if row is None and method not in self.errors:
+                return payload  # not computed yet: not memoised
+            self._payloads[key] = payload
         return self._payloads[key]
 
-    def _hmc_payload(self, box: tuple[float, float, float, float], size: int) -> dict:
-        trace = self.rows["hmc"].trace
-        p = self.problem
-        _, _, density = methods.display_density(self.grid, p.data, p.model, p.prior_std,
-                                                p.noise, box, size)
-        return {"id": self.id, "total": int(trace.positions.shape[0]),
-                "leapfrog": int(trace.trajectories.shape[1] - 1),
-                "warmup": int(trace.warmup.sum()), "box": [float(b) for b in box],
-                "nx": size, "ny": size,
-                "density": encode_grid(density, float(density.max()) or 1.0),
-                "trajectories": encode_floats(trace.trajectories),
-                "positions": encode_floats(trace.positions),
-                "step_size": encode_floats(trace.step_size),
-                "accepted": "".join("1" if a else "0" for a in trace.accepted),
-                "divergent": "".join("1" if a else "0" for a in trace.divergent)}
+    def _density_payload(self, box: tuple[float, float, float, float], size: int) -> dict:
+        key = (tuple(float(b) for b in box), size)
+        if key not in self._density:
+            p = self.problem
+            _, _, density = methods.display_density(self.grid, p.data, p.model, p.prior_std,
+                                                    p.noise, box, size)
+            self._density[key] = {
+                "density_id": f"{self.id}-{hash(key) & 0xffffffff:x}",
+                "box": [float(b) for b in box], "nx": size, "ny": size,
+                "density": encode_grid(density, float(density.max()) or 1.0)}
+        return self._density[key]
+
+    def _chain_payload(self, trace: methods.NUTSTrace) -> dict:
+        """The NUTS chain: each kept trajectory's states concatenated (offsets from
+        `lengths`), the end momenta, the chain's states and the per-transition flags."""
+        lengths = trace.lengths.astype(np.int64)
+        paths = np.concatenate([trace.trajectories[t, :n] for t, n in enumerate(lengths)])
+
+        def bits(a: np.ndarray) -> str:
+            return "".join("1" if v else "0" for v in a)
+
+        return {"id": self.id, "total": int(lengths.size), "warmup": int(trace.warmup.sum()),
+                "init": [float(v) for v in np.asarray(self.q0.mean)],
+                "max_doublings": methods.NUTS_MAX_DOUBLINGS,
+                "lengths": [int(n) for n in lengths],
+                "doublings": [int(n) for n in trace.doublings],
+                "paths": encode_floats(paths.astype(np.float32)),
+                "momenta": encode_floats(trace.momenta.astype(np.float32)),
+                "positions": encode_floats(trace.positions.astype(np.float32)),
+                "step_size": encode_floats(trace.step_size.astype(np.float32)),
+                "moved": bits(trace.accepted), "divergent": bits(trace.divergent),
+                "turning": bits(trace.turning)}
 
 
 def derivation(run: FitRun, grid_nodes: tuple[int, int]) -> list[tuple[str, str]]:
