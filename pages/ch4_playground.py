@@ -36,12 +36,15 @@ def _open_from_url() -> None:
     for field in FIELDS:
         value = getattr(live.cfg, field)
         st.session_state[P + field] = ",".join(map(str, value)) if field == "hidden" else value
+    st.session_state[P + "budget"] = live.cfg.steps  # what Continue adds (see _continue)
 
 
 if P + "session" not in st.session_state:
     _open_from_url()
 widget_state.restore(P, FIELDS + VIEW)  # after a visit to another page
 live: session.Session = st.session_state[P + "session"]
+if st.session_state.pop(P + "sync_steps", False):  # a click raised the run's step budget
+    st.session_state[P + "steps"] = live.cfg.steps
 
 
 def _preset(values: dict) -> None:
@@ -59,8 +62,24 @@ def _regenerate() -> None:
 
 
 def _step() -> None:
-    live.step()
+    live.step()  # a finished run: its budget grows by one chunk
+    st.session_state[P + "steps"] = live.cfg.steps
     live.wait_for_step(timeout=2.0)  # bounded: the chunk runs on the trainer's thread
+
+
+# ---------------------------------------------------------------- training that keeps going
+# "Steps in total" is a budget: Train stops there, and Continue adds another budget of the
+# size the learner last typed (P + "budget"), writing the new total back into the widget and
+# the link. A click on the map of a started run trains on too (Session.click).
+def _budget_typed() -> None:
+    st.session_state[P + "budget"] = int(st.session_state[P + "steps"])
+
+
+def _continue() -> None:
+    refused = live.extend(st.session_state.get(P + "budget", live.cfg.steps))
+    st.session_state[P + "steps"] = live.cfg.steps
+    if refused:
+        st.toast(escape_markdown(refused), icon=":material/block:")
 
 
 # ---------------------------------------------------------------- page
@@ -111,7 +130,9 @@ with st.sidebar:
     st.number_input("Learning rate (Adam)", config.MIN_LR, config.MAX_LR, step=0.001,
                     format="%.5f", key=P + "lr")
     st.header("Training")
-    st.number_input("Steps in total", 1, config.MAX_STEPS, step=500, key=P + "steps")
+    st.number_input("Steps in total", 1, config.MAX_STEPS, step=500, key=P + "steps",
+                    on_change=_budget_typed,
+                    help="Train stops here; Continue then trains this many more steps")
     st.slider("Steps per redraw", 1, config.MAX_STEPS_PER_CHUNK, key=P + "steps_per_chunk")
     st.slider("Grid resolution", config.MIN_GRID, config.MAX_GRID, key=P + "grid_size")
 
@@ -160,14 +181,20 @@ if {k: st.query_params[k] for k in st.query_params} != wanted:
 # ---------------------------------------------------------------- controls above the chart
 status = live.status
 controls = st.columns([1, 1, 1.1, 1, 1.9, 1.5, 1.5])
+budget = int(st.session_state.get(P + "budget", live.cfg.steps))
 if status in LIVE:
     controls[0].button("Pause", on_click=live.pause, key=P + "pause", type="primary",
                        icon=":material/pause:")
-else:
+elif status == session.Status.FINISHED:
+    controls[0].button("Continue", on_click=_continue, key=P + "continue", type="primary",
+                       disabled=live.at_step_limit, icon=":material/play_arrow:",
+                       help=f"Train {budget:,} more steps from where the run stands")
+else:  # a diverged run's Train is greyed out next to the message that says why
     controls[0].button("Resume" if status == session.Status.PAUSED else "Train",
                        on_click=live.train, key=P + "train", type="primary",
-                       disabled=live.run.finished, icon=":material/play_arrow:")
-controls[1].button("Step", on_click=_step, key=P + "step", disabled=live.run.finished,
+                       disabled=status == session.Status.DIVERGED,
+                       icon=":material/play_arrow:")
+controls[1].button("Step", on_click=_step, key=P + "step", disabled=live.run.diverged,
                    help="Run one chunk of 'steps per redraw' steps", icon=":material/skip_next:")
 controls[2].button("Reset", on_click=live.reset, key=P + "reset", icon=":material/restart_alt:")
 controls[3].button("Clear", on_click=live.clear_added, key=P + "clear",
@@ -182,9 +209,14 @@ if status == session.Status.DIVERGED:
     st.error("Training diverged: a step produced NaN or infinity, so it stopped and kept the "
              "last finite parameters. Lower the learning rate (or the prior σ / initial σ) "
              "and press Reset.", icon=":material/error:")
+elif status == session.Status.FINISHED and live.at_step_limit:
+    st.info(f"Finished: the run has taken {config.MAX_STEPS:,} steps, the most a run may "
+            "take. Press Reset to start again.", icon=":material/flag:")
 elif status == session.Status.FINISHED:
-    st.info(f"Finished: the run has taken all {live.run.cfg.steps:,} steps. Raise *Steps in "
-            "total* to train on, or press Reset to start again.", icon=":material/flag:")
+    st.info(f"Finished: the run has taken all {live.run.cfg.steps:,} steps. **Continue** "
+            f"trains {budget:,} more, a point clicked onto the map trains "
+            f"{config.CLICK_TRAIN_STEPS:,} more on the new data, Reset starts again.",
+            icon=":material/flag:")
 
 
 @st.fragment(run_every=0.05 if status in LIVE else None, key="pg_live_view")
@@ -204,6 +236,8 @@ def live_view() -> None:
     if click and click != st.session_state.get(P + "last_click"):
         st.session_state[P + "last_click"] = click
         refused = live.click(click.get("x"), click.get("y"), view.mode)
+        if live.cfg.steps != st.session_state[P + "steps"]:  # the click trains on
+            st.session_state[P + "sync_steps"] = True
         if refused:
             st.toast(escape_markdown(refused), icon=":material/block:")
         elif view.mode != "view":

@@ -84,7 +84,8 @@ def test_train_ticks_then_pause_stops(at):
 
 def test_train_click_runs_nothing_on_the_script_thread():
     """The click on Train only starts the background trainer; the page then shows its frames,
-    and a finished run says so next to its greyed-out Train button."""
+    and a finished run says so and offers Continue, which trains another budget of steps
+    (issue 15: a finished run's Train was greyed out with no way on)."""
     at = _app({"steps": "10"})  # one chunk is the whole budget
     live = at.session_state["pg_session"]
     chunks_on_script_thread = []
@@ -101,9 +102,15 @@ def test_train_click_runs_nothing_on_the_script_thread():
     at.run()
     assert not chunks_on_script_thread and _run_state(at).step == 10
     assert _live(at)["step"] == 10 and _shown_step(at) == 10
-    assert at.button(key="pg_train").disabled
-    assert any("Finished" in i.value and "Steps in total" in i.value for i in at.info)
-    assert not at.exception
+    assert not at.button(key="pg_continue").disabled
+    assert any("Finished" in i.value and "Continue" in i.value for i in at.info)
+    at.button(key="pg_continue").click().run()
+    assert at.number_input(key="pg_steps").value == 20 and at.query_params["steps"] == "20"
+    _wait_for_step(at, 10)
+    live.trainer._thread.join(60)
+    at.run()
+    assert _run_state(at).step == 20 and _live(at)["step"] == 20
+    assert not chunks_on_script_thread and not at.exception
 
 
 def test_step_and_reset(at):
