@@ -370,15 +370,19 @@ class Run:
 
     def history_payload(self, snap: Snapshot | None = None) -> dict:
         """The objective chart: at most HISTORY_POINTS steps of ELBO, expected log-likelihood
-        and −β·KL (`wire.encode_floats`)."""
+        and −β·KL (`wire.encode_floats`), in nats per training point (divided by
+        `num_train`, the training points now): the sums grow with the data and their first
+        steps (thousands of nats) would flatten every later change."""
         snap = snap or self.snapshot
         elbo, ell, kl = self.history_arrays(snap)
+        num_train = max(1, len(self.data.x_train))
         idx, elbo_ds = wire.downsample(elbo, HISTORY_POINTS)
         return {
             "step": wire.encode_floats(idx + 1),
-            "elbo": wire.encode_floats(elbo_ds),
-            "ell": wire.encode_floats(ell[idx]),
-            "neg_kl": wire.encode_floats(-self.cfg.kl_weight * kl[idx]),
+            "elbo": wire.encode_floats(elbo_ds / num_train),
+            "ell": wire.encode_floats(ell[idx] / num_train),
+            "neg_kl": wire.encode_floats(-self.cfg.kl_weight * kl[idx] / num_train),
+            "per_point": num_train,
             "method": self.cfg.method,
             "last_step": snap.step,
         }

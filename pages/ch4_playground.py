@@ -14,6 +14,7 @@ from bnnlab.figures.playground import probe_histogram
 from ui import widget_state
 from ui.live_chart import live_chart
 from ui.text import escape_markdown
+from ui.upload_message import upload_message
 
 P = "pg_"  # session-state prefix of this page
 PRESETS = {"Talk's recipe: β = 0.001, initial σ = 1e-3": {"kl_weight": 0.001, "init_std": 1e-3},
@@ -165,10 +166,14 @@ if upload is not None and upload.file_id != st.session_state.get(P + "upload_id"
         if live.upload(datasets.load_csv(upload.getvalue())):
             st.toast(f"Loaded {len(live.uploaded[0])} points from the CSV.")
     except datasets.DataError as err:
-        st.session_state[P + "upload_error"] = escape_markdown(
-            f"Could not use {upload.name!r}: {err}. Keeping the previous data.")
+        st.session_state[P + "upload_error"] = (
+            upload.file_id, f"Could not use {upload.name!r}: {err}. Keeping the previous data.")
 if P + "upload_error" in st.session_state:
-    st.error(st.session_state[P + "upload_error"], icon=":material/description:")
+    # Not st.error: a file over Streamlit's size limit is refused in the browser without a
+    # rerun, and this message about the previous file would stay (issue 14). The component
+    # hides it in the browser as soon as another file is chosen.
+    file_id, text = st.session_state[P + "upload_error"]
+    upload_message(text, file_id, P + "upload", key=P + "upload_message")
 if live.uploaded is not None:
     st.info("Training on your uploaded CSV (standardised). Links cannot carry uploaded data.",
             icon=":material/description:")

@@ -78,7 +78,9 @@ def test_frame_payload(run):
     assert frame["train"]["c"] == "".join(str(int(c)) for c in run.data.y_train)
     elbo, _, _ = run.history_arrays()
     history = run.history_payload()
-    np.testing.assert_array_equal(wire.decode_floats(history["elbo"]), elbo)
+    n = len(run.data.x_train)  # the chart is in nats per training point
+    assert history["per_point"] == n
+    np.testing.assert_allclose(wire.decode_floats(history["elbo"]), elbo / n, rtol=1e-6)
     np.testing.assert_array_equal(wire.decode_floats(history["step"]), np.arange(1, 11))
     assert history["last_step"] == 10 and "history" not in frame
 
