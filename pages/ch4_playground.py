@@ -99,7 +99,7 @@ with st.sidebar:
     st.slider("Noise", 0.0, config.MAX_NOISE, step=0.01, key=P + "noise")
     st.slider("Test fraction", BOUNDS["test_fraction"].lo, BOUNDS["test_fraction"].hi,
               step=0.05, key=P + "test_fraction")
-    seed_col, regen_col = st.columns([2, 1])
+    seed_col, regen_col = st.columns([1, 1])  # 1366 px: no "Rege…"
     seed_col.number_input("Seed", 0, config.MAX_SEED, step=1, key=P + "seed")
     regen_col.button("Regenerate", on_click=_regenerate, key=P + "regen",
                      help="New random seed: new data and new initial weights")
@@ -138,11 +138,16 @@ with st.sidebar:
     st.slider("Grid resolution", config.MIN_GRID, config.MAX_GRID, key=P + "grid_size")
 
 # ---------------------------------------------------------------- widgets -> session
-try:
+def _widgets_cfg() -> config.TrainConfig:
+    """The settings the widgets show (raises ConfigError / ValueError on bad input)."""
     s = st.session_state
-    live.apply(live.cfg.replace(
+    return live.cfg.replace(
         **{f: type(getattr(live.cfg, f))(s[P + f]) for f in FIELDS if f != "hidden"},
-        hidden=config.parse_hidden(s[P + "hidden"])))
+        hidden=config.parse_hidden(s[P + "hidden"]))
+
+
+try:
+    live.apply(_widgets_cfg())
 except (ConfigError, TypeError, ValueError) as err:  # DataError is a ValueError
     st.error(escape_markdown(f"Setting not applied: {err}. Keeping the previous settings."),
              icon=":material/warning:")
@@ -185,7 +190,7 @@ if {k: st.query_params[k] for k in st.query_params} != wanted:
 
 # ---------------------------------------------------------------- controls above the chart
 status = live.status
-controls = st.columns([1, 1, 1.1, 1, 1.9, 1.5, 1.5])
+controls = st.columns([1.4, 1, 1.1, 1, 1.8, 1.4, 1.4])  # 1366 px: no "Con…"
 budget = int(st.session_state.get(P + "budget", live.cfg.steps))
 if status in LIVE:
     controls[0].button("Pause", on_click=live.pause, key=P + "pause", type="primary",
@@ -254,6 +259,78 @@ def live_view() -> None:
 
 
 live_view()
+
+# ---------------------------------------------------------------- try this
+# Each experiment's figures were measured with these exact settings (moons, 512 points, seed 0,
+# 2-32-32-1 tanh, 8 MC samples, lr 0.01, 2,000 steps) through bnnlab.session.Run, the page's
+# own engine and metrics, then again with 10 and 50 steps per redraw (a chunk draws its own
+# noise, so runs differ by a few hundredths) and with `python -m bnnlab train ... --json`; the
+# text gives figures that held in every one of those runs ("about").
+TRY_BASE = {"dataset": "moons", "num_points": 512, "noise": 0.15, "test_fraction": 0.25,
+            "seed": 0, "hidden": "32,32", "activation": "tanh", "method": "vi",
+            "num_samples": 8, "prior_std": 3.0, "init_std": 0.1, "kl_weight": 1.0,
+            "lr": 0.01, "steps": 2000}
+TRY_THIS = [
+    ("Full Bayes, then the talk's recipe", {},
+     "Train to the end (β = 1): test accuracy about 0.97, entropy about 0.2 nats both near "
+     "the data and far away. Then press *Talk's recipe* in the sidebar (β = 0.001, initial "
+     "σ = 1e-3) and Train again.",
+     "test accuracy rises to 0.99 but the network becomes sure of itself everywhere: entropy "
+     "about 0.005 near the data and 0.02 far away, a dark uncertainty map with one thin "
+     "bright line. A small β lets the likelihood outweigh the KL, so VI behaves almost like "
+     "MAP."),
+    ("A tight prior", {"prior_std": 0.3},
+     "Train with prior σ = 0.3 instead of 3.",
+     "the prior pulls every weight towards zero: test accuracy falls to about 0.87 (0.97 at "
+     "σ = 3) and the entropy near the data rises to about 0.37 nats. The prior is a modelling "
+     "choice, and it shows."),
+    ("Zoom out", {},
+     "Train to the end, then switch on *Zoom out* (×4 around the data).",
+     "far from every point the map stays mostly dark: the entropy far away (about 0.2 nats) "
+     "is no higher than near the data; only about a tenth of the zoomed-out map is above "
+     "0.5 nats, along the boundary and its continuation. Mean-field VI does not say "
+     "\"I don't know\" where there is no data."),
+    ("Outvote a cluster", {"kl_weight": 0.001, "init_std": 1e-3},
+     "With the talk's recipe, train to the end, choose *Click on the map to: Add class 1 "
+     "(blue)* and click three points into the top of the orange moon. Each click trains on "
+     f"for {config.CLICK_TRAIN_STEPS} steps, also after the run has finished.",
+     "the boundary bends around the new points: there P(blue) goes from 0.00 to about 0.6 "
+     "and the entropy to about 0.65 nats, nearly a coin flip. At β = 1 the same three points "
+     "move P(blue) only from about 0.01 to 0.08: the KL holds the posterior where it was."),
+    ("The gap between the moons", {"dataset": "moons_gap", "noise": 0.1},
+     "Train on *Moons with a gap* (no points where the moons interleave).",
+     "in the empty band the mean entropy is about 0.32 nats against about 0.17 on the test "
+     "points, highest where the boundary crosses the gap; with the talk's recipe about 0.1 "
+     "against 0.004. Foong et al. (2019) show factorised posteriors staying too confident "
+     "in such gaps."),
+    ("One network: MAP", {"method": "map"},
+     "Train with *MAP* as the inference method.",
+     "the epistemic map is exactly zero (one network cannot disagree with itself) and the "
+     "entropy is about 0.02 nats both near and far from the data."),
+    # SLOT (lead): the "Say I don't know" experiment (HMC, helper "methods") goes here, with
+    # its measured far/near entropy ratio.
+]
+
+
+def _set_up(values: dict) -> None:
+    """Write an experiment's settings into the widgets and start a fresh run with them."""
+    _preset({**TRY_BASE, **values})
+    st.session_state[P + "budget"] = TRY_BASE["steps"]
+    try:
+        live.apply(_widgets_cfg())
+        live.reset()
+    except (ConfigError, TypeError, ValueError, RuntimeError) as err:
+        st.toast(escape_markdown(f"Could not set up the experiment: {err}"),
+                 icon=":material/block:")
+
+
+with st.expander("Try this: six experiments", expanded=True, icon=":material/science:"):
+    for number, (title, values, todo, look) in enumerate(TRY_THIS, 1):
+        text_col, button_col = st.columns([6, 1], vertical_alignment="center")
+        text_col.markdown(f"**{number}. {title}.** {todo}  \n*Look for:* {look}")
+        button_col.button("Set up", key=P + f"try_{number}", on_click=_set_up, args=(values,),
+                          help="Write this experiment's settings into the sidebar and start "
+                               "a fresh run", width="stretch")
 
 st.markdown(
     "**Reading the maps.** Left: the mean predictive probability over posterior samples, with "

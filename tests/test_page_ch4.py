@@ -209,3 +209,20 @@ def test_a_dataset_its_defaults_cannot_learn_says_what_to_change():
     assert not any(advice == info.value for info in at.info)  # applied: the hint goes away
     at.selectbox(key="pg_dataset").set_value("moons").run()
     assert at.slider(key="pg_noise").value == datasets.REGISTRY["moons"].default_noise
+
+
+def test_try_this_sets_up_each_experiment_with_a_fresh_run():
+    """Issue 15's "try this" path: six experiments, each with what to look for, and its Set up
+    button writes the experiment's settings (into the link too) and starts a fresh run."""
+    at = _app()
+    texts = [m.value for m in at.markdown if "*Look for:*" in m.value]
+    assert len(texts) == 6
+    at.button(key="pg_step").click().run()
+    at.button(key="pg_try_5").click().run()  # the gap between the moons
+    live = at.session_state["pg_session"]
+    assert live.cfg.dataset == "moons_gap" and live.cfg.noise == 0.1 and live.run.step == 0
+    assert live.cfg.hidden == (32, 32) and live.cfg.steps == 2000
+    assert at.query_params["dataset"] == "moons_gap" and not at.exception
+    at.button(key="pg_try_2").click().run()
+    assert at.session_state["pg_session"].cfg.prior_std == 0.3
+    assert at.session_state["pg_session"].cfg.dataset == "moons"
