@@ -46,6 +46,8 @@ widget_state.restore(P, FIELDS + VIEW)  # after a visit to another page
 live: session.Session = st.session_state[P + "session"]
 if st.session_state.pop(P + "sync_steps", False):  # a click raised the run's step budget
     st.session_state[P + "steps"] = live.cfg.steps
+if P + "toast" in st.session_state:  # from the run before an st.rerun()
+    st.toast(st.session_state.pop(P + "toast"), icon=":material/description:")
 
 
 def _preset(values: dict) -> None:
@@ -168,11 +170,14 @@ if upload is None or upload.file_id != st.session_state.get(P + "upload_id"):
 if upload is not None and upload.file_id != st.session_state.get(P + "upload_id"):
     st.session_state[P + "upload_id"] = upload.file_id
     try:
-        if live.upload(datasets.load_csv(upload.getvalue())):
-            st.toast(f"Loaded {len(live.uploaded[0])} points from the CSV.")
+        loaded = live.upload(datasets.load_csv(upload.getvalue()))
     except datasets.DataError as err:
         st.session_state[P + "upload_error"] = (
             upload.file_id, f"Could not use {upload.name!r}: {err}. Keeping the previous data.")
+    else:
+        if loaded:  # the sidebar above was drawn for the old data: draw it again
+            st.session_state[P + "toast"] = f"Loaded {len(live.uploaded[0])} points from the CSV."
+            st.rerun()
 if P + "upload_error" in st.session_state:
     # Not st.error: a file over Streamlit's size limit is refused in the browser without a
     # rerun, and this message about the previous file would stay (issue 14). The component
