@@ -181,13 +181,12 @@ def test_a_click_after_the_run_finished_trains_on_and_the_maps_change(app_server
     count = int(_live_attr(page, "data-train-points"))
     before = _canvas(page)
     page.locator(".bnn-map canvas").click(position={"x": 120, "y": 120})
-    page.wait_for_function(
-        f"Number(document.querySelector('.bnn-live').dataset.trainPoints) === {count + 1}",
-        timeout=30_000)
-    page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) >= 300",
-                           timeout=60_000)
+    live = "(document.querySelector('.bnn-live') || {dataset: {}}).dataset"  # rerun-proof
+    page.wait_for_function(f"Number({live}.trainPoints) === {count + 1}", timeout=30_000)
+    page.wait_for_function(f"Number({live}.step) >= 300", timeout=60_000)
     assert _canvas(page) != before
     page.get_by_text("Finished: the run has taken all 700 steps").wait_for(timeout=60_000)
+    assert page.get_by_role("spinbutton", name="Steps in total").input_value() == "700"
 
 
 def test_maps_have_legends_and_the_objective_says_its_units(app_server, page):
@@ -230,6 +229,8 @@ def test_no_truncated_text_on_chapter_4_at_1366px(browser, app_server):
         page.get_by_role("button", name="Use the generated dataset").wait_for()
         assert _cut_text(page) == []
         page.get_by_role("button", name="Use the generated dataset").click()
+        page.get_by_role("button", name="Use the generated dataset").wait_for(state="detached")
+        wait_for_script_run(page)
         page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
         page.get_by_role("option", name="spiral").click()
         page.get_by_role("button", name="Use these settings").wait_for()
