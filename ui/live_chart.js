@@ -55,6 +55,13 @@ function frameClasses(d) {
   return CLASS_COLORS.map((color, k) => ({ label: `class ${k}`, color }));
 }
 
+// What the top of each uncertainty scale (ln 2 nats, two classes) means.
+const UNCERTAINTY_TOP = {
+  total: ", a coin flip: \u201cI don\u2019t know\u201d",
+  aleatoric: ": every posterior network flips a coin (noisy labels)",
+  epistemic: ": the posterior networks disagree completely",
+};
+
 function legendItem(html, text) {
   const item = document.createElement("span");
   item.className = "bnn-legend-item";
@@ -93,8 +100,10 @@ function drawLegends(root, d, hasBoundaries) {
   unc.textContent = "";
   const text = document.createElement("span");
   text.className = "bnn-legend-scale";
-  text.textContent = `dark 0 = certain · yellow ${Number.isFinite(max) ? max.toFixed(2) : "0.69"} ` +
-    "nats = ln 2, a coin flip: \u201cI don\u2019t know\u201d";
+  const k = Number.isFinite(max) ? Math.round(Math.exp(max)) : 2;  // max = ln K for K classes
+  const top = `yellow ${Number.isFinite(max) ? max.toFixed(2) : "0.69"} nats = ln ${k}`;
+  text.textContent = `dark 0 = certain · ${top}` + (UNCERTAINTY_TOP[d.uncertainty_kind] ||
+                                                   UNCERTAINTY_TOP.total);
   unc.appendChild(text);
 }
 
