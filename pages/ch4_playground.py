@@ -307,7 +307,7 @@ TRY_THIS = [
      "was."),
     ("The gap between the moons", {"dataset": "moons_gap", "noise": 0.1},
      "Train on *Moons with a gap* (no points where the moons interleave).",
-     "in the empty band the mean entropy is about 0.32 nats against about 0.17 on the test "
+     "in the empty band the mean entropy is about 0.3 nats against 0.14–0.18 on the test "
      "points, highest where the boundary crosses the gap; with the talk's recipe about 0.1 "
      "against 0.004. Foong et al. (2019) show factorised posteriors staying too confident "
      "in such gaps."),
