@@ -44,7 +44,9 @@ if P + "session" not in st.session_state:
     _open_from_url()
 widget_state.restore(P, FIELDS + VIEW)  # after a visit to another page
 live: session.Session = st.session_state[P + "session"]
-if st.session_state.pop(P + "sync_steps", False):  # a click raised the run's step budget
+# The session raised its step budget itself (a click on the map trains on): the widget, still
+# at the value last applied, follows; a value the learner has just typed wins.
+if st.session_state.get(P + "steps") == st.session_state.get(P + "applied_steps", live.cfg.steps):
     st.session_state[P + "steps"] = live.cfg.steps
 if P + "toast" in st.session_state:  # from the run before an st.rerun()
     st.toast(st.session_state.pop(P + "toast"), icon=":material/description:")
@@ -150,6 +152,7 @@ def _widgets_cfg() -> config.TrainConfig:
 
 try:
     live.apply(_widgets_cfg())
+    st.session_state[P + "applied_steps"] = live.cfg.steps
 except (ConfigError, TypeError, ValueError) as err:  # DataError is a ValueError
     st.error(escape_markdown(f"Setting not applied: {err}. Keeping the previous settings."),
              icon=":material/warning:")
@@ -251,8 +254,6 @@ def live_view() -> None:
     if click and click != st.session_state.get(P + "last_click"):
         st.session_state[P + "last_click"] = click
         refused = live.click(click.get("x"), click.get("y"), view.mode)
-        if live.cfg.steps != st.session_state[P + "steps"]:  # the click trains on
-            st.session_state[P + "sync_steps"] = True
         if refused:
             st.toast(escape_markdown(refused), icon=":material/block:")
         elif view.mode != "view":

@@ -4,6 +4,7 @@ settings and garbage, and a bad CSV upload."""
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser_helpers import open_playground, wait_for_script_run
 
@@ -25,7 +26,9 @@ def _step(page) -> int:
 
 
 def _canvas(page) -> str:
-    return page.evaluate("document.querySelector('.bnn-map canvas').toDataURL()")
+    """The prediction map's pixels (waiting out a rerun that briefly removes the chart)."""
+    return page.wait_for_function("(() => { const c = document.querySelector('.bnn-map canvas');"
+                                  " return c ? c.toDataURL() : null; })()").json_value()
 
 
 def test_train_redraws_pause_stops_reset_resets(app_server, page):
@@ -152,7 +155,7 @@ FINISHING = ("num_points=120&hidden=8&num_samples=2&steps_per_chunk=10&grid_size
 
 def _train_to_the_end(page) -> None:
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("Finished: the run has taken all 200 steps").wait_for(timeout=60_000)
+    page.get_by_text("Finished: the run has taken all 200 steps").wait_for(timeout=120_000)
 
 
 def test_a_finished_run_says_so_and_continues(app_server, page):
@@ -162,8 +165,9 @@ def test_a_finished_run_says_so_and_continues(app_server, page):
     open_playground(page, f"{app_server.url}/playground?{FINISHING}")
     _train_to_the_end(page)
     assert _step(page) == 200
+    wait_for_script_run(page)
     page.get_by_role("button", name="Continue", exact=True).click()
-    page.get_by_text("Finished: the run has taken all 400 steps").wait_for(timeout=60_000)
+    page.get_by_text("Finished: the run has taken all 400 steps").wait_for(timeout=120_000)
     assert _step(page) == 400
     assert page.get_by_role("spinbutton", name="Steps in total").input_value() == "400"
     assert "steps=400" in page.evaluate("location.search")
@@ -231,8 +235,13 @@ def test_no_truncated_text_on_chapter_4_at_1366px(browser, app_server):
         page.get_by_role("button", name="Use the generated dataset").click()
         page.get_by_role("button", name="Use the generated dataset").wait_for(state="detached")
         wait_for_script_run(page)
-        page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
-        page.get_by_role("option", name="spiral").click()
+        for _ in range(5):  # the selectbox is greyed out until the rerun after the click ends
+            page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
+            try:
+                page.get_by_role("option", name="spiral").click(timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                page.keyboard.press("Escape")
         page.get_by_role("button", name="Use these settings").wait_for()
         assert _cut_text(page) == []
     finally:

@@ -226,3 +226,33 @@ def test_try_this_sets_up_each_experiment_with_a_fresh_run():
     at.button(key="pg_try_2").click().run()
     assert at.session_state["pg_session"].cfg.prior_std == 0.3
     assert at.session_state["pg_session"].cfg.dataset == "moons"
+
+
+def test_a_point_added_after_the_run_finished_trains_on_and_the_widget_follows(monkeypatch):
+    """Issue 15: a click on the map of a finished run (Session.click, as the live chart's click
+    calls it) trains on from the current posterior; the page's *Steps in total* and link follow
+    the raised budget instead of cutting the run back to the old one."""
+    from bnnlab import config
+
+    monkeypatch.setattr(config, "CLICK_TRAIN_STEPS", 30)
+    at = _app({"steps": "10"})
+    at.button(key="pg_train").click().run()
+    live = at.session_state["pg_session"]
+    live.trainer._thread.join(60)
+    at.run()
+    assert live.status == session.Status.FINISHED
+    assert live.click(0.5, -0.25, "add1") is None
+    at.run()
+    assert at.number_input(key="pg_steps").value == 40 and at.query_params["steps"] == "40"
+    live.trainer._thread.join(60)
+    at.run()
+    assert live.run.step == 40 and _live(at)["train"]["n"] == len(live.run.data.x_train)
+    assert not at.exception
+
+
+def test_the_objective_chart_is_in_nats_per_training_point(at):
+    """Issue 15: the ELBO history the chart draws is divided by the training points (the sums'
+    first steps flattened every later change); the payload says by how many."""
+    at.button(key="pg_step").click().run()
+    history = _live(at)["history"]
+    assert history["per_point"] == len(_run_state(at).data.x_train)
