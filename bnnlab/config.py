@@ -47,6 +47,9 @@ CHUNK_SECONDS = 0.5
 SLOT_WAIT_S = 0.25  # a compile waits this long for an accelerator slot at a time
 COMPILE_WAIT_S = 600.0  # a compile waits this long for a slot before it gives up
 IDLE_TIMEOUT_S = 15.0  # a session not seen for this long (tab closed) stops training
+# A point clicked onto the map of a run that has started trains it on for at least this many
+# steps (paused or finished runs too), so the boundary visibly reacts at any time.
+CLICK_TRAIN_STEPS = 500
 
 # The chapter 4 playground trains these two; the comparison page (pages/compare.py) all of METHODS.
 PLAYGROUND_METHODS = ("vi", "map")

@@ -385,15 +385,19 @@ class Run:
 
     def history_payload(self, snap: Snapshot | None = None) -> dict:
         """The objective chart: at most HISTORY_POINTS steps of ELBO, expected log-likelihood
-        and −β·KL (`wire.encode_floats`)."""
+        and −β·KL (`wire.encode_floats`), in nats per training point (divided by
+        `num_train`, the training points now): the sums grow with the data and their first
+        steps (thousands of nats) would flatten every later change."""
         snap = snap or self.snapshot
         elbo, ell, kl = self.history_arrays(snap)
+        num_train = max(1, len(self.data.x_train))
         idx, elbo_ds = wire.downsample(elbo, HISTORY_POINTS)
         return {
             "step": wire.encode_floats(idx + 1),
-            "elbo": wire.encode_floats(elbo_ds),
-            "ell": wire.encode_floats(ell[idx]),
-            "neg_kl": wire.encode_floats(-self.cfg.kl_weight * kl[idx]),
+            "elbo": wire.encode_floats(elbo_ds / num_train),
+            "ell": wire.encode_floats(ell[idx] / num_train),
+            "neg_kl": wire.encode_floats(-self.cfg.kl_weight * kl[idx] / num_train),
+            "per_point": num_train,
             "method": self.cfg.method,
             "last_step": snap.step,
         }
@@ -757,12 +761,56 @@ class Session:
         except ConfigError as err:
             return f"Point not added: {err}"
         self.added = added
+        self._train_on_new_data()
         return None
 
     @property
     def classes(self) -> list[dict]:
         """The legend of the data's K classes: `palette.class_legend`."""
         return palette.class_legend(self.num_classes)
+
+    def _train_on_new_data(self) -> None:
+        """After a click added a point: a run that has started trains on from its current
+        posterior for at least `config.CLICK_TRAIN_STEPS` more steps (raising a finished run's
+        budget), so the boundary reacts to the point. Training keeps going as it was; a paused
+        or finished run trains those steps and stops again. Nothing happens before the first
+        Train (the learner may be placing points) or after a divergence."""
+        run = self.run
+        if run.diverged or (run.step == 0 and not self.trainer.running):
+            return
+        wanted = min(config.MAX_STEPS, run.step + config.CLICK_TRAIN_STEPS)
+        if wanted > run.cfg.steps:
+            try:
+                self.apply(self.cfg.replace(steps=wanted))
+            except ConfigError:  # a longer run is over the cost budget: train what is left
+                pass
+        if not self.trainer.running and not run.finished:
+            self.error = None
+            self.trainer.start(max_steps=config.CLICK_TRAIN_STEPS)
+
+    def extend(self, extra_steps: int) -> str | None:
+        """Continue a run for `extra_steps` more steps from where it stands: the step budget
+        (`cfg.steps`, the page's *Steps in total*) becomes step + `extra_steps`, at most
+        `config.MAX_STEPS`, and it trains. Returns a message when it cannot (diverged, at the
+        step limit, or a run that long is over the cost budget); then nothing changes."""
+        if self.run.diverged:
+            return "The run diverged: press Reset."
+        wanted = min(config.MAX_STEPS, self.run.step + max(1, int(extra_steps)))
+        if wanted <= self.run.step:
+            return (f"The run has taken the most steps a run may take "
+                    f"({config.MAX_STEPS:,}): press Reset to start again.")
+        if wanted > self.cfg.steps:
+            try:
+                self.apply(self.cfg.replace(steps=wanted))
+            except ConfigError as err:
+                return f"Cannot continue: {err}"
+        self.train()
+        return None
+
+    @property
+    def at_step_limit(self) -> bool:
+        """The run has taken `config.MAX_STEPS` steps: it cannot be continued, only reset."""
+        return self.run.step >= config.MAX_STEPS
 
     def tick(self, view: View | None = None, wait_s: float = 0.25) -> tuple[dict | None, Status]:
         """The live chart's next payload and the status. While training, it waits up to `wait_s`
@@ -860,11 +908,21 @@ class Session:
         self.trainer.stop()
 
     def step(self) -> None:
-        """One chunk's worth of steps (`steps_per_chunk`), trained in the background."""
+        """One chunk's worth of steps (`steps_per_chunk`), trained in the background; a
+        finished run's budget grows by that much first (Step continues it)."""
         self.wants_training = False
         self.trainer.stop()
+        chunk = self.run.engine.static.steps_per_chunk
+        if self.run.finished and not self.run.diverged:
+            wanted = min(config.MAX_STEPS, self.run.step + chunk)
+            if wanted > self.cfg.steps:
+                try:
+                    self.apply(self.cfg.replace(steps=wanted))
+                except ConfigError as err:  # a longer run is over the cost budget
+                    self.error = str(err)
+                    return
         if not self.run.finished:
-            self.trainer.start(max_steps=self.run.engine.static.steps_per_chunk)
+            self.trainer.start(max_steps=chunk)
 
     def wait_for_step(self, timeout: float) -> bool:
         """Wait until the trainer has stopped or `timeout` s passed (the Step button's page

@@ -15,6 +15,7 @@ from bnnlab.figures.playground import probe_histogram
 from ui import widget_state
 from ui.live_chart import live_chart
 from ui.text import escape_markdown
+from ui.upload_message import upload_message
 
 P = "pg_"  # session-state prefix of this page
 PRESETS = {"Talk's recipe: β = 0.001, initial σ = 1e-3": {"kl_weight": 0.001, "init_std": 1e-3},
@@ -43,12 +44,19 @@ def _open_from_url() -> None:
     for field in FIELDS:
         value = getattr(live.cfg, field)
         st.session_state[P + field] = ",".join(map(str, value)) if field == "hidden" else value
+    st.session_state[P + "budget"] = live.cfg.steps  # what Continue adds (see _continue)
 
 
 if P + "session" not in st.session_state:
     _open_from_url()
 widget_state.restore(P, FIELDS + VIEW)  # after a visit to another page
 live: session.Session = st.session_state[P + "session"]
+# The session raised its step budget itself (a click on the map trains on): the widget, still
+# at the value last applied, follows; a value the learner has just typed wins.
+if st.session_state.get(P + "steps") == st.session_state.get(P + "applied_steps", live.cfg.steps):
+    st.session_state[P + "steps"] = live.cfg.steps
+if P + "toast" in st.session_state:  # from the run before an st.rerun()
+    st.toast(st.session_state.pop(P + "toast"), icon=":material/description:")
 
 
 def _preset(values: dict) -> None:
@@ -70,8 +78,24 @@ def _regenerate() -> None:
 
 
 def _step() -> None:
-    live.step()
+    live.step()  # a finished run: its budget grows by one chunk
+    st.session_state[P + "steps"] = live.cfg.steps
     live.wait_for_step(timeout=2.0)  # bounded: the chunk runs on the trainer's thread
+
+
+# ---------------------------------------------------------------- training that keeps going
+# "Steps in total" is a budget: Train stops there, and Continue adds another budget of the
+# size the learner last typed (P + "budget"), writing the new total back into the widget and
+# the link. A click on the map of a started run trains on too (Session.click).
+def _budget_typed() -> None:
+    st.session_state[P + "budget"] = int(st.session_state[P + "steps"])
+
+
+def _continue() -> None:
+    refused = live.extend(st.session_state.get(P + "budget", live.cfg.steps))
+    st.session_state[P + "steps"] = live.cfg.steps
+    if refused:
+        st.toast(escape_markdown(refused), icon=":material/block:")
 
 
 # ---------------------------------------------------------------- page
@@ -96,7 +120,7 @@ with st.sidebar:
                       f"{config.MAX_CLASSES}; an uploaded CSV sets K by its labels.")
     st.slider("Test fraction", BOUNDS["test_fraction"].lo, BOUNDS["test_fraction"].hi,
               step=0.05, key=P + "test_fraction")
-    seed_col, regen_col = st.columns([2, 1])
+    seed_col, regen_col = st.columns([1, 1])  # 1366 px: no "Rege…"
     seed_col.number_input("Seed", 0, config.MAX_SEED, step=1, key=P + "seed")
     regen_col.button("Regenerate", on_click=_regenerate, key=P + "regen",
                      help="New random seed: new data and new initial weights")
@@ -128,16 +152,24 @@ with st.sidebar:
     st.number_input("Learning rate (Adam)", config.MIN_LR, config.MAX_LR, step=0.001,
                     format="%.5f", key=P + "lr")
     st.header("Training")
-    st.number_input("Steps in total", 1, config.MAX_STEPS, step=500, key=P + "steps")
+    st.number_input("Steps in total", 1, config.MAX_STEPS, step=500, key=P + "steps",
+                    on_change=_budget_typed,
+                    help="Train stops here; Continue then trains this many more steps")
     st.slider("Steps per redraw", 1, config.MAX_STEPS_PER_CHUNK, key=P + "steps_per_chunk")
     st.slider("Grid resolution", config.MIN_GRID, config.MAX_GRID, key=P + "grid_size")
 
 # ---------------------------------------------------------------- widgets -> session
-try:
+def _widgets_cfg() -> config.TrainConfig:
+    """The settings the widgets show (raises ConfigError / ValueError on bad input)."""
     s = st.session_state
-    live.apply(live.cfg.replace(
+    return live.cfg.replace(
         **{f: type(getattr(live.cfg, f))(s[P + f]) for f in FIELDS if f != "hidden"},
-        hidden=config.parse_hidden(s[P + "hidden"])))
+        hidden=config.parse_hidden(s[P + "hidden"]))
+
+
+try:
+    live.apply(_widgets_cfg())
+    st.session_state[P + "applied_steps"] = live.cfg.steps
 except (ConfigError, TypeError, ValueError) as err:  # DataError is a ValueError
     st.error(escape_markdown(f"Setting not applied: {err}. Keeping the previous settings."),
              icon=":material/warning:")
@@ -158,13 +190,20 @@ if upload is None or upload.file_id != st.session_state.get(P + "upload_id"):
 if upload is not None and upload.file_id != st.session_state.get(P + "upload_id"):
     st.session_state[P + "upload_id"] = upload.file_id
     try:
-        if live.upload(datasets.load_csv(upload.getvalue())):
-            st.toast(f"Loaded {len(live.uploaded[0])} points from the CSV.")
+        loaded = live.upload(datasets.load_csv(upload.getvalue()))
     except datasets.DataError as err:
-        st.session_state[P + "upload_error"] = escape_markdown(
-            f"Could not use {upload.name!r}: {err}. Keeping the previous data.")
+        st.session_state[P + "upload_error"] = (
+            upload.file_id, f"Could not use {upload.name!r}: {err}. Keeping the previous data.")
+    else:
+        if loaded:  # the sidebar above was drawn for the old data: draw it again
+            st.session_state[P + "toast"] = f"Loaded {len(live.uploaded[0])} points from the CSV."
+            st.rerun()
 if P + "upload_error" in st.session_state:
-    st.error(st.session_state[P + "upload_error"], icon=":material/description:")
+    # Not st.error: a file over Streamlit's size limit is refused in the browser without a
+    # rerun, and this message about the previous file would stay (issue 14). The component
+    # hides it in the browser as soon as another file is chosen.
+    file_id, text = st.session_state[P + "upload_error"]
+    upload_message(text, file_id, P + "upload", key=P + "upload_message")
 if live.uploaded is not None:
     st.info("Training on your uploaded CSV (standardised). Links cannot carry uploaded data.",
             icon=":material/description:")
@@ -176,15 +215,21 @@ if {k: st.query_params[k] for k in st.query_params} != wanted:
 
 # ---------------------------------------------------------------- controls above the chart
 status = live.status
-controls = st.columns([1, 1, 1.1, 1, 1.9, 1.5, 1.5])
+controls = st.columns([1.4, 1, 1.1, 1, 1.8, 1.4, 1.4])  # 1366 px: no "Con…"
+budget = int(st.session_state.get(P + "budget", live.cfg.steps))
 if status in LIVE:
     controls[0].button("Pause", on_click=live.pause, key=P + "pause", type="primary",
                        icon=":material/pause:")
-else:
+elif status == session.Status.FINISHED:
+    controls[0].button("Continue", on_click=_continue, key=P + "continue", type="primary",
+                       disabled=live.at_step_limit, icon=":material/play_arrow:",
+                       help=f"Train {budget:,} more steps from where the run stands")
+else:  # a diverged run's Train is greyed out next to the message that says why
     controls[0].button("Resume" if status == session.Status.PAUSED else "Train",
                        on_click=live.train, key=P + "train", type="primary",
-                       disabled=live.run.finished, icon=":material/play_arrow:")
-controls[1].button("Step", on_click=_step, key=P + "step", disabled=live.run.finished,
+                       disabled=status == session.Status.DIVERGED,
+                       icon=":material/play_arrow:")
+controls[1].button("Step", on_click=_step, key=P + "step", disabled=live.run.diverged,
                    help="Run one chunk of 'steps per redraw' steps", icon=":material/skip_next:")
 controls[2].button("Reset", on_click=live.reset, key=P + "reset", icon=":material/restart_alt:")
 controls[3].button("Clear", on_click=live.clear_added, key=P + "clear",
@@ -202,9 +247,14 @@ if status == session.Status.DIVERGED:
     st.error("Training diverged: a step produced NaN or infinity, so it stopped and kept the "
              "last finite parameters. Lower the learning rate (or the prior σ / initial σ) "
              "and press Reset.", icon=":material/error:")
+elif status == session.Status.FINISHED and live.at_step_limit:
+    st.info(f"Finished: the run has taken {config.MAX_STEPS:,} steps, the most a run may "
+            "take. Press Reset to start again.", icon=":material/flag:")
 elif status == session.Status.FINISHED:
-    st.info(f"Finished: the run has taken all {live.run.cfg.steps:,} steps. Raise *Steps in "
-            "total* to train on, or press Reset to start again.", icon=":material/flag:")
+    st.info(f"Finished: the run has taken all {live.run.cfg.steps:,} steps. **Continue** "
+            f"trains {budget:,} more, a point clicked onto the map trains "
+            f"{config.CLICK_TRAIN_STEPS:,} more on the new data, Reset starts again.",
+            icon=":material/flag:")
 
 
 @st.fragment(run_every=0.05 if status in LIVE else None, key="pg_live_view")
@@ -235,6 +285,81 @@ def live_view() -> None:
 
 
 live_view()
+
+# ---------------------------------------------------------------- try this
+# Each experiment's figures were measured with these exact settings (moons, 512 points, seed 0,
+# 2-32-32-1 tanh, 8 MC samples, lr 0.01, 2,000 steps) through bnnlab.session.Run, the page's
+# own engine and metrics, then again with 10 and 50 steps per redraw (a chunk draws its own
+# noise, so runs differ by a few hundredths) and with `python -m bnnlab train ... --json`; the
+# text gives figures that held in every one of those runs ("about"). Experiment 4 was also
+# clicked in the page (P(blue) read from the map's hover readout: β = 1 0.008 → 0.082, the
+# talk's recipe 0.000 → 0.41 at the nearest grid node; the library gave 0.59–0.65 there).
+TRY_BASE = {"dataset": "moons", "num_points": 512, "noise": 0.15, "test_fraction": 0.25,
+            "seed": 0, "hidden": "32,32", "activation": "tanh", "method": "vi",
+            "num_samples": 8, "prior_std": 3.0, "init_std": 0.1, "kl_weight": 1.0,
+            "lr": 0.01, "steps": 2000}
+TRY_THIS = [
+    ("Full Bayes, then the talk's recipe", {},
+     "Train to the end (β = 1): test accuracy about 0.97, entropy about 0.2 nats both near "
+     "the data and far away. Then press *Talk's recipe* in the sidebar (β = 0.001, initial "
+     "σ = 1e-3) and Train again.",
+     "test accuracy rises to 0.99 but the network becomes sure of itself everywhere: entropy "
+     "about 0.005 near the data and 0.02 far away, a dark uncertainty map with one thin "
+     "bright line. A small β lets the likelihood outweigh the KL, so VI behaves almost like "
+     "MAP."),
+    ("A tight prior", {"prior_std": 0.3},
+     "Train with prior σ = 0.3 instead of 3.",
+     "the prior pulls every weight towards zero: test accuracy falls to about 0.87 (0.97 at "
+     "σ = 3) and the entropy near the data rises to about 0.37 nats. The prior is a modelling "
+     "choice, and it shows."),
+    ("Zoom out", {},
+     "Train to the end, then switch on *Zoom out* (×4 around the data).",
+     "far from every point the map stays mostly dark: the entropy far away (about 0.2 nats) "
+     "is no higher than near the data; only about a tenth of the zoomed-out map is above "
+     "0.5 nats, along the boundary and its continuation. Mean-field VI does not say "
+     "\"I don't know\" where there is no data."),
+    ("Outvote a cluster", {"kl_weight": 0.001, "init_std": 1e-3},
+     "With the talk's recipe, train to the end, choose *Click on the map to: Add class 1 "
+     "(blue)* and click three points into the top of the orange moon. Each click trains on "
+     f"for {config.CLICK_TRAIN_STEPS} steps, also after the run has finished.",
+     "a small island grows around the new points: there P(blue) goes from 0.00 to 0.4–0.65 "
+     "and the entropy to about 0.65 nats or more, nearly a coin flip. At β = 1 the same three "
+     "points move P(blue) only from about 0.01 to 0.08: the KL holds the posterior where it "
+     "was."),
+    ("The gap between the moons", {"dataset": "moons_gap", "noise": 0.1},
+     "Train on *Moons with a gap* (no points where the moons interleave).",
+     "in the empty band the mean entropy is about 0.3 nats against 0.14–0.18 on the test "
+     "points, highest where the boundary crosses the gap; with the talk's recipe about 0.1 "
+     "against 0.004. Foong et al. (2019) show factorised posteriors staying too confident "
+     "in such gaps."),
+    ("One network: MAP", {"method": "map"},
+     "Train with *MAP* as the inference method.",
+     "the epistemic map is exactly zero (one network cannot disagree with itself) and the "
+     "entropy is about 0.02 nats both near and far from the data."),
+    # SLOT (lead): the "Say I don't know" experiment (HMC, helper "methods") goes here, with
+    # its measured far/near entropy ratio.
+]
+
+
+def _set_up(values: dict) -> None:
+    """Write an experiment's settings into the widgets and start a fresh run with them."""
+    _preset({**TRY_BASE, **values})
+    st.session_state[P + "budget"] = TRY_BASE["steps"]
+    try:
+        live.apply(_widgets_cfg())
+        live.reset()
+    except (ConfigError, TypeError, ValueError, RuntimeError) as err:
+        st.toast(escape_markdown(f"Could not set up the experiment: {err}"),
+                 icon=":material/block:")
+
+
+with st.expander("Try this: six experiments", expanded=True, icon=":material/science:"):
+    for number, (title, values, todo, look) in enumerate(TRY_THIS, 1):
+        text_col, button_col = st.columns([6, 1], vertical_alignment="center")
+        text_col.markdown(f"**{number}. {title}.** {todo}  \n*Look for:* {look}")
+        button_col.button("Set up", key=P + f"try_{number}", on_click=_set_up, args=(values,),
+                          help="Write this experiment's settings into the sidebar and start "
+                               "a fresh run", width="stretch")
 
 st.markdown(
     "**Reading the maps.** Left: the mean predictive probability over posterior samples, with "

@@ -4,8 +4,9 @@ settings and garbage, and a bad CSV upload."""
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser_helpers import open_playground
+from tests.browser_helpers import open_playground, wait_for_script_run
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +26,9 @@ def _step(page) -> int:
 
 
 def _canvas(page) -> str:
-    return page.evaluate("document.querySelector('.bnn-map canvas').toDataURL()")
+    """The prediction map's pixels (waiting out a rerun that briefly removes the chart)."""
+    return page.wait_for_function("(() => { const c = document.querySelector('.bnn-map canvas');"
+                                  " return c ? c.toDataURL() : null; })()").json_value()
 
 
 def test_train_redraws_pause_stops_reset_resets(app_server, page):
@@ -146,12 +149,100 @@ def test_a_click_far_outside_the_data_gets_a_message(app_server, page):
     assert "added=" not in page.evaluate("location.search")
 
 
-def test_a_finished_run_says_so_and_greys_out_train(app_server, page):
-    """When the run reaches its step budget in the background, the page switches Pause back
-    to a greyed-out Train and says why, without a click."""
-    open_playground(page, f"{app_server.url}/playground?num_points=120&hidden=8&num_samples=2"
-                          "&steps_per_chunk=10&grid_size=16&steps=200")
+FINISHING = ("num_points=120&hidden=8&num_samples=2&steps_per_chunk=10&grid_size=16"
+             "&steps=200")
+
+
+def _train_to_the_end(page) -> None:
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("Finished: the run has taken all 200 steps").wait_for(timeout=60_000)
-    assert page.get_by_role("button", name="Train", exact=True).is_disabled()
+    page.get_by_text("Finished: the run has taken all 200 steps").wait_for(timeout=120_000)
+
+
+def test_a_finished_run_says_so_and_continues(app_server, page):
+    """When the run reaches its step budget in the background, the page switches Pause to
+    Continue and says what it does, without a click; Continue trains another 200 steps and
+    writes the new total into the widget and the link (issue 15)."""
+    open_playground(page, f"{app_server.url}/playground?{FINISHING}")
+    _train_to_the_end(page)
     assert _step(page) == 200
+    wait_for_script_run(page)
+    page.get_by_role("button", name="Continue", exact=True).click()
+    page.get_by_text("Finished: the run has taken all 400 steps").wait_for(timeout=120_000)
+    assert _step(page) == 400
+    assert page.get_by_role("spinbutton", name="Steps in total").input_value() == "400"
+    assert "steps=400" in page.evaluate("location.search")
+
+
+def test_a_click_after_the_run_finished_trains_on_and_the_maps_change(app_server, page):
+    """Issue 15: "click a point, watch the boundary react" after the run has finished: the
+    point joins the data, training goes on from the current posterior and the map changes."""
+    open_playground(page, f"{app_server.url}/playground?{FINISHING}")
+    _train_to_the_end(page)
+    page.get_by_test_id("stSelectbox").filter(has_text="Click on the map to").click()
+    page.get_by_role("option", name="Add class 1 (blue)").click()
+    page.wait_for_function("document.querySelector('.bnn-map .bnn-title').textContent"
+                           ".includes('click to add')", timeout=30_000)
+    count = int(_live_attr(page, "data-train-points"))
+    before = _canvas(page)
+    page.locator(".bnn-map canvas").click(position={"x": 120, "y": 120})
+    live = "(document.querySelector('.bnn-live') || {dataset: {}}).dataset"  # rerun-proof
+    page.wait_for_function(f"Number({live}.trainPoints) === {count + 1}", timeout=30_000)
+    page.wait_for_function(f"Number({live}.step) >= 300", timeout=60_000)
+    assert _canvas(page) != before
+    page.get_by_text("Finished: the run has taken all 700 steps").wait_for(timeout=60_000)
+    assert page.get_by_role("spinbutton", name="Steps in total").input_value() == "700"
+
+
+def test_maps_have_legends_and_the_objective_says_its_units(app_server, page):
+    """Which colour is which class, filled = train, ring = test, the uncertainty scale's ln 2
+    = "I don't know", and the objective chart in nats per training point."""
+    open_playground(page, f"{app_server.url}/playground?{SMALL}")
+    legend = page.locator(".bnn-map .bnn-legend").inner_text()
+    for text in ("class 0", "class 1", "filled: training point", "ring: test point"):
+        assert text in legend, legend
+    scale = page.locator(".bnn-unc .bnn-legend").inner_text()
+    assert "0.69" in scale and "ln 2" in scale and "I don\u2019t know" in scale, scale
+    page.get_by_role("button", name="Step", exact=True).click()
+    page.get_by_text("Nats per training point").wait_for(timeout=30_000)
+
+
+GOOD_CSV = b"x1,x2,label\n" + b"".join(
+    f"{i % 5},{(i * 7) % 11},{i % 2}\n".encode() for i in range(40))
+
+
+def _cut_text(page) -> list[str]:
+    """Texts shown cut with an ellipsis, in the main area and the sidebar."""
+    wait_for_script_run(page)
+    return page.evaluate("""() => [...document.querySelectorAll(
+        '[data-testid=stMain] *, [data-testid=stSidebar] *')].filter((e) =>
+        e.textContent.trim() && e.getClientRects().length &&
+        e.scrollWidth > e.clientWidth + 1 &&
+        getComputedStyle(e).textOverflow === 'ellipsis').map((e) => e.textContent)""")
+
+
+def test_no_truncated_text_on_chapter_4_at_1366px(browser, app_server):
+    """Issue 15: no button, label or legend ends in "…" on a 1366×768 laptop screen."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        open_playground(page, f"{app_server.url}/playground?{FINISHING}")
+        _train_to_the_end(page)  # Continue is the widest label of the first button
+        assert _cut_text(page) == []
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+            files=[{"name": "good.csv", "mimeType": "text/csv", "buffer": GOOD_CSV}])
+        page.get_by_role("button", name="Use the generated dataset").wait_for()
+        assert _cut_text(page) == []
+        page.get_by_role("button", name="Use the generated dataset").click()
+        page.get_by_role("button", name="Use the generated dataset").wait_for(state="detached")
+        wait_for_script_run(page)
+        for _ in range(5):  # the selectbox is greyed out until the rerun after the click ends
+            page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
+            try:
+                page.get_by_role("option", name="spiral").click(timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                page.keyboard.press("Escape")
+        page.get_by_role("button", name="Use these settings").wait_for()
+        assert _cut_text(page) == []
+    finally:
+        context.close()

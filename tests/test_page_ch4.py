@@ -84,7 +84,8 @@ def test_train_ticks_then_pause_stops(at):
 
 def test_train_click_runs_nothing_on_the_script_thread():
     """The click on Train only starts the background trainer; the page then shows its frames,
-    and a finished run says so next to its greyed-out Train button."""
+    and a finished run says so and offers Continue, which trains another budget of steps
+    (issue 15: a finished run's Train was greyed out with no way on)."""
     at = _app({"steps": "10"})  # one chunk is the whole budget
     live = at.session_state["pg_session"]
     chunks_on_script_thread = []
@@ -101,9 +102,15 @@ def test_train_click_runs_nothing_on_the_script_thread():
     at.run()
     assert not chunks_on_script_thread and _run_state(at).step == 10
     assert _live(at)["step"] == 10 and _shown_step(at) == 10
-    assert at.button(key="pg_train").disabled
-    assert any("Finished" in i.value and "Steps in total" in i.value for i in at.info)
-    assert not at.exception
+    assert not at.button(key="pg_continue").disabled
+    assert any("Finished" in i.value and "Continue" in i.value for i in at.info)
+    at.button(key="pg_continue").click().run()
+    assert at.number_input(key="pg_steps").value == 20 and at.query_params["steps"] == "20"
+    _wait_for_step(at, 10)
+    live.trainer._thread.join(60)
+    at.run()
+    assert _run_state(at).step == 20 and _live(at)["step"] == 20
+    assert not chunks_on_script_thread and not at.exception
 
 
 def test_step_and_reset(at):
@@ -222,3 +229,50 @@ def test_three_class_spiral_from_a_link():
     assert at.selectbox(key="pg_num_classes").value == 2
     assert at.selectbox(key="pg_num_classes").disabled
     assert "mean_class" not in _live(at) and len(_live(at)["classes"]) == 2
+
+
+def test_try_this_sets_up_each_experiment_with_a_fresh_run():
+    """Issue 15's "try this" path: six experiments, each with what to look for, and its Set up
+    button writes the experiment's settings (into the link too) and starts a fresh run."""
+    at = _app()
+    texts = [m.value for m in at.markdown if "*Look for:*" in m.value]
+    assert len(texts) == 6
+    at.button(key="pg_step").click().run()
+    at.button(key="pg_try_5").click().run()  # the gap between the moons
+    live = at.session_state["pg_session"]
+    assert live.cfg.dataset == "moons_gap" and live.cfg.noise == 0.1 and live.run.step == 0
+    assert live.cfg.hidden == (32, 32) and live.cfg.steps == 2000
+    assert at.query_params["dataset"] == "moons_gap" and not at.exception
+    at.button(key="pg_try_2").click().run()
+    assert at.session_state["pg_session"].cfg.prior_std == 0.3
+    assert at.session_state["pg_session"].cfg.dataset == "moons"
+
+
+def test_a_point_added_after_the_run_finished_trains_on_and_the_widget_follows(monkeypatch):
+    """Issue 15: a click on the map of a finished run (Session.click, as the live chart's click
+    calls it) trains on from the current posterior; the page's *Steps in total* and link follow
+    the raised budget instead of cutting the run back to the old one."""
+    from bnnlab import config
+
+    monkeypatch.setattr(config, "CLICK_TRAIN_STEPS", 30)
+    at = _app({"steps": "10"})
+    at.button(key="pg_train").click().run()
+    live = at.session_state["pg_session"]
+    live.trainer._thread.join(60)
+    at.run()
+    assert live.status == session.Status.FINISHED
+    assert live.click(0.5, -0.25, "add1") is None
+    at.run()
+    assert at.number_input(key="pg_steps").value == 40 and at.query_params["steps"] == "40"
+    live.trainer._thread.join(60)
+    at.run()
+    assert live.run.step == 40 and _live(at)["train"]["n"] == len(live.run.data.x_train)
+    assert not at.exception
+
+
+def test_the_objective_chart_is_in_nats_per_training_point(at):
+    """Issue 15: the ELBO history the chart draws is divided by the training points (the sums'
+    first steps flattened every later change); the payload says by how many."""
+    at.button(key="pg_step").click().run()
+    history = _live(at)["history"]
+    assert history["per_point"] == len(_run_state(at).data.x_train)

@@ -3,6 +3,7 @@ extreme widget values give a clear message, keep the previous state and never ra
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,12 @@ def _session(params: dict[str, str]) -> AppTest:
 
 
 def _errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    """The page's errors, the upload message (a component since issue 14) included."""
+    shown = [e.value for e in at.error]
+    for element in at.get("bidi_component"):
+        if element.proto.component_name.endswith("bnnlab_upload_message"):
+            shown.append(json.loads(element.proto.json)["text"])
+    return shown
 
 
 @pytest.fixture(scope="module")

@@ -78,7 +78,9 @@ def test_frame_payload(run):
     assert frame["train"]["c"] == "".join(str(int(c)) for c in run.data.y_train)
     elbo, _, _ = run.history_arrays()
     history = run.history_payload()
-    np.testing.assert_array_equal(wire.decode_floats(history["elbo"]), elbo)
+    n = len(run.data.x_train)  # the chart is in nats per training point
+    assert history["per_point"] == n
+    np.testing.assert_allclose(wire.decode_floats(history["elbo"]), elbo / n, rtol=1e-6)
     np.testing.assert_array_equal(wire.decode_floats(history["step"]), np.arange(1, 11))
     assert history["last_step"] == 10 and "history" not in frame
 
@@ -466,3 +468,73 @@ def test_a_link_without_noise_starts_from_the_datasets_own():
                                          "num_points": "64"}, fields)
     assert live.cfg.noise == 0.3
     live.close()
+
+
+# ---------------------------------------------------------------- training that keeps going
+def test_extend_continues_a_finished_run_by_another_budget():
+    """Continue: a finished run's budget becomes step + extra and it trains on to it."""
+    s = session.Session(CFG)
+    s.train()
+    _finish(s.trainer)
+    assert s.status == session.Status.FINISHED
+    assert s.extend(20) is None and s.cfg.steps == 55 and s.run.cfg.steps == 55
+    _finish(s.trainer)
+    assert s.run.step == 55 and s.status == session.Status.FINISHED
+
+
+def test_extend_at_the_step_limit_says_so(monkeypatch):
+    """At config.MAX_STEPS a run cannot continue: a message, nothing changes."""
+    monkeypatch.setattr(config, "MAX_STEPS", 35)
+    s = session.Session(CFG)
+    s.train()
+    _finish(s.trainer)
+    message = s.extend(20)
+    assert message is not None and "Reset" in message and s.at_step_limit
+    assert not s.trainer.running and s.cfg.steps == 35
+
+
+def test_step_on_a_finished_run_takes_one_more_chunk():
+    """Step is never dead: on a finished run it adds one chunk to the budget and trains it."""
+    s = session.Session(CFG)
+    s.train()
+    _finish(s.trainer)
+    s.step()
+    s.wait_for_step(120)
+    assert s.run.step == 45 and s.cfg.steps == 45
+
+
+def test_a_click_on_a_finished_run_trains_on_the_new_data(monkeypatch):
+    """Issue 15: a point added after the run finished trains CLICK_TRAIN_STEPS more steps from
+    the current parameters, on data that include the point, and the maps change."""
+    monkeypatch.setattr(config, "CLICK_TRAIN_STEPS", 30)
+    s = session.Session(CFG)
+    s.train()
+    _finish(s.trainer)
+    before, _ = s.tick()
+    run = s.run
+    assert s.click(0.5, -0.25, "add1") is None
+    assert s.run is run and s.cfg.steps == 65 and s.trainer.running
+    _finish(s.trainer)
+    after, status = s.tick()
+    assert run.step == 65 and status == session.Status.FINISHED
+    assert after["train"]["n"] == before["train"]["n"] + 1
+    assert after["mean"] != before["mean"]
+
+
+def test_a_click_on_a_paused_run_trains_a_bounded_number_of_steps(monkeypatch):
+    """Paused: the click trains CLICK_TRAIN_STEPS steps and the run is paused again."""
+    monkeypatch.setattr(config, "CLICK_TRAIN_STEPS", 20)
+    s = session.Session(CFG.replace(steps=1000))
+    s.step()
+    s.wait_for_step(120)
+    assert s.status == session.Status.PAUSED
+    s.click(0.5, -0.25, "add0")
+    _finish(s.trainer)
+    assert s.run.step == 30 and s.status == session.Status.PAUSED and s.cfg.steps == 1000
+
+
+def test_a_click_before_the_first_train_only_adds_the_point():
+    """Before Train the learner may be placing points: a click trains nothing."""
+    s = session.Session(CFG)
+    s.click(0.5, -0.25, "add1")
+    assert not s.trainer.running and s.run.step == 0 and s.status == session.Status.IDLE

@@ -43,6 +43,66 @@ function niceTicks(lo, hi, count) {
   return ticks;
 }
 
+// ---------------------------------------------------------------- legends
+// The frame's classes: `d.classes = [{label, color: "#rrggbb"}, ...]` (K entries) when the
+// server sends them, else wire.js's two palette classes.
+function frameClasses(d) {
+  return classesOf(d).map((c, k) => ({ label: String(c.label ?? `class ${k}`),
+                                       color: String(c.color) }));
+}
+
+// What the top of each uncertainty scale (ln 2 nats, two classes) means.
+const UNCERTAINTY_TOP = {
+  total: ", a coin flip: \u201cI don\u2019t know\u201d",
+  aleatoric: ": every posterior network flips a coin (noisy labels)",
+  epistemic: ": the posterior networks disagree completely",
+};
+
+function legendItem(html, text) {
+  const item = document.createElement("span");
+  item.className = "bnn-legend-item";
+  item.innerHTML = html;
+  const label = document.createElement("span");
+  label.textContent = text;  // class names come from data: never HTML
+  item.appendChild(label);
+  return item;
+}
+
+// Under the prediction map: which colour is which class, filled = train, ring = test, and the
+// grey lines. Under the uncertainty map: what its scale means.
+function drawLegends(root, d, hasBoundaries) {
+  const classes = frameClasses(d);
+  const key = JSON.stringify([classes, d.uncertainty_kind, d.uncertainty_max, hasBoundaries]);
+  if (root.__legendKey === key) return;
+  root.__legendKey = key;
+  const mean = root.querySelector(".bnn-map .bnn-legend");
+  mean.innerHTML = "";
+  for (const c of classes) {
+    const dot = document.createElement("span");
+    dot.className = "bnn-dot";
+    dot.style.background = c.color;
+    const item = legendItem("", c.label);
+    item.insertBefore(dot, item.firstChild);
+    mean.appendChild(item);
+  }
+  mean.appendChild(legendItem('<span class="bnn-dot" style="background:#666"></span>',
+                              "filled: training point"));
+  mean.appendChild(legendItem('<span class="bnn-dot bnn-ring"></span>', "ring: test point"));
+  if (hasBoundaries) {
+    mean.appendChild(legendItem('<span class="bnn-line"></span>', "one posterior sample's boundary"));
+  }
+  const unc = root.querySelector(".bnn-unc .bnn-legend");
+  const max = Number(d.uncertainty_max);
+  unc.textContent = "";
+  const text = document.createElement("span");
+  text.className = "bnn-legend-scale";
+  const k = Number.isFinite(max) ? Math.round(Math.exp(max)) : 2;  // max = ln K for K classes
+  const top = `yellow ${Number.isFinite(max) ? max.toFixed(2) : "0.69"} nats = ln ${k}`;
+  text.textContent = `dark 0 = certain · ${top}` + (UNCERTAINTY_TOP[d.uncertainty_kind] ||
+                                                   UNCERTAINTY_TOP.total);
+  unc.appendChild(text);
+}
+
 // One canvas map: heatmap image + boundaries + points + axes, in data coordinates.
 class CanvasMap {
   constructor(el, kind, live) {
@@ -50,7 +110,8 @@ class CanvasMap {
     this.live = live;
     el.innerHTML = '<div class="bnn-title"></div><div class="bnn-plot"><canvas></canvas>' +
       '<div class="bnn-cbar"><div class="bnn-cbar-grad"></div><span class="bnn-cbar-hi"></span>' +
-      '<span class="bnn-cbar-lo"></span></div></div><div class="bnn-readout">&nbsp;</div>';
+      '<span class="bnn-cbar-lo"></span></div></div><div class="bnn-readout">&nbsp;</div>' +
+      '<div class="bnn-legend"></div>';
     this.el = el;
     this.canvas = el.querySelector("canvas");
     this.titleEl = el.querySelector(".bnn-title");
@@ -238,11 +299,11 @@ class CanvasMap {
         ctx.beginPath();
         ctx.arc(px, py, radius, 0, 2 * Math.PI);
         if (ring) {
-          ctx.strokeStyle = colors[pts.c[k]];
+          ctx.strokeStyle = colors[pts.c[k]] || "#555";
           ctx.lineWidth = 1.5;
           ctx.stroke();
         } else {
-          ctx.fillStyle = colors[pts.c[k]];
+          ctx.fillStyle = colors[pts.c[k]] || "#555";
           ctx.fill();
           // a dark rim on the uncertainty map: light class colours on viridis's yellow
           ctx.strokeStyle = this.kind === "mean" ? "white" : "rgba(20,20,20,0.8)";
@@ -277,11 +338,43 @@ class CanvasMap {
   }
 }
 
+// ---------------------------------------------------------------- the objective's y-range
+// The y-range of the objective chart: the values of the last RECENT_FRACTION of the steps
+// shown (all of them for short runs), padded; the first steps' thousands of nats would flatten
+// every later change. `clipped` says whether earlier values lie outside it.
+const RECENT_FRACTION = 0.6;
+function recentRange(traces, steps) {
+  const n = steps.length;
+  if (n < 20) return { y: null, clipped: false };
+  const last = steps[n - 1];
+  const from = last - RECENT_FRACTION * (last - steps[0]);
+  let lo = Infinity, hi = -Infinity, allLo = Infinity, allHi = -Infinity;
+  for (const t of traces) {
+    t.y.forEach((v, k) => {
+      if (v === null) return;
+      allLo = Math.min(allLo, v); allHi = Math.max(allHi, v);
+      if (steps[k] >= from) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    });
+  }
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return { y: null, clipped: false };
+  const pad = Math.max((hi - lo) * 0.15, 1e-3);
+  const y = [lo - pad, hi + pad];
+  return { y, clipped: allLo < y[0] || allHi > y[1] };
+}
+
+function elboNote(h, range) {
+  const n = Number(h.per_point) || 0;
+  const units = n ? `Nats per training point (sums ÷ ${n.toLocaleString("en")}).` : "";
+  return units + (range.clipped ? " The y-axis follows the last 60% of the steps shown; " +
+    "earlier values lie off the chart." : "");
+}
+
 class LiveChart {
   constructor(root) {
     this.root = root;
     root.innerHTML = '<div class="bnn-row"><div class="bnn-map"></div><div class="bnn-unc"></div>' +
       '</div><div class="bnn-metrics"></div><div class="bnn-elbo"></div>' +
+      '<div class="bnn-elbo-note"></div>' +
       '<div class="bnn-error"></div>';
     this.maps = [new CanvasMap(root.querySelector(".bnn-map"), "mean", this),
                  new CanvasMap(root.querySelector(".bnn-unc"), "uncertainty", this)];
@@ -345,6 +438,7 @@ class LiveChart {
       this.view = { x0: g.x0, x1: g.x0 + g.dx * (g.nx - 1), y0: g.y0, y1: g.y0 + g.dy * (g.ny - 1) };
     }
     for (const m of this.maps) m.setFrame(d);
+    drawLegends(this.root, d, this.decoded.segments.length > 0);
     this.redrawMaps();
     this.redraws += 1;
     window.__bnnRedraws = (window.__bnnRedraws || 0) + 1;
@@ -400,13 +494,18 @@ class LiveChart {
         { type: "scatter", mode: "lines", name: vi ? "−β·KL(q‖prior)" : "−β·‖θ‖²/2σ²",
           x: steps, y: plotlyArray(h.neg_kl), line: { color: "#c0392b" } },
       ];
+      const range = recentRange(traces, steps);
       const layout = {
         title: { text: vi ? "ELBO = E_q[log P(Y|X,θ)] − β·KL(q‖prior), per step"
                           : "MAP objective per step", font: { size: 13 } },
-        height: 240, margin: { l: 60, r: 10, t: 34, b: 30 },
+        height: 260, margin: { l: 60, r: 10, t: 34, b: 30 },
         xaxis: { title: { text: "step" } }, legend: { orientation: "h", y: -0.3 },
+        yaxis: { title: { text: range.clipped ? "nats per point (recent)" : "nats per point",
+                          font: { size: 11 } },
+                 range: range.y, autorange: range.y ? false : true },
         uirevision: this.viewRevision,
       };
+      setText(this.root.querySelector(".bnn-elbo-note"), elboNote(h, range));
       await Plotly.react(this.elboDiv, traces, layout,
                          { displaylogo: false, responsive: true });
       setText(this.root.querySelector(".bnn-error"), "");

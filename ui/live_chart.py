@@ -29,7 +29,14 @@ CSS = """
 .bnn-cbar-hi, .bnn-cbar-lo { position: absolute; left: 13px; font-size: 11px; color: #444; }
 .bnn-cbar-hi { top: -2px; } .bnn-cbar-lo { bottom: -2px; }
 .bnn-readout { font-size: 12px; color: #555; margin-left: 38px; min-height: 16px; }
-.bnn-elbo { min-height: 240px; }
+.bnn-elbo { min-height: 260px; }
+.bnn-elbo-note { font-size: 12px; color: #555; margin: 0 0 4px 60px; min-height: 16px; }
+.bnn-legend { font-size: 12px; color: #333; margin: 2px 0 0 38px; display: flex;
+              flex-wrap: wrap; gap: 2px 12px; }
+.bnn-legend-item { display: inline-flex; align-items: center; gap: 4px; white-space: nowrap; }
+.bnn-dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; }
+.bnn-ring { background: transparent; border: 1.5px solid #666; width: 7px; height: 7px; }
+.bnn-line { display: inline-block; width: 16px; height: 0; border-top: 1px solid #555; }
 .bnn-metrics { display: grid; grid-template-columns: repeat(8, 1fr); gap: 6px; margin: 8px 0; }
 .bnn-metric-label { font-size: 13px; color: #555; }
 .bnn-metric-value { font-size: 26px; color: #222; line-height: 1.2; }
