@@ -27,10 +27,14 @@ Like the other methods the module never calls `jit`; callers jit where they use 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from bnnlab import map_estimate
+from bnnlab.methods.base import Algorithm, MethodSpec, Problem
 
 # Full-covariance Laplace up to this many parameters (a d×d GGN and its eigendecomposition:
 # 3,000² float32 is 36 MB and ~1 s on 2 cores); last-layer Laplace beyond.
@@ -236,3 +240,122 @@ def linearised_logits(rng_key: jax.Array, laplace: LaplaceFit, prior_precision: 
 
     mean, linear = jax.linearize(f, bayesian)
     return mean + jax.vmap(linear)(deltas)
+
+
+# ------------------------------------------------------------------ the registry's algorithm
+
+class LaplaceState(NamedTuple):
+    """MAP training's state and, once `fit` ran, the Laplace posterior around it.
+
+    Every training step clears `fitted` (the network moved): the predictive is the MAP network's
+    until the next fit."""
+
+    map_state: Any  # map_estimate.MAPState: position θ float32[d] and Adam's moments
+    fitted: jax.Array  # bool[]
+    prior_precision: jax.Array  # float32[]: α tuned by the evidence (1 / prior σ²)
+    eigenvalues: jax.Array  # float32[k]: the GGN's
+    eigenvectors: jax.Array  # float32[k, k]
+    log_likelihood: jax.Array  # float32[]: log P(D | θ*) at the fit
+
+
+def as_fit(state: LaplaceState) -> LaplaceFit:
+    """The `LaplaceFit` a `LaplaceState` holds (θ* its MAP position)."""
+    theta = state.map_state.position
+    return LaplaceFit(theta, theta[theta.shape[0] - state.eigenvalues.shape[0]:],
+                      state.eigenvalues, state.eigenvectors, state.log_likelihood)
+
+
+def last_layer_size(problem: Problem) -> int:
+    """Weights and biases of the output layer (the last entries of θ, `weights.layer_slices`)."""
+    return (problem.model.hidden[-1] + 1) * problem.model.num_outputs
+
+
+def make_algorithm(problem: Problem) -> Algorithm:
+    """MAP training steps (`map_estimate`), then `fit`: the GGN at θ*, its eigendecomposition and
+    α maximising the Laplace evidence; the predictive is the linearised network."""
+    point = map_estimate.make_algorithm(problem)
+    num_params = problem.num_params
+    k = num_bayesian_params(num_params, last_layer_size(problem))
+    likelihood = bernoulli() if problem.model.num_outputs == 1 else categorical()
+    logits_fn = problem.flat.logits_fn
+
+    def init(rng_key, init_std):
+        return LaplaceState(point.init(rng_key, init_std), jnp.bool_(False), jnp.float32(1.0),
+                            jnp.zeros(k, jnp.float32), jnp.eye(k, dtype=jnp.float32),
+                            jnp.float32(0.0))
+
+    def join_part(state: LaplaceState, map_state, moved):
+        # the network moved: the fit no longer belongs to it
+        return state._replace(map_state=map_state, fitted=state.fitted & ~moved)
+
+    def fit_posterior(state: LaplaceState, batch, hyper) -> LaplaceState:
+        del hyper  # α is tuned by the evidence, not taken from the training prior
+        laplace = fit(logits_fn, state.map_state.position, batch.x, batch.y, likelihood, k,
+                      batch.mask)
+        best = evidence_curve(laplace).best_prior_std
+        return LaplaceState(state.map_state, jnp.bool_(True), (best**-2).astype(jnp.float32),
+                            laplace.eigenvalues, laplace.eigenvectors, laplace.log_likelihood)
+
+    def predictive_logits(rng_key, state: LaplaceState, x, num_samples):
+        samples = linearised_logits(rng_key, as_fit(state), state.prior_precision, logits_fn,
+                                    x, num_samples)
+        at_map = jnp.broadcast_to(logits_fn(state.map_state.position, x), samples.shape)
+        return jnp.where(state.fitted, samples, at_map)
+
+    def predictive_samples(rng_key, state: LaplaceState, num_samples):
+        drawn = sample_params(rng_key, as_fit(state), state.prior_precision, num_samples)
+        at_map = jnp.broadcast_to(state.map_state.position, drawn.shape)
+        return jnp.where(state.fitted, drawn, at_map)
+
+    # Training steps are MAP's, on the MAP part of the state (`trained_part`).
+    return Algorithm(
+        init=init, step=point.step, predictive_samples=predictive_samples,
+        draw_noise=point.draw_noise, step_from_noise=point.step_from_noise, trace=point.trace,
+        checked=point.checked, fit=fit_posterior, predictive_logits=predictive_logits,
+        trained_part=lambda state: state.map_state, join_part=join_part)
+
+
+def fit_details(state: LaplaceState) -> dict:
+    """For the page: whether fitted, the evidence curve over prior σ (numpy) and its maximiser,
+    and how many parameters are Bayesian (all, or the last layer's)."""
+    curve = evidence_curve(as_fit(state))
+    return {"fitted": bool(state.fitted), "prior_std": np.asarray(curve.prior_std),
+            "log_evidence": np.asarray(curve.log_evidence),
+            "best_prior_std": float(state.prior_precision) ** -0.5,
+            "num_bayesian": int(state.eigenvalues.shape[0]),
+            "num_params": int(state.map_state.position.shape[0])}
+
+
+def weight_marginals(state: LaplaceState) -> tuple[np.ndarray, np.ndarray]:
+    """Per-weight mean θ* and marginal σ = sqrt(diag (GGN + α I)⁻¹) (0 for the non-Bayesian part
+    and before a fit): float64[d] each."""
+    theta = np.asarray(state.map_state.position, np.float64)
+    std = np.zeros_like(theta)
+    if bool(state.fitted):
+        vectors = np.asarray(state.eigenvectors, np.float64)
+        values = np.asarray(state.eigenvalues, np.float64) + float(state.prior_precision)
+        std[theta.shape[0] - values.shape[0]:] = np.sqrt(np.square(vectors) @ (1.0 / values))
+    return theta, std
+
+
+def report(cfg, state) -> dict:
+    """The fit for the CLI's JSON: the tuned prior σ and how many parameters are Bayesian."""
+    del cfg
+    chain = state.method_state
+    return {"laplace_fitted": bool(chain.fitted),
+            "laplace_prior_std": float(chain.prior_precision) ** -0.5,
+            "laplace_num_bayesian": int(chain.eigenvalues.shape[0])}
+
+
+SPEC = MethodSpec(
+    name="laplace", label="Laplace (linearised)",
+    description="MAP, then a Gaussian around it from the GGN, prior σ tuned by the evidence "
+                "(Immer et al. 2021)",
+    build=make_algorithm, uses_samples=False,
+    trace_labels=("log-likelihood − β·penalty", "log-likelihood", "‖θ‖²/(2σ²)"),
+    report=report,
+    # Adam's state, the GGN's eigenvectors (k ≤ MAX_FULL_PARAMS squared) and eigenvalues
+    state_floats=lambda options, num_params: (
+        3 * num_params + min(num_params, MAX_FULL_PARAMS) ** 2 + num_params),
+    fit_label="Make this network Bayesian",
+    fit_details=fit_details, weight_marginals=weight_marginals)

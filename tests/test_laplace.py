@@ -137,3 +137,69 @@ def test_evidence_curve_maximiser_is_on_the_curve():
     assert np.all(np.diff(np.asarray(curve.prior_std)) > 0)
     best = int(np.argmax(curve.log_evidence))
     assert float(curve.best_prior_std) == pytest.approx(float(curve.prior_std[best]))
+
+
+# ------------------------------------------------------------------ the registry method
+
+def _trained_laplace_run(steps=60):
+    from bnnlab import config, datasets, engine
+
+    cfg = config.TrainConfig(method="laplace", hidden=(8,), num_points=64, steps=steps,
+                             steps_per_chunk=20, lr=0.05)
+    data = datasets.prepare(*datasets.make("moons", 64, 0.15, 0), 0.25, 0)
+    return cfg, data, engine.fit(cfg, data.x_train, data.y_train)
+
+
+def test_registry_method_predictive_is_the_linearised_network():
+    """`--method laplace`'s predictive equals `laplace.linearised_logits` at the fitted state,
+    with the prior σ that maximises the evidence curve."""
+    cfg, data, result = _trained_laplace_run()
+    state = result.state.method_state
+    assert bool(state.fitted)
+    fit = laplace.as_fit(state)
+    curve = laplace.evidence_curve(fit)
+    np.testing.assert_allclose(float(state.prior_precision), float(curve.best_prior_std) ** -2,
+                               rtol=1e-5)
+    x = jnp.asarray(data.x_test)
+    key = jax.random.key(3)
+    probs = np.asarray(result.engine.sample_probs(key, result.state, x, num_samples=7))
+    logits = laplace.linearised_logits(key, fit, state.prior_precision,
+                                       result.engine.logits_fn, x, 7)
+    np.testing.assert_allclose(probs, np.asarray(jax.nn.sigmoid(logits)), atol=1e-5)
+    assert np.std(probs, axis=0).max() > 1e-3  # a posterior, not a point
+
+
+def test_training_after_a_fit_returns_to_the_map_network():
+    """A chunk of training steps clears the fit: the predictive is the MAP network's again
+    (and a chunk of 0 steps keeps it)."""
+    from bnnlab import engine
+
+    cfg, data, result = _trained_laplace_run()
+    eng = result.engine
+    batch = engine.make_batch(data.x_train, data.y_train, eng.static.data_bucket)
+    hyper = engine.make_hyper(cfg)
+    kept, _ = eng.run_chunk(result.state, batch, hyper, jnp.int32(0))
+    assert bool(kept.method_state.fitted)
+    moved, _ = eng.run_chunk(result.state, batch, hyper, jnp.int32(3))
+    assert not bool(moved.method_state.fitted)
+    x = jnp.asarray(data.x_test)
+    probs = np.asarray(eng.sample_probs(jax.random.key(0), moved, x, num_samples=4))
+    at_map = jax.nn.sigmoid(eng.logits_fn(moved.method_state.map_state.position, x))
+    np.testing.assert_allclose(probs, np.broadcast_to(at_map, probs.shape), atol=1e-6)
+
+
+def test_weight_marginals_are_the_covariance_diagonal():
+    """The weight view's σ for Laplace is sqrt(diag (GGN + αI)⁻¹) (`weights.from_eigh`)."""
+    from bnnlab import weights
+
+    _, _, result = _trained_laplace_run()
+    state = result.state.method_state
+    mean, std = laplace.weight_marginals(state)
+    fit = laplace.as_fit(state)
+    expected = weights.from_eigh(np.asarray(fit.mean), np.asarray(fit.eigenvalues),
+                                 np.asarray(fit.eigenvectors), 1.0, of="precision",
+                                 shift=float(state.prior_precision))
+    np.testing.assert_allclose(std, expected.std, rtol=1e-6)
+    np.testing.assert_allclose(mean, np.asarray(fit.theta), rtol=1e-6)
+    cov = np.asarray(laplace.covariance(fit, state.prior_precision))
+    np.testing.assert_allclose(std**2, np.diag(cov), rtol=1e-3, atol=1e-7)
