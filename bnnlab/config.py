@@ -47,8 +47,8 @@ SLOT_WAIT_S = 0.25  # a compile waits this long for an accelerator slot at a tim
 COMPILE_WAIT_S = 600.0  # a compile waits this long for a slot before it gives up
 IDLE_TIMEOUT_S = 15.0  # a session not seen for this long (tab closed) stops training
 
-# The chapter 4 playground trains these two; the comparison page (pages/compare.py) all of METHODS.
-PLAYGROUND_METHODS = ("vi", "map")
+# The methods the chapter 4 playground trains (all of METHODS; the comparison page too).
+PLAYGROUND_METHODS = ("vi", "map", "laplace", "hmc", "ensemble", "dropout")
 # The names of datasets, activations and methods live in `bnnlab.registry` (the one table the
 # widgets, URLs, CLI and engine read); `config.DATASETS`, `.ACTIVATIONS`, `.METHODS` and
 # `.CHOICES` are read from it on first use (`__getattr__` below), because the registry imports

@@ -202,6 +202,10 @@ class Engine(NamedTuple):
     # (state, batch, hyper) -> TrainState: the method's post-training fit (`Algorithm.fit`,
     # e.g. Laplace around the MAP network), or None when the method has none
     fit_posterior: Callable[..., TrainState] | None = None
+    # (state, trained part of another method's state) -> TrainState: start from a network
+    # trained by a method whose state is this one's `trained_part` (MAP -> Laplace); None when
+    # the method trains all of its state
+    adopt: Callable[..., TrainState] | None = None
 
 
 def _tree_select(pred: jax.Array, on_true, on_false):
@@ -422,6 +426,9 @@ def make_engine(static: StaticConfig) -> Engine:
         sample_params=jitted_sample_params,
         predictive_summary=predictive_summary,
         fit_posterior=None if algorithm.fit is None else jax.jit(fit_posterior),
+        adopt=None if algorithm.join_part is None else jax.jit(
+            lambda state, part: state._replace(method_state=algorithm.join_part(
+                state.method_state, part, jnp.bool_(True)))),
     )
 
 

@@ -357,5 +357,5 @@ SPEC = MethodSpec(
     # Adam's state, the GGN's eigenvectors (k ≤ MAX_FULL_PARAMS squared) and eigenvalues
     state_floats=lambda options, num_params: (
         3 * num_params + min(num_params, MAX_FULL_PARAMS) ** 2 + num_params),
-    fit_label="Make this network Bayesian",
+    fit_label="Make this network Bayesian", fits_from=("map",),
     fit_details=fit_details, weight_marginals=weight_marginals)

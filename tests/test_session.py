@@ -444,11 +444,11 @@ def test_a_link_starts_a_session_and_the_session_writes_the_same_link():
     """from_link validates a link (notices for what it drops), and link() reproduces it."""
     fields = ("dataset", "num_points", "hidden", "lr", "method", "steps_per_chunk")
     s, notices = session.Session.from_link(
-        {"num_points": "120", "hidden": "8", "lr": "0.05", "method": "hmc",
+        {"num_points": "120", "hidden": "8", "lr": "0.05", "method": "map",
          "steps_per_chunk": "10", "added": "0.1:0.2:1;1e9:0:0"}, fields)
-    assert s.cfg.hidden == (8,) and s.cfg.lr == 0.05 and s.cfg.method == "vi"
+    assert s.cfg.hidden == (8,) and s.cfg.lr == 0.05 and s.cfg.method == "map"
     assert s.added == [(0.1, 0.2, 1)]
-    assert any("method=hmc" in n for n in notices) and any("malformed" in n for n in notices)
+    assert any("malformed" in n for n in notices)
     again, more = session.Session.from_link(s.link(fields), fields)
     assert again.cfg == s.cfg and again.added == s.added and more == []
 

@@ -193,5 +193,7 @@ class MethodSpec:
         lambda options, num_samples, num_params, num_units: 0)
     state_floats: Callable[[dict, int], int] = lambda options, num_params: 3 * num_params
     fit_label: str | None = None
+    # methods whose trained network this one can take over and fit (Laplace: ("map",))
+    fits_from: tuple[str, ...] = ()
     fit_details: Callable[[Any], dict] | None = None
     weight_marginals: Callable[[Any], tuple[Any, Any]] | None = None
