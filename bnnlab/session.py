@@ -458,6 +458,9 @@ class Run:
             "ell": wire.encode_floats(ell[idx]),
             "neg_kl": wire.encode_floats(-self.cfg.kl_weight * kl[idx]),
             "method": self.cfg.method,
+            # what the three lines are for this method (`MethodSpec.trace_labels`)
+            "trace_labels": list(registry.method(self.cfg.method).trace_labels),
+            "method_label": registry.method_label(self.cfg.method),
             "last_step": snap.step,
         }
 

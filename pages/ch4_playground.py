@@ -8,7 +8,7 @@ import inspect
 
 import streamlit as st
 
-from bnnlab import config, datasets, predict, registry, runtime, session, vi
+from bnnlab import config, datasets, predict, presets, registry, runtime, session, vi
 from bnnlab.config import BOUNDS, ConfigError
 from bnnlab.figures.laplace import evidence_curve
 from bnnlab.figures.playground import probe_histogram
@@ -24,12 +24,8 @@ PRESETS = {"Talk's recipe: β = 0.001, initial σ = 1e-3": {"method": "vi", "kl_
 # ---- methods block (HMC, Laplace, ensemble, dropout; presets found by measurement,
 # docs/UNCERTAINTY.md): each preset writes every setting it needs, so the URL reproduces it.
 METHOD_FIELDS = ("dropout_rate", "ensemble_size", "hmc_warmup", "hmc_max_doublings")
-_MEASURED = dict(dataset="moons", num_points=512, noise=0.15, test_fraction=0.25, seed=0,
-                 hidden="16,16", activation="tanh", method="hmc", prior_std=3.0, steps=600,
-                 hmc_warmup=200, hmc_max_doublings=6)
-PRESETS["Say I don't know: HMC, far/near ≥ 2"] = _MEASURED
-PRESETS["In-between: moons with a gap (HMC)"] = {
-    **_MEASURED, "dataset": "moons_gap", "noise": datasets.REGISTRY["moons_gap"].default_noise}
+PRESETS["Say I don't know: HMC, far/near ≥ 2"] = presets.widget_values(presets.SAY_I_DONT_KNOW)
+PRESETS["In-between: moons with a gap (HMC)"] = presets.widget_values(presets.IN_BETWEEN)
 # ---- end methods block
 MAP_MODES = {"view": "Look", "add0": "Add class 0 (orange)", "add1": "Add class 1 (blue)",
              "probe": "Probe"}
