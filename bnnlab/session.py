@@ -301,7 +301,10 @@ class Run:
         snap = snap or self.snapshot
         static = self.engine.static
         layer = weights.layer_index(static.hidden, static.num_inputs, static.num_outputs)
-        prior_std = self.cfg.prior_std
+        # against the prior the posterior was built with: Laplace's is tuned by its evidence
+        details = self.fit_details(snap)
+        prior_std = (details["best_prior_std"] if details and details.get("fitted")
+                     else self.cfg.prior_std)
         marginals = self.spec.weight_marginals
 
         def compute():

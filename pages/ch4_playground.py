@@ -295,8 +295,9 @@ def method_view() -> None:
             text.markdown(f"The map shows one network (the MAP point). **{spec.fit_label}** "
                           "fits a Gaussian around it (linearised Laplace) and draws its "
                           "predictive; it also runs by itself when training ends.")
-        button.button(spec.fit_label or "Fit", on_click=_make_bayesian, key=P + "fit",
-                      width="stretch", type="secondary" if fitted else "primary")
+        if button.button(spec.fit_label or "Fit", on_click=_make_bayesian, key=P + "fit",
+                         width="stretch", type="secondary" if fitted else "primary"):
+            st.rerun(scope="app")  # the maps, the metrics and the method's widget
         if fitted:
             st.plotly_chart(evidence_curve(details["prior_std"], details["log_evidence"],
                                            details["best_prior_std"], run.cfg.prior_std),

@@ -362,7 +362,8 @@ class LiveChart {
           y: plotlyArray(h.elbo), line: { color: "#222", width: 2 } },
         { type: "scatter", mode: "lines", name: labels[1],
           x: steps, y: plotlyArray(h.ell), line: { color: "#2f6db5" } },
-        { type: "scatter", mode: "lines", name: "−β·" + labels[2],
+        { type: "scatter", mode: "lines",
+          name: labels[2].startsWith("−") ? "β·" + labels[2].slice(1) : "−β·" + labels[2],
           x: steps, y: plotlyArray(h.neg_kl), line: { color: "#c0392b" } },
       ];
       const layout = {

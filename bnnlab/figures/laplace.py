@@ -30,16 +30,18 @@ def evidence_curve(prior_std: np.ndarray, log_evidence: np.ndarray, best_prior_s
         fig.add_vline(x=float(trained_prior_std), line={"color": TRAINED_COLOR, "dash": "dot"},
                       annotation_text=f"MAP trained with σ = {trained_prior_std:g}",
                       annotation_position="bottom right", annotation_font_size=11)
+    # the top 400 nats: far below the maximum the curve plunges by 10⁵ and would flatten it
     top = float(np.max(log_evidence))
-    span = max(top - float(np.min(log_evidence)), 1.0)
+    span = min(max(top - float(np.min(log_evidence)), 1.0), 400.0)
     fig.update_layout(
         height=height, margin={"l": 60, "r": 10, "t": 50, "b": 40},
         title={"text": "Laplace evidence over prior σ<br><sup>log P(D | σ) at the MAP network; "
                        "the maximiser is the prior the predictive uses</sup>",
                "font": {"size": 14}, "x": 0.0, "xanchor": "left"},
-        xaxis={"type": "log", "title": "prior σ"},
+        xaxis={"type": "log", "title": "prior σ",
+               "range": [np.log10(prior_std[0]), np.log10(prior_std[-1])]},
         yaxis={"title": "log evidence (nats)",
-               "range": [top - min(span, 400.0), top + 0.05 * span]},
+               "range": [top - span, top + 0.05 * span]},
         legend={"orientation": "h", "y": -0.25, "x": 0.0}, plot_bgcolor="white",
         showlegend=True)
     return fig
