@@ -361,7 +361,10 @@ def make_engine(static: StaticConfig) -> Engine:
         probs = jnp.moveaxis(probs, 0, 1)
         return probs.reshape(probs.shape[0], -1, *probs.shape[3:])[:, :n]
 
-    jitted_own_probs = jax.jit(own_probs, static_argnames="num_samples", compiler_options=hot)
+    # XLA's defaults, not `hot`: with runtime.CPU_COMPILER_OPTIONS (the experimental YNN dot
+    # fusion) the linearised Laplace predictive of a 2-128-128-1 network came out garbled and
+    # NaN on the 2-core CPU (measured; the same function under a plain jit matched eager JAX).
+    jitted_own_probs = jax.jit(own_probs, static_argnames="num_samples")
 
     def sample_probs(rng_key: jax.Array, state: TrainState, x: jax.Array,
                      num_samples: int) -> jax.Array:
@@ -390,8 +393,7 @@ def make_engine(static: StaticConfig) -> Engine:
             return jnp.concatenate([mean.T, jnp.stack(split)])
         return jnp.stack(predict.uncertainty_split(probs, jnp))
 
-    jitted_own_chunk = jax.jit(own_predictive_chunk, static_argnames="num_samples",
-                               compiler_options=hot)
+    jitted_own_chunk = jax.jit(own_predictive_chunk, static_argnames="num_samples")
 
     def predictive_summary(rng_key: jax.Array, state: TrainState, x: np.ndarray | jax.Array,
                            num_samples: int) -> np.ndarray:

@@ -345,8 +345,9 @@ st.markdown(
     "out*. A posterior that really said \"I don't know\" far from the data would be near "
     "ln 2 ≈ 0.69 there. Foong et al. (2019, \"'In-Between' Uncertainty in Bayesian Neural "
     "Networks\") show the related failure *between* clusters of data: factorised Gaussian "
-    "posteriors stay confident in the gap (try it on the *Compare methods* page, preset "
-    "*moons with a gap*).")
+    "posteriors stay confident in the gap (the *In-between* preset in the sidebar trains the "
+    "reference, HMC, on it; switch *Inference* to VI to compare). Measured per method: "
+    "docs/UNCERTAINTY.md.")
 
 with st.expander("The JAX code that runs"):
     st.markdown("One step of Bayes by Backprop (`bnnlab.vi`): reparameterised samples, the "

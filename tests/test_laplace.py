@@ -213,3 +213,24 @@ def test_weight_marginals_are_the_covariance_diagonal():
     cov = np.asarray(laplace.covariance(reference, state.prior_precision))
     np.testing.assert_allclose(std**2, np.diag(cov), rtol=2e-2, atol=1e-6)
     np.testing.assert_allclose(mean, np.asarray(state.map_state.position), rtol=1e-6)
+
+
+def test_last_layer_registry_predictive_matches_eager_jax():
+    """Beyond MAX_FULL_PARAMS only the last layer is Bayesian; the engine's compiled predictive
+    equals the linearised network computed eagerly (it once came out NaN under the engine's
+    CPU compiler options)."""
+    from bnnlab import config, datasets, engine
+
+    cfg = config.TrainConfig(method="laplace", hidden=(64, 48), num_points=64, steps=20,
+                             steps_per_chunk=20)
+    data = datasets.prepare(*datasets.make("moons", 64, 0.15, 0), 0.25, 0)
+    result = engine.fit(cfg, data.x_train, data.y_train)
+    state = result.state.method_state
+    assert state.eigenvalues.shape[0] == 49 < result.engine.num_params
+    x = jnp.asarray(data.x_test)
+    key = jax.random.key(5)
+    probs = np.asarray(result.engine.sample_probs(key, result.state, x, num_samples=4))
+    deltas = laplace.posterior_deltas(key, state, 4)
+    expected = jax.nn.sigmoid(laplace.linearised_at(result.engine.logits_fn,
+                                                    state.map_state.position, deltas, x))
+    np.testing.assert_allclose(probs, np.asarray(expected), atol=1e-5)
