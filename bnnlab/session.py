@@ -99,6 +99,7 @@ _COMPILE_LOCKS_GUARD = threading.Lock()
 
 
 _COMPILED: set[Any] = set()  # static configs whose chunk has finished compiling here
+_FITS_COMPILED: set[Any] = set()  # static configs whose post-training fit has compiled
 
 
 def is_compiled(engine: train.Engine) -> bool:
@@ -163,6 +164,7 @@ class Run:
         self._advanced = threading.Condition()
         self._caches: dict[str, tuple[tuple, Any]] = {}
         self.fit_seconds: float | None = None  # the last post-training fit's wall time
+        self.fit_compiled_first = False  # whether that fit included compiling it
 
     # ---------------------------------------------------------------- reading one snapshot
     @property
@@ -260,10 +262,12 @@ class Run:
             return None
         with self.lock:
             snap = self.snapshot
+            self.fit_compiled_first = self.engine.static not in _FITS_COMPILED
             start = time.perf_counter()
             state = jax.block_until_ready(self.engine.fit_posterior(snap.state, self.batch,
                                                                     self.hyper))
             self.fit_seconds = time.perf_counter() - start
+            _FITS_COMPILED.add(self.engine.static)
             self.snapshot = Snapshot(state, snap.step, snap.diverged, snap.info, next(_SERIALS))
         with self._advanced:
             self._advanced.notify_all()
@@ -276,6 +280,7 @@ class Run:
             with self.lock:
                 args = (self.snapshot.state, self.batch, self.hyper)
             jax.block_until_ready(self.engine.fit_posterior(*args))
+            _FITS_COMPILED.add(self.engine.static)
 
     def fit_details(self, snap: Snapshot | None = None) -> dict | None:
         """The method's account of its fit (`MethodSpec.fit_details`: Laplace's evidence curve

@@ -286,7 +286,8 @@ def method_view() -> None:
         if fitted:
             scope = ("all" if details["num_bayesian"] == details["num_params"]
                      else "the last layer's")
-            took = f" in {run.fit_seconds * 1000:.0f} ms" if run.fit_seconds else ""
+            took = f" in {run.fit_seconds * 1000:,.0f} ms" if run.fit_seconds else ""
+            took += " (compiling it the first time)" if run.fit_compiled_first else ""
             text.markdown(
                 f"**{spec.label}** fitted{took}: {scope} {details['num_bayesian']:,} of "
                 f"{details['num_params']:,} parameters get a Gaussian from the GGN at the MAP "
