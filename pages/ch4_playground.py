@@ -105,7 +105,7 @@ with st.sidebar:
              format_func=registry.method_label)
     is_vi = st.session_state[P + "method"] == "vi"
     st.slider("MC samples per step", 1, config.MAX_SAMPLES, key=P + "num_samples",
-              disabled=not is_vi)
+              disabled=not registry.method(st.session_state[P + "method"]).uses_samples)
     st.number_input("Prior σ", BOUNDS["prior_std"].lo, BOUNDS["prior_std"].hi, step=0.5,
                     format="%.3f", key=P + "prior_std")
     st.number_input("Initial posterior σ", BOUNDS["init_std"].lo, BOUNDS["init_std"].hi,
