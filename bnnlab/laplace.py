@@ -383,10 +383,12 @@ def make_algorithm(problem: Problem) -> Algorithm:
 
 
 def fit_details(state: LaplaceState) -> dict:
-    """For the page: whether fitted, the evidence curve over prior σ (numpy) and its maximiser,
-    and how many parameters are Bayesian (all, or the last layer's)."""
+    """For the page: whether fitted and, once fitted, the evidence curve over prior σ (numpy),
+    its maximiser and how many parameters are Bayesian (all, or the last layer's)."""
+    if not bool(state.fitted):  # nothing to draw yet (and no curve to compute while training)
+        return {"fitted": False}
     curve = evidence_curve(as_fit(state))
-    return {"fitted": bool(state.fitted), "prior_std": np.asarray(curve.prior_std),
+    return {"fitted": True, "prior_std": np.asarray(curve.prior_std),
             "log_evidence": np.asarray(curve.log_evidence),
             "best_prior_std": float(state.prior_precision) ** -0.5,
             "num_bayesian": int(state.eigenvalues.shape[0]),
