@@ -16,7 +16,8 @@ Daxberger et al. 2021, "Laplace Redux", section 2):
 Full covariance up to `MAX_FULL_PARAMS` parameters; beyond it only the last layer's weights are
 Bayesian ("last-layer Laplace", Kristiadi et al. 2020) and the rest stay at θ*.
 
-Written on `jax.jacfwd`/`jax.jvp` directly: laplax (the JAX Laplace library) is at version 0.0.2
+Written on `jax.jacrev`/`jax.jacfwd` (whichever needs fewer passes) and `jax.linearize`
+directly: laplax (the JAX Laplace library) is at version 0.0.2
 with three more dependencies (jaxtyping, loguru, tqdm), while what is needed here — one GGN of a
 network with ≤ a few thousand parameters, its eigendecomposition and a linearised predictive —
 is a few lines of JAX.

@@ -300,6 +300,9 @@ def method_view() -> None:
                          width="stretch", type="secondary" if fitted else "primary"):
             st.rerun(scope="app")  # the maps, the metrics and the method's widget
         if fitted:
+            st.caption("Written on `jax.jacrev` and `jax.linearize` directly "
+                       "(`bnnlab/laplace.py`): laplax, the JAX Laplace library, is at version "
+                       "0.0.2. Immer et al. 2021; Daxberger et al. 2021, \"Laplace Redux\".")
             st.plotly_chart(evidence_curve(details["prior_std"], details["log_evidence"],
                                            details["best_prior_std"], run.cfg.prior_std),
                             key=P + "evidence")
