@@ -317,7 +317,85 @@ def bench_chunk_time(quick: bool) -> dict:
             "ratio_20_vs_full": round(statistics.median(times[20]) / full, 3)}
 
 
+def _wait(predicate: Callable[[], bool], timeout: float, poll: float = 0.01) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
+def _train_to_first_frame(live, timeout: float = 120.0) -> float:
+    """Seconds from Train to the first payload that shows a trained step (the page's tick)."""
+    start = time.perf_counter()
+    live.train()
+    while time.perf_counter() - start < timeout:
+        payload, _ = live.tick(wait_s=0.02)
+        if payload is not None and payload["step"] > 0:
+            return time.perf_counter() - start
+    raise TimeoutError("no trained frame")
+
+
+def bench_hmc_first_frame(quick: bool) -> dict:
+    """HMC/NUTS in the playground (issue 15): seconds from Train to the first predictive frame
+    for 2-16-16-1 on moons (512 points, the playground's 64² grid, 32 draws), measured on the
+    session the page binds to (server side: the browser's drawing adds its own). `cold_s`:
+    Train pressed the instant the session exists, NUTS's compile included; `warm_s`: after the
+    session's background warm-up compiled the chunk (a learner reading the page), median over
+    fresh sessions (new seeds, same compiled engine)."""
+    from bnnlab import session
+
+    cfg = config.TrainConfig(method="hmc", hidden=(16, 16), hmc_warmup=200, steps=600)
+    live = session.Session(cfg)
+    cold = _train_to_first_frame(live)
+    live.close()
+    warm = []
+    for seed in range(1, 3 if quick else 6):
+        live = session.Session(cfg.replace(seed=seed))
+        _wait(lambda live=live: live.run.compiled, 120.0)
+        warm.append(_train_to_first_frame(live))
+        live.close()
+    return {"name": "hmc_first_frame", "config": "moons-512 2-16-16-1 tanh NUTS ≤ 2^6, grid 64",
+            "cold_s": round(cold, 3), "warm_s": round(statistics.median(warm), 3),
+            "warm_max_s": round(max(warm), 3), "target_s": 3.0}
+
+
+def bench_laplace_fit(quick: bool) -> dict:
+    """Linearised Laplace in the playground (issue 15): after MAP has converged (2,000 steps,
+    2-32-32-1, moons 512), seconds for the fit (GGN of all 1,185 parameters, eigendecomposition,
+    evidence-tuned prior) plus the first map of its linearised predictive (the session's
+    frame and metrics). `compile_fit_s` is the fit's compile, done by the session's
+    background warm-up before Train."""
+    from bnnlab import session
+
+    cfg = config.TrainConfig(method="laplace", hidden=(32, 32), steps=2000,
+                             steps_per_chunk=500)
+    live = session.Session(cfg)
+    _wait(lambda: live.run.compiled, 120.0)
+    start = time.perf_counter()
+    live.run.compile_fit()
+    compile_fit = time.perf_counter() - start
+    live.train()
+    _wait(lambda: live.status == session.Status.FINISHED, 300.0, 0.05)
+    live.tick()  # the finished run's frame (fitted at its end)
+    fits, totals = [], []
+    for _ in range(3 if quick else 7):
+        start = time.perf_counter()
+        live.run.fit_posterior()
+        fits.append(time.perf_counter() - start)
+        payload, _ = live.tick()
+        totals.append(time.perf_counter() - start)
+    live.close()
+    return {"name": "laplace_fit", "config": "moons-512 2-32-32-1 tanh, full GGN (1,185), grid 64",
+            "compile_fit_s": round(compile_fit, 3), "fit_s": round(statistics.median(fits), 3),
+            "fit_and_first_map_s": round(statistics.median(totals), 3),
+            "fit_and_first_map_max_s": round(max(totals), 3), "target_s": 1.0}
+
+
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
+    "hmc_first_frame": bench_hmc_first_frame,
+    "laplace_fit": bench_laplace_fit,
     "chunk_time": bench_chunk_time,
     "train_steps": bench_train_steps,
     "compile": bench_compile,

@@ -51,8 +51,8 @@ IDLE_TIMEOUT_S = 15.0  # a session not seen for this long (tab closed) stops tra
 # steps (paused or finished runs too), so the boundary visibly reacts at any time.
 CLICK_TRAIN_STEPS = 500
 
-# The chapter 4 playground trains these two; the comparison page (pages/compare.py) all of METHODS.
-PLAYGROUND_METHODS = ("vi", "map")
+# The methods the chapter 4 playground trains (all of METHODS; the comparison page too).
+PLAYGROUND_METHODS = ("vi", "map", "laplace", "hmc", "ensemble", "dropout")
 # The names of datasets, activations and methods live in `bnnlab.registry` (the one table the
 # widgets, URLs, CLI and engine read); `config.DATASETS`, `.ACTIVATIONS`, `.METHODS` and
 # `.CHOICES` are read from it on first use (`__getattr__` below), because the registry imports

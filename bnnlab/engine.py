@@ -199,6 +199,13 @@ class Engine(NamedTuple):
     # total, aleatoric and epistemic uncertainty (nats), computed on device in point chunks;
     # categorical: float32[K + 3, n], the K mean class probabilities first
     predictive_summary: Callable[..., np.ndarray]
+    # (state, batch, hyper) -> TrainState: the method's post-training fit (`Algorithm.fit`,
+    # e.g. Laplace around the MAP network), or None when the method has none
+    fit_posterior: Callable[..., TrainState] | None = None
+    # (state, trained part of another method's state) -> TrainState: start from a network
+    # trained by a method whose state is this one's `trained_part` (MAP -> Laplace); None when
+    # the method trains all of its state
+    adopt: Callable[..., TrainState] | None = None
 
 
 def _tree_select(pred: jax.Array, on_true, on_false):
@@ -261,8 +268,12 @@ def make_engine(static: StaticConfig) -> Engine:
         # (`bench chunk_time`). A while loop of n iterations measured ~10–40% slower on full
         # chunks than this scan on the 2-core CPU. `num_steps` is not batched in
         # `run_chunk_batched`, so under vmap the cond stays a cond.
+        # A method whose state holds a fitted posterior (Laplace) trains only part of it: only
+        # that part is the scan's carry, so the fit's big arrays are not copied every step.
+        whole = state.method_state
+        trained = whole if algorithm.trained_part is None else algorithm.trained_part(whole)
         step_shape = jax.eval_shape(
-            lambda: method_step(jax.tree.map(lambda a: a[0], noise), state.method_state,
+            lambda: method_step(jax.tree.map(lambda a: a[0], noise), trained,
                                 batch, hyper))[1]
 
         def body(carry, xs):
@@ -288,8 +299,10 @@ def make_engine(static: StaticConfig) -> Engine:
             return jax.lax.cond(index < num_steps, run, skip, method_state, diverged)
 
         (method_state, diverged), (info, taken) = jax.lax.scan(
-            body, (state.method_state, state.diverged),
+            body, (trained, state.diverged),
             (jnp.arange(static.steps_per_chunk), noise))
+        if algorithm.join_part is not None:
+            method_state = algorithm.join_part(whole, method_state, jnp.any(taken))
         new_state = TrainState(method_state, rng_key,
                                state.step + jnp.sum(taken).astype(jnp.int32), diverged)
         return new_state, info
@@ -303,6 +316,10 @@ def make_engine(static: StaticConfig) -> Engine:
             return jax.lax.map(lambda args: run_chunk(args[0], batch, args[1], num_steps),
                                (states, hypers), batch_size=CPU_RUN_GROUP)
         return jax.vmap(run_chunk, in_axes=(0, None, 0, None))(states, batch, hypers, num_steps)
+
+    def fit_posterior(state: TrainState, batch: Batch, hyper: Hyper) -> TrainState:
+        TRACE_COUNTS[("fit_posterior", static)] += 1
+        return state._replace(method_state=algorithm.fit(state.method_state, batch, hyper))
 
     hot = runtime.compiler_options()  # see `runtime.CPU_COMPILER_OPTIONS`
     jitted_sample_params = jax.jit(sample_params, static_argnames="num_samples",
@@ -327,11 +344,34 @@ def make_engine(static: StaticConfig) -> Engine:
         return probs.reshape(thetas.shape[0], -1, *probs.shape[3:])[:, :n]
 
     jitted_probs = jax.jit(probs_from_params, compiler_options=hot)
+    own_predictive = algorithm.predictive_logits  # e.g. Laplace's linearised network
+
+    def own_probs(rng_key: jax.Array, state: TrainState, x: jax.Array,
+                  num_samples: int) -> jax.Array:
+        """The method's own predictive, in chunks of points (the same draws for every chunk:
+        the key is shared): probs float32[S, n(, K)]."""
+        TRACE_COUNTS[("own_probs", static)] += 1
+        n = x.shape[0]
+        chunk = min(PREDICT_CHUNK, n)
+        num_chunks = -(-n // chunk)
+        padded = jnp.zeros((num_chunks * chunk, num_inputs), x.dtype).at[:n].set(x)
+        probs = jax.lax.map(
+            lambda xc: link(own_predictive(rng_key, state.method_state, xc, num_samples)),
+            padded.reshape(num_chunks, chunk, num_inputs))
+        probs = jnp.moveaxis(probs, 0, 1)
+        return probs.reshape(probs.shape[0], -1, *probs.shape[3:])[:, :n]
+
+    # XLA's defaults, not `hot`: with runtime.CPU_COMPILER_OPTIONS (the experimental YNN dot
+    # fusion) the linearised Laplace predictive of a 2-128-128-1 network came out garbled and
+    # NaN on the 2-core CPU (measured; the same function under a plain jit matched eager JAX).
+    jitted_own_probs = jax.jit(own_probs, static_argnames="num_samples")
 
     def sample_probs(rng_key: jax.Array, state: TrainState, x: jax.Array,
                      num_samples: int) -> jax.Array:
-        thetas = jitted_sample_params(rng_key, state, static.num_draws(num_samples))
         x = jnp.asarray(x, jnp.float32).reshape(-1, num_inputs)
+        if own_predictive is not None:
+            return jitted_own_probs(rng_key, state, x, num_samples=static.num_draws(num_samples))
+        thetas = jitted_sample_params(rng_key, state, static.num_draws(num_samples))
         return jitted_probs(thetas, x)
 
     def predictive_chunk(thetas: jax.Array, x_chunk: jax.Array) -> jax.Array:
@@ -344,17 +384,34 @@ def make_engine(static: StaticConfig) -> Engine:
 
     jitted_chunk = jax.jit(predictive_chunk, compiler_options=hot)
 
+    def own_predictive_chunk(rng_key: jax.Array, state: TrainState, x_chunk: jax.Array,
+                             num_samples: int) -> jax.Array:
+        TRACE_COUNTS[("predictive_chunk", static)] += 1
+        probs = link(own_predictive(rng_key, state.method_state, x_chunk, num_samples))
+        if static.categorical:
+            mean, *split = predict.categorical_split(probs, jnp)
+            return jnp.concatenate([mean.T, jnp.stack(split)])
+        return jnp.stack(predict.uncertainty_split(probs, jnp))
+
+    jitted_own_chunk = jax.jit(own_predictive_chunk, static_argnames="num_samples")
+
     def predictive_summary(rng_key: jax.Array, state: TrainState, x: np.ndarray | jax.Array,
                            num_samples: int) -> np.ndarray:
         # Fixed-size chunks of points: one compilation serves every number of points, and each
         # chunk's activations stay in cache (measured several times faster than one
         # [S, n, width] pass for a 100×100 grid × 64 samples on CPU). The draws are made once,
         # so every point sees the same posterior samples.
-        thetas = jitted_sample_params(rng_key, state, static.num_draws(num_samples))
         x = np.asarray(x, np.float32).reshape(-1, num_inputs)
         n = len(x)
         padded = np.zeros((-(-n // PREDICT_CHUNK) * PREDICT_CHUNK, num_inputs), np.float32)
         padded[:n] = x
+        draws = static.num_draws(num_samples)
+        if own_predictive is not None:
+            parts = [jitted_own_chunk(rng_key, state, padded[i:i + PREDICT_CHUNK],
+                                      num_samples=draws)
+                     for i in range(0, len(padded), PREDICT_CHUNK)]
+            return np.concatenate([np.asarray(p) for p in parts], axis=1)[:, :n]
+        thetas = jitted_sample_params(rng_key, state, draws)
         parts = [jitted_chunk(thetas, padded[i:i + PREDICT_CHUNK])
                  for i in range(0, len(padded), PREDICT_CHUNK)]
         return np.concatenate([np.asarray(p) for p in parts], axis=1)[:, :n]
@@ -370,6 +427,10 @@ def make_engine(static: StaticConfig) -> Engine:
         sample_probs=sample_probs,
         sample_params=jitted_sample_params,
         predictive_summary=predictive_summary,
+        fit_posterior=None if algorithm.fit is None else jax.jit(fit_posterior),
+        adopt=None if algorithm.join_part is None else jax.jit(
+            lambda state, part: state._replace(method_state=algorithm.join_part(
+                state.method_state, part, jnp.bool_(True)))),
     )
 
 
@@ -464,6 +525,8 @@ def fit(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
         parts.append(chunk.trace)
         if chunk.diverged:
             break
+    if engine.fit_posterior is not None:  # e.g. Laplace: the posterior around the trained θ
+        state = engine.fit_posterior(state, batch, hyper)
     history = History(*np.concatenate(parts, axis=1)) if parts else History(
         *np.zeros((3, 0), np.float32))
     steady = float(np.median(times[1:])) if len(times) > 1 else 0.0

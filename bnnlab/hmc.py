@@ -75,6 +75,10 @@ class HMCState(NamedTuple):
     acceptance_sum: jax.Array  # float32[]: Σ acceptance rate over the current phase
     phase_transitions: jax.Array  # int32[]: transitions in the current phase
     num_divergent: jax.Array  # int32[]: divergent transitions after warm-up
+    # PRNG key of the chain: transition t draws from fold_in(chain_key, t), so the chain is the
+    # same however its transitions are cut into chunks (the CLI's fixed chunks, the
+    # playground's chunks sized by time)
+    chain_key: jax.Array
 
 
 class HMCInfo(NamedTuple):
@@ -114,8 +118,10 @@ def _as_float32(tree):
 
 
 def init(position: jax.Array, num_buffer: int,
-         initial_step_size: float | jax.Array = INITIAL_STEP_SIZE) -> HMCState:
-    """Start a chain at `position: float32[d]` with room for `num_buffer` kept draws."""
+         initial_step_size: float | jax.Array = INITIAL_STEP_SIZE,
+         chain_key: jax.Array | None = None) -> HMCState:
+    """Start a chain at `position: float32[d]` with room for `num_buffer` kept draws
+    (`chain_key`: see `HMCState`; only the registry's algorithm draws from it)."""
     position = jnp.asarray(position, jnp.float32)
     dim = position.shape[-1]
     (da_init, _, _), (mm_init, _, _) = _adaptation()
@@ -132,6 +138,7 @@ def init(position: jax.Array, num_buffer: int,
         acceptance_sum=jnp.float32(0.0),
         phase_transitions=jnp.int32(0),
         num_divergent=jnp.int32(0),
+        chain_key=jax.random.key(0) if chain_key is None else chain_key,
     )
 
 
@@ -204,6 +211,7 @@ def step(
         acceptance_sum=acceptance_sum.astype(jnp.float32),
         phase_transitions=phase_transitions.astype(jnp.int32),
         num_divergent=state.num_divergent + (divergent & ~in_warmup).astype(jnp.int32),
+        chain_key=state.chain_key,
     )
     return new_state, HMCInfo(jnp.asarray(new.logdensity, jnp.float32), acceptance, divergent,
                               jnp.asarray(info.num_integration_steps, jnp.int32), in_warmup)
@@ -252,6 +260,8 @@ def make_algorithm(problem: Problem) -> Algorithm:
     num_buffer = buffer_size(problem.num_params)
 
     def step_key(rng_key: jax.Array, state: HMCState, batch: Batch, hyper: Hyper):
+        del rng_key  # the chain's own key: the same chain whatever the chunking
+        rng_key = jax.random.fold_in(state.chain_key, state.num_transitions)
         log_likelihood_fn = problem.log_likelihood_fn(batch)
         log_prior_fn = problem.log_prior_fn(hyper)
         if temperature == 1.0:
@@ -266,7 +276,8 @@ def make_algorithm(problem: Problem) -> Algorithm:
                                          - log_prior, log_prior, *info[1:])
 
     return Algorithm(
-        init=lambda rng_key, init_std: init(problem.initial_position(rng_key), num_buffer),
+        init=lambda rng_key, init_std: init(problem.initial_position(rng_key), num_buffer,
+                                            chain_key=jax.random.fold_in(rng_key, 1)),
         step=keyed_step(split_keys, lambda keys, *a: step_key(keys, *a)),
         predictive_samples=sample, draw_noise=split_keys, step_from_noise=step_key,
         trace=lambda info: Trace(info.logdensity, info.log_likelihood, -info.log_prior),

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from bnnlab.methods.base import (
@@ -106,4 +107,6 @@ SPEC = MethodSpec(
     name="map", label="MAP",
     description="one network, the Gaussian prior as an L2 penalty: no posterior spread",
     build=make_algorithm, uses_samples=False, num_draws=lambda options, num_samples: 1,
-    trace_labels=TRACE_LABELS)
+    trace_labels=TRACE_LABELS,
+    weight_marginals=lambda state: (np.asarray(state.position, np.float64),
+                                    np.zeros(state.position.shape, np.float64)))

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from bnnlab import datasets, dropout, ensemble, hmc, map_estimate, models, vi
+from bnnlab import datasets, dropout, ensemble, hmc, laplace, map_estimate, models, vi
 from bnnlab.methods.base import Batch, MethodSpec
 
 # ------------------------------------------------------------------ methods (one line each)
@@ -26,6 +26,7 @@ METHODS: MappingProxyType[str, MethodSpec] = MappingProxyType({spec.name: spec f
     dropout.SPEC,
     ensemble.SPEC,
     hmc.SPEC,
+    laplace.SPEC,
 )})
 
 

@@ -40,6 +40,7 @@ from bnnlab import (
     runtime,
     scheduler,
     train,
+    weights,
     wire,
 )
 from bnnlab.config import ConfigError, TrainConfig
@@ -47,6 +48,7 @@ from bnnlab.figures import palette
 
 LIVE_SAMPLES = 32  # posterior draws for the live maps (metrics: `predict.EVAL_SAMPLES`)
 PROBE_SAMPLES = 64
+WEIGHT_SAMPLES = 64  # draws behind the weight view of a sampling method (HMC, an ensemble)
 NUM_BOUNDARY_SAMPLES = 10
 BOUNDARY_GRID = 40
 HISTORY_POINTS = 400  # the objective chart gets at most this many points
@@ -98,6 +100,7 @@ _COMPILE_LOCKS_GUARD = threading.Lock()
 
 
 _COMPILED: set[Any] = set()  # static configs whose chunk has finished compiling here
+_FITS_COMPILED: set[Any] = set()  # static configs whose post-training fit has compiled
 
 
 def is_compiled(engine: train.Engine) -> bool:
@@ -161,6 +164,8 @@ class Run:
         self._history: list[np.ndarray] = []  # float32[3, taken] per chunk
         self._advanced = threading.Condition()
         self._caches: dict[str, tuple[tuple, Any]] = {}
+        self.fit_seconds: float | None = None  # the last post-training fit's wall time
+        self.fit_compiled_first = False  # whether that fit included compiling it
 
     # ---------------------------------------------------------------- reading one snapshot
     @property
@@ -234,9 +239,90 @@ class Run:
                                      next(_SERIALS))
             if warm:  # a compiling chunk says nothing about the rate
                 self._size_next_chunk(todo, chunk.seconds, limit)
+            if chunk.step >= self.cfg.steps and not chunk.diverged:
+                self.fit_posterior()  # the end of a run: the method's fit, as the CLI does
         with self._advanced:
             self._advanced.notify_all()
         return taken
+
+    # ---------------------------------------------------------------- the method's own parts
+    @property
+    def spec(self) -> registry.MethodSpec:
+        return registry.method(self.cfg.method)
+
+    @property
+    def can_fit(self) -> bool:
+        """Whether the method has a post-training fit (`Algorithm.fit`, e.g. Laplace)."""
+        return self.engine.fit_posterior is not None
+
+    def fit_posterior(self) -> float | None:
+        """Run the method's post-training fit on the current parameters and publish it as a new
+        snapshot of the same step; returns its seconds (None: the method has no fit). Training
+        on afterwards clears the fit (the network moved) until the next one."""
+        if not self.can_fit:
+            return None
+        with self.lock:
+            snap = self.snapshot
+            self.fit_compiled_first = self.engine.static not in _FITS_COMPILED
+            start = time.perf_counter()
+            state = jax.block_until_ready(self.engine.fit_posterior(snap.state, self.batch,
+                                                                    self.hyper))
+            self.fit_seconds = time.perf_counter() - start
+            _FITS_COMPILED.add(self.engine.static)
+            self.snapshot = Snapshot(state, snap.step, snap.diverged, snap.info, next(_SERIALS))
+        with self._advanced:
+            self._advanced.notify_all()
+        return self.fit_seconds
+
+    def compile_fit(self) -> None:
+        """Compile the post-training fit (on the initial parameters, result discarded) so that
+        "Make this network Bayesian" does not wait for XLA."""
+        if self.can_fit:
+            with self.lock:
+                args = (self.snapshot.state, self.batch, self.hyper)
+            jax.block_until_ready(self.engine.fit_posterior(*args))
+            _FITS_COMPILED.add(self.engine.static)
+
+    def fit_details(self, snap: Snapshot | None = None) -> dict | None:
+        """The method's account of its fit (`MethodSpec.fit_details`: Laplace's evidence curve
+        over prior σ), or None for a method without one."""
+        snap = snap or self.snapshot
+        details = self.spec.fit_details
+        if details is None:
+            return None
+        return self._cached("fit_details", (snap.serial,),
+                            lambda: details(snap.state.method_state))
+
+    def method_report(self, snap: Snapshot | None = None) -> dict:
+        """The method's own diagnostics (`MethodSpec.report`, the CLI's extra fields: HMC's
+        acceptance rate, divergences, draws kept), cached per snapshot."""
+        snap = snap or self.snapshot
+        return self._cached("report", (snap.serial,),
+                            lambda: self.spec.report(self.cfg, snap.state))
+
+    def weight_summary(self, snap: Snapshot | None = None) -> weights.WeightSummary:
+        """The weight posterior against the prior N(0, prior σ²) (`bnnlab.weights`): from the
+        method's closed-form marginals (VI, Laplace, MAP: σ = 0) or, for sampling methods,
+        from `WEIGHT_SAMPLES` of its draws (HMC's kept draws, an ensemble's members)."""
+        snap = snap or self.snapshot
+        static = self.engine.static
+        layer = weights.layer_index(static.hidden, static.num_inputs, static.num_outputs)
+        # against the prior the posterior was built with: Laplace's is tuned by its evidence
+        details = self.fit_details(snap)
+        prior_std = (details["best_prior_std"] if details and details.get("fitted")
+                     else self.cfg.prior_std)
+        marginals = self.spec.weight_marginals
+
+        def compute():
+            if marginals is not None:
+                mean, std = marginals(snap.state.method_state)
+                return weights.from_gaussian(mean, std, prior_std, layer=layer)
+            draws = np.asarray(self.engine.sample_params(
+                jax.random.fold_in(self.display_key, 11), snap.state,
+                static.num_draws(WEIGHT_SAMPLES)))
+            return weights.from_samples(draws, prior_std, layer=layer)
+
+        return self._cached("weights", (snap.serial, prior_std), compute)
 
     def _size_next_chunk(self, steps: int, seconds: float, limit: int) -> None:
         """Ask the next chunk for the steps that fit in `chunk_seconds` at the rate just
@@ -399,6 +485,9 @@ class Run:
             "neg_kl": wire.encode_floats(-self.cfg.kl_weight * kl[idx] / num_train),
             "per_point": num_train,
             "method": self.cfg.method,
+            # what the three lines are for this method (`MethodSpec.trace_labels`)
+            "trace_labels": list(registry.method(self.cfg.method).trace_labels),
+            "method_label": registry.method_label(self.cfg.method),
             "last_step": snap.step,
         }
 
@@ -680,6 +769,12 @@ class Session:
                 except Exception:  # noqa: BLE001 - the trainer's first chunk reports it
                     return
 
+            try:  # then the method's post-training fit (Laplace), so that it is instant
+                if run.compiled and not run.retired:
+                    run.compile_fit()
+            except Exception:  # noqa: BLE001 - the fit itself reports it
+                return
+
         threading.Thread(target=compile_chunk, name="bnnlab-warm-up", daemon=True).start()
 
     def _replace_run(self, cfg: TrainConfig | None = None) -> None:
@@ -945,6 +1040,45 @@ class Session:
             self.error = friendly_error(err)
             return False
         return True
+
+    # ---------------------------------------------------------------- a post-training fit
+    def fit_target(self) -> str | None:
+        """The method whose post-training fit applies to this run: its own (Laplace), or one
+        that takes over this method's trained network (`MethodSpec.fits_from`: MAP ->
+        Laplace); None when there is none."""
+        if self.run.can_fit:
+            return self.cfg.method
+        return next((name for name, spec in registry.METHODS.items()
+                     if self.cfg.method in spec.fits_from), None)
+
+    def make_bayesian(self) -> str | None:
+        """Fit the posterior around the network trained so far ("Make this network Bayesian"):
+        training pauses; a MAP run becomes a Laplace run on the same parameters, data and step
+        (its history kept), then Laplace's fit runs. Returns the method now used, or None
+        (nothing to fit, or an error: `message` says)."""
+        target = self.fit_target()
+        if target is None:
+            return None
+        self.pause()
+        try:
+            if target != self.cfg.method:
+                old = self.run
+                with old.lock:
+                    snap = old.snapshot
+                    run = Run(old.cfg.replace(method=target), old.data)
+                    state = run.engine.adopt(run.snapshot.state, snap.state.method_state)
+                    state = state._replace(step=snap.state.step, rng_key=snap.state.rng_key)
+                    run._history = list(old._history)
+                    run.snapshot = Snapshot(state, snap.step, snap.diverged, snap.info,
+                                            next(_SERIALS))
+                old.retired = True
+                self.run, self.trainer = run, Trainer(run, self.slots)
+                self.cfg = self.cfg.replace(method=target)
+            self.run.fit_posterior()
+        except Exception as err:  # noqa: BLE001 - shown in the page, never a traceback
+            self.error = friendly_error(err)
+            return None
+        return target
 
     def reset(self) -> None:
         self._restart(self.added, self.uploaded)

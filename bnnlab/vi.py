@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from bnnlab.methods.base import Algorithm, Batch, Hyper, MethodSpec, Problem, Trace, keyed_step
@@ -175,4 +176,6 @@ SPEC = MethodSpec(
     description="mean-field Gaussian variational inference (Blundell et al. 2015)",
     build=make_algorithm, trace_labels=("ELBO", "E_q[log-likelihood]", "KL(q ‖ prior)"),
     noise_floats=lambda options, num_samples, num_params, num_units: num_samples * num_params,
-    state_floats=lambda options, num_params: 6 * num_params)  # mean, rho and Adam's moments
+    state_floats=lambda options, num_params: 6 * num_params,  # mean, rho and Adam's moments
+    weight_marginals=lambda state: (np.asarray(state.mean, np.float64),
+                                    np.asarray(std_from_rho(state.rho), np.float64)))

@@ -8,18 +8,28 @@ import inspect
 
 import streamlit as st
 
-from bnnlab import config, datasets, registry, runtime, session, vi
+from bnnlab import config, datasets, predict, presets, registry, runtime, session, vi
 from bnnlab.config import BOUNDS, ConfigError
 from bnnlab.figures import palette
+from bnnlab.figures.laplace import evidence_curve
 from bnnlab.figures.playground import probe_histogram
+from bnnlab.figures.weights import posterior_bars, snr_histogram
 from ui import widget_state
 from ui.live_chart import live_chart
 from ui.text import escape_markdown
 from ui.upload_message import upload_message
 
 P = "pg_"  # session-state prefix of this page
-PRESETS = {"Talk's recipe: β = 0.001, initial σ = 1e-3": {"kl_weight": 0.001, "init_std": 1e-3},
+PRESETS = {"Talk's recipe: β = 0.001, initial σ = 1e-3": {"method": "vi", "kl_weight": 0.001,
+                                                          "init_std": 1e-3},
            "Full Bayes: β = 1": {"kl_weight": 1.0}}
+# ---- methods block (HMC, Laplace, ensemble, dropout; presets found by measurement,
+# docs/UNCERTAINTY.md): each preset writes every setting it needs, so the URL reproduces it.
+METHOD_FIELDS = ("dropout_rate", "ensemble_size", "hmc_warmup", "hmc_max_doublings")
+PRESETS["Say I don't know: HMC, far/near ≥ 2"] = presets.widget_values(presets.SAY_I_DONT_KNOW)
+PRESETS["In-between: moons with a gap (HMC)"] = presets.widget_values(presets.IN_BETWEEN)
+# ---- end methods block
+
 
 def map_modes(num_classes: int) -> dict[str, str]:
     """What a click on the map does: look, add a point of class k < K, or probe."""
@@ -27,11 +37,10 @@ def map_modes(num_classes: int) -> dict[str, str]:
                                for k in range(num_classes)}, "probe": "Probe"}
 
 
-
 # The settings this page shows; only these go into its links.
 FIELDS = ("dataset", "num_points", "noise", "num_classes", "test_fraction", "seed", "hidden",
           "activation", "method", "num_samples", "prior_std", "init_std", "kl_weight", "lr",
-          "steps", "steps_per_chunk", "grid_size")
+          "steps", "steps_per_chunk", "grid_size") + METHOD_FIELDS
 VIEW = ("kind", "zoom", "mode")
 LIVE = {session.Status.TRAINING, session.Status.WAITING, session.Status.COMPILING}
 
@@ -137,7 +146,7 @@ with st.sidebar:
              format_func=registry.method_label)
     is_vi = st.session_state[P + "method"] == "vi"
     st.slider("MC samples per step", 1, config.MAX_SAMPLES, key=P + "num_samples",
-              disabled=not is_vi)
+              disabled=not registry.method(st.session_state[P + "method"]).uses_samples)
     st.number_input("Prior σ", BOUNDS["prior_std"].lo, BOUNDS["prior_std"].hi, step=0.5,
                     format="%.3f", key=P + "prior_std")
     st.number_input("Initial posterior σ", BOUNDS["init_std"].lo, BOUNDS["init_std"].hi,
@@ -151,6 +160,21 @@ with st.sidebar:
                   width="stretch")
     st.number_input("Learning rate (Adam)", config.MIN_LR, config.MAX_LR, step=0.001,
                     format="%.5f", key=P + "lr")
+    # ---- methods block: the chosen method's own settings (the others keep their values)
+    chosen = st.session_state[P + "method"]
+    if chosen == "hmc":
+        st.number_input("HMC warm-up transitions", 0, config.MAX_HMC_WARMUP, step=50,
+                        key=P + "hmc_warmup", help="Stan's adaptation of the step size and "
+                        "mass matrix; draws are kept after it (steps in total include it)")
+        st.slider("NUTS max tree doublings", 1, config.MAX_HMC_DOUBLINGS,
+                  key=P + "hmc_max_doublings", help="a trajectory has at most 2^this leapfrog "
+                  "steps")
+    elif chosen == "ensemble":
+        st.slider("Ensemble members", 1, config.MAX_ENSEMBLE, key=P + "ensemble_size")
+    elif chosen == "dropout":
+        st.slider("Dropout rate", 0.0, config.MAX_DROPOUT_RATE, step=0.05,
+                  key=P + "dropout_rate")
+    # ---- end methods block
     st.header("Training")
     st.number_input("Steps in total", 1, config.MAX_STEPS, step=500, key=P + "steps",
                     on_change=_budget_typed,
@@ -163,7 +187,8 @@ def _widgets_cfg() -> config.TrainConfig:
     """The settings the widgets show (raises ConfigError / ValueError on bad input)."""
     s = st.session_state
     return live.cfg.replace(
-        **{f: type(getattr(live.cfg, f))(s[P + f]) for f in FIELDS if f != "hidden"},
+        **{f: type(getattr(live.cfg, f))(s.get(P + f, getattr(live.cfg, f)))
+           for f in FIELDS if f != "hidden"},
         hidden=config.parse_hidden(s[P + "hidden"]))
 
 
@@ -294,7 +319,7 @@ live_view()
 # text gives figures that held in every one of those runs ("about"). Experiment 4 was also
 # clicked in the page (P(blue) read from the map's hover readout: β = 1 0.008 → 0.082, the
 # talk's recipe 0.000 → 0.41 at the nearest grid node; the library gave 0.59–0.65 there).
-TRY_BASE = {"dataset": "moons", "num_points": 512, "noise": 0.15, "test_fraction": 0.25,
+TRY_BASE = {"dataset": "moons", "num_classes": 2, "num_points": 512, "noise": 0.15, "test_fraction": 0.25,
             "seed": 0, "hidden": "32,32", "activation": "tanh", "method": "vi",
             "num_samples": 8, "prior_std": 3.0, "init_std": 0.1, "kl_weight": 1.0,
             "lr": 0.01, "steps": 2000}
@@ -332,12 +357,13 @@ TRY_THIS = [
      "points, highest where the boundary crosses the gap; with the talk's recipe about 0.1 "
      "against 0.004. Foong et al. (2019) show factorised posteriors staying too confident "
      "in such gaps."),
-    ("One network: MAP", {"method": "map"},
-     "Train with *MAP* as the inference method.",
-     "the epistemic map is exactly zero (one network cannot disagree with itself) and the "
-     "entropy is about 0.02 nats both near and far from the data."),
-    # SLOT (lead): the "Say I don't know" experiment (HMC, helper "methods") goes here, with
-    # its measured far/near entropy ratio.
+    ("Say \"I don't know\": HMC", presets.widget_values(presets.SAY_I_DONT_KNOW),
+     "Set up the *Say I don't know* preset (HMC/NUTS on a 2-16-16-1 network, 200 warm-up "
+     "transitions, then 400 kept draws) and Train. Then compare with *MAP*.",
+     "during the warm-up the map shows one network; then it fills in as draws are kept. At the "
+     "end the entropy far away is about 0.31 nats against 0.05 near the data (6×): the "
+     "posterior's networks agree where the data are and disagree where there are none. MAP, "
+     "one network, has an epistemic map of exactly zero and 0.02 nats near and far."),
 ]
 
 
@@ -361,6 +387,101 @@ with st.expander("Try this: six experiments", expanded=True, icon=":material/sci
                           help="Write this experiment's settings into the sidebar and start "
                                "a fresh run", width="stretch")
 
+
+# ---- methods block: what the method itself says (near/far, HMC's diagnostics, Laplace's fit),
+# in a fragment of its own at 1 Hz so the live maps never wait for it.
+def _make_bayesian() -> None:
+    method = live.make_bayesian()
+    if method is not None:
+        st.session_state[P + "method"] = method
+
+
+@st.fragment(run_every=1.0 if status in LIVE else None, key="pg_method_view")
+def method_view() -> None:
+    metrics = live.shown_metrics
+    if metrics is not None:
+        near_col, far_col, read_col = st.columns([1, 1, 3], vertical_alignment="center")
+        near_col.metric("Entropy near data", f"{metrics['entropy_near']:.3f} nats",
+                        help="Mean predictive entropy on the held-out test points")
+        far_col.metric("Entropy far away", f"{metrics['entropy_far']:.3f} nats",
+                       help="Mean predictive entropy at probe points ≥ 2 units from every "
+                            "training point (one definition: bnnlab.predict)")
+        reading = predict.far_near_reading(metrics["entropy_near"], metrics["entropy_far"])
+        read_col.markdown(f"**{escape_markdown(reading)}** *(step {metrics['step']:,})*")
+    run = live.run
+    if run.cfg.method == "hmc":
+        report = run.method_report()
+        warm = min(run.step, run.cfg.hmc_warmup)
+        cols = st.columns(4)
+        cols[0].metric("Warm-up", f"{warm:,} / {run.cfg.hmc_warmup:,}",
+                       help="Adaptation transitions (step size, mass matrix); the map shows "
+                            "the chain's current position until draws are kept")
+        cols[1].metric("Draws kept", f"{report['hmc_samples']:,}")
+        cols[2].metric("Acceptance", f"{report['acceptance_rate']:.2f}",
+                       help="Mean acceptance over the current phase (warm-up, then sampling); "
+                            "the warm-up aims at 0.8")
+        cols[3].metric("Divergences", f"{report['num_divergent']:,}",
+                       help="Divergent transitions after warm-up: the sampler missed part of "
+                            "the posterior where they happen")
+    target = live.fit_target()
+    if target is not None:
+        spec = registry.method(target)
+        details = run.fit_details()
+        fitted = bool(details and details["fitted"])
+        text, button = st.columns([4, 1.4], vertical_alignment="center")
+        if fitted:
+            scope = ("all" if details["num_bayesian"] == details["num_params"]
+                     else "the last layer's")
+            took = f" in {run.fit_seconds * 1000:,.0f} ms" if run.fit_seconds else ""
+            took += " (compiling it the first time)" if run.fit_compiled_first else ""
+            text.markdown(
+                f"**{spec.label}** fitted{took}: {scope} {details['num_bayesian']:,} of "
+                f"{details['num_params']:,} parameters get a Gaussian from the GGN at the MAP "
+                f"network; prior σ = {details['best_prior_std']:.3g} maximises the evidence.")
+        else:
+            text.markdown(f"The map shows one network (the MAP point). **{spec.fit_label}** "
+                          "fits a Gaussian around it (linearised Laplace) and draws its "
+                          "predictive; it also runs by itself when training ends.")
+        if button.button(spec.fit_label or "Fit", on_click=_make_bayesian, key=P + "fit",
+                         width="stretch", type="secondary" if fitted else "primary"):
+            st.rerun(scope="app")  # the maps, the metrics and the method's widget
+        if fitted:
+            st.caption("Written on `jax.jacrev` and `jax.linearize` directly "
+                       "(`bnnlab/laplace.py`): laplax, the JAX Laplace library, is at version "
+                       "0.0.2. Immer et al. 2021; Daxberger et al. 2021, \"Laplace Redux\".")
+            st.plotly_chart(evidence_curve(details["prior_std"], details["log_evidence"],
+                                           details["best_prior_std"], run.cfg.prior_std),
+                            key=P + "evidence")
+
+
+method_view()
+
+
+@st.fragment(key="pg_weights_view")
+def weights_view() -> None:
+    with st.expander("The weight posterior: what makes the network Bayesian"):
+        st.caption("Each weight's posterior mean ± σ against the prior N(0, σₚ²), and the "
+                   "signal-to-noise |μ|/σ. A weight at the prior (KL to the prior < 0.01 nats) "
+                   "carries no information from the data: VI with β = 1 leaves most weights "
+                   "there (its pruning), which is why it underfits. MAP is a point (σ = 0); "
+                   "HMC's marginals come from its draws, Laplace's from its covariance. "
+                   "Drawn on demand, so the live maps never wait for it.")
+        if not st.button("Show for the current step", key=P + "weights_show",
+                         icon=":material/refresh:"):
+            return
+        summary = live.run.weight_summary()
+        st.markdown(f"**{summary.share_at_prior:.0%}** of {summary.num_weights:,} weights sit "
+                    f"at the prior (step {live.run.step:,}, "
+                    f"{registry.method_label(live.run.cfg.method)}); median |μ|/σ = "
+                    f"{summary.median_snr:.2g}.")
+        left, right = st.columns(2)
+        left.plotly_chart(posterior_bars(summary), key=P + "weights_bars")
+        right.plotly_chart(snr_histogram(summary), key=P + "weights_snr")
+
+
+weights_view()
+# ---- end methods block
+
 st.markdown(
     "**Reading the maps.** Left: the mean predictive probability over posterior samples, with "
     "the boundaries (p = 0.5) of 10 individual posterior networks in grey; filled dots are "
@@ -377,8 +498,9 @@ st.markdown(
     "out*. A posterior that really said \"I don't know\" far from the data would be near "
     "ln 2 ≈ 0.69 there. Foong et al. (2019, \"'In-Between' Uncertainty in Bayesian Neural "
     "Networks\") show the related failure *between* clusters of data: factorised Gaussian "
-    "posteriors stay confident in the gap (try it on the *Compare methods* page, preset "
-    "*moons with a gap*).")
+    "posteriors stay confident in the gap (the *In-between* preset in the sidebar trains the "
+    "reference, HMC, on it; switch *Inference* to VI to compare). Measured per method: "
+    "docs/UNCERTAINTY.md.")
 
 with st.expander("The JAX code that runs"):
     st.markdown("One step of Bayes by Backprop (`bnnlab.vi`): reparameterised samples, the "

@@ -13,7 +13,7 @@ ARGS = ["train", "--num-points", "128", "--hidden", "8", "--num-samples", "2", "
         "--steps-per-chunk", "20", "--grid-size", "20"]
 
 
-@pytest.mark.parametrize("method", ["vi", "map"])
+@pytest.mark.parametrize("method", ["vi", "map", "laplace"])
 def test_train_json_has_the_whole_contract(method, capsys, tmp_path):
     """The last line is one JSON object with every contract field; --out writes the npz."""
     out = tmp_path / "run.npz"
@@ -96,7 +96,7 @@ def test_every_registered_dataset_trains():
         assert cli.main([*ARGS, "--dataset", "moons_gap", "--steps", "20", "--json"]) == 0
 
 
-@pytest.mark.parametrize("method", ["vi", "ensemble"])
+@pytest.mark.parametrize("method", ["vi", "ensemble", "laplace"])
 def test_json_metrics_equal_the_library_metrics(method, capsys):
     """The CLI's metrics are predict.evaluate's for the same config and seed, and equal the
     metrics computed from each point set's own sample_probs with the same key (so the pages,

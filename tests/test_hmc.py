@@ -108,3 +108,23 @@ def test_schedule_has_one_entry_per_warmup_transition():
     schedule = hmc.make_schedule(300)
     assert schedule.stage.shape == (300,) and int(schedule.window_end.sum()) >= 1
     assert hmc.make_schedule(0).stage.shape == (1,)
+
+
+def test_the_chain_does_not_depend_on_how_it_is_cut_into_chunks():
+    """Same seed, same chain: chunks of 6 steps (the CLI's fixed K) and chunks of 1, 2 and 3
+    (the playground sizes its chunks by time) reach the same position and kept draws."""
+    from bnnlab import config, datasets, engine
+
+    cfg = config.TrainConfig(method="hmc", hidden=(4,), num_points=40, hmc_warmup=3, steps=6,
+                             steps_per_chunk=6, hmc_max_doublings=3)
+    data = datasets.prepare(*datasets.make("moons", 40, 0.15, 0), 0.25, 0)
+    start = engine.start_run(cfg, data.x_train, data.y_train)
+    whole, _ = start.engine.run_chunk(start.state, start.batch, start.hyper, jnp.int32(6))
+    cut = start.state
+    for n in (1, 2, 3):
+        cut, _ = start.engine.run_chunk(cut, start.batch, start.hyper, jnp.int32(n))
+    assert int(cut.step) == int(whole.step) == 6
+    np.testing.assert_array_equal(np.asarray(cut.method_state.position),
+                                  np.asarray(whole.method_state.position))
+    np.testing.assert_array_equal(np.asarray(cut.method_state.samples),
+                                  np.asarray(whole.method_state.samples))

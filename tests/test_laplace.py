@@ -137,3 +137,100 @@ def test_evidence_curve_maximiser_is_on_the_curve():
     assert np.all(np.diff(np.asarray(curve.prior_std)) > 0)
     best = int(np.argmax(curve.log_evidence))
     assert float(curve.best_prior_std) == pytest.approx(float(curve.prior_std[best]))
+
+
+# ------------------------------------------------------------------ the registry method
+
+def _trained_laplace_run(steps=60):
+    from bnnlab import config, datasets, engine
+
+    cfg = config.TrainConfig(method="laplace", hidden=(8,), num_points=64, steps=steps,
+                             steps_per_chunk=20, lr=0.05)
+    data = datasets.prepare(*datasets.make("moons", 64, 0.15, 0), 0.25, 0)
+    return cfg, data, engine.fit(cfg, data.x_train, data.y_train)
+
+
+def test_registry_method_predictive_is_the_linearised_network():
+    """`--method laplace`'s predictive is the linearised network f(x; θ*) + J(x)δ
+    (`linearised_logits`'s formula) with δ ~ N(0, (GGN + α I)⁻¹): its draws' covariance equals
+    `laplace.covariance` of the fit, and α maximises the evidence curve."""
+    cfg, data, result = _trained_laplace_run()
+    state = result.state.method_state
+    assert bool(state.fitted)
+    x_train = jnp.asarray(data.x_train)
+    reference = laplace.fit(result.engine.logits_fn, state.map_state.position, x_train,
+                            jnp.asarray(data.y_train, jnp.float32), laplace.bernoulli(),
+                            state.eigenvalues.shape[0])
+    curve = laplace.evidence_curve(reference)
+    np.testing.assert_allclose(float(state.prior_precision), float(curve.best_prior_std) ** -2,
+                               rtol=1e-4)
+    np.testing.assert_allclose(np.sort(state.eigenvalues), np.sort(reference.eigenvalues),
+                               rtol=1e-3, atol=1e-3 * float(reference.eigenvalues.max()))
+    # the draws' covariance: L⁻ᵀ L⁻¹ = (GGN + αI)⁻¹
+    inverse = np.linalg.inv(np.asarray(state.cholesky, np.float64))
+    np.testing.assert_allclose(inverse.T @ inverse,
+                               laplace.covariance(reference, state.prior_precision),
+                               rtol=2e-2, atol=1e-4)
+    # the predictive: the linearised network at those draws, identical to the engine's
+    x = jnp.asarray(data.x_test)
+    key = jax.random.key(3)
+    probs = np.asarray(result.engine.sample_probs(key, result.state, x, num_samples=7))
+    deltas = laplace.posterior_deltas(key, state, 7)
+    theta = state.map_state.position
+    _, linear = jax.linearize(lambda t: result.engine.logits_fn(t, x), theta)
+    logits = result.engine.logits_fn(theta, x) + jax.vmap(linear)(deltas)
+    np.testing.assert_allclose(probs, np.asarray(jax.nn.sigmoid(logits)), atol=1e-5)
+    assert np.std(probs, axis=0).max() > 1e-3  # a posterior, not a point
+
+
+def test_training_after_a_fit_returns_to_the_map_network():
+    """A chunk of training steps clears the fit: the predictive is the MAP network's again
+    (and a chunk of 0 steps keeps it)."""
+    from bnnlab import engine
+
+    cfg, data, result = _trained_laplace_run()
+    eng = result.engine
+    batch = engine.make_batch(data.x_train, data.y_train, eng.static.data_bucket)
+    hyper = engine.make_hyper(cfg)
+    kept, _ = eng.run_chunk(result.state, batch, hyper, jnp.int32(0))
+    assert bool(kept.method_state.fitted)
+    moved, _ = eng.run_chunk(result.state, batch, hyper, jnp.int32(3))
+    assert not bool(moved.method_state.fitted)
+    x = jnp.asarray(data.x_test)
+    probs = np.asarray(eng.sample_probs(jax.random.key(0), moved, x, num_samples=4))
+    at_map = jax.nn.sigmoid(eng.logits_fn(moved.method_state.map_state.position, x))
+    np.testing.assert_allclose(probs, np.broadcast_to(at_map, probs.shape), atol=1e-6)
+
+
+def test_weight_marginals_are_the_covariance_diagonal():
+    """The weight view's σ for Laplace is sqrt(diag (GGN + αI)⁻¹) of the reference fit."""
+    _, data, result = _trained_laplace_run()
+    state = result.state.method_state
+    mean, std = laplace.weight_marginals(state)
+    reference = laplace.fit(result.engine.logits_fn, state.map_state.position,
+                            jnp.asarray(data.x_train), jnp.asarray(data.y_train, jnp.float32),
+                            laplace.bernoulli(), state.eigenvalues.shape[0])
+    cov = np.asarray(laplace.covariance(reference, state.prior_precision))
+    np.testing.assert_allclose(std**2, np.diag(cov), rtol=2e-2, atol=1e-6)
+    np.testing.assert_allclose(mean, np.asarray(state.map_state.position), rtol=1e-6)
+
+
+def test_last_layer_registry_predictive_matches_eager_jax():
+    """Beyond MAX_FULL_PARAMS only the last layer is Bayesian; the engine's compiled predictive
+    equals the linearised network computed eagerly (it once came out NaN under the engine's
+    CPU compiler options)."""
+    from bnnlab import config, datasets, engine
+
+    cfg = config.TrainConfig(method="laplace", hidden=(64, 48), num_points=64, steps=20,
+                             steps_per_chunk=20)
+    data = datasets.prepare(*datasets.make("moons", 64, 0.15, 0), 0.25, 0)
+    result = engine.fit(cfg, data.x_train, data.y_train)
+    state = result.state.method_state
+    assert state.eigenvalues.shape[0] == 49 < result.engine.num_params
+    x = jnp.asarray(data.x_test)
+    key = jax.random.key(5)
+    probs = np.asarray(result.engine.sample_probs(key, result.state, x, num_samples=4))
+    deltas = laplace.posterior_deltas(key, state, 4)
+    expected = jax.nn.sigmoid(laplace.linearised_at(result.engine.logits_fn,
+                                                    state.map_state.position, deltas, x))
+    np.testing.assert_allclose(probs, np.asarray(expected), atol=1e-5)

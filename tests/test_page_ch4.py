@@ -154,10 +154,10 @@ def test_bad_hidden_layers_keep_the_previous_settings(at):
 def test_garbage_url_opens_with_defaults_and_notices():
     """Garbage and out-of-range URL values fall back or clamp, each with a visible notice."""
     at = _app({"dataset": "<script>alert(1)</script>", "lr": "banana", "num_samples": "999",
-               "bogus": "1", "method": "hmc", "added": "1:2:1;nope"})
+               "bogus": "1", "method": "sgld", "added": "1:2:1;nope"})
     run = _run_state(at)
     assert run.cfg.dataset == "moons" and run.cfg.lr == 0.01 and run.cfg.num_samples == 64
-    assert run.cfg.method == "vi"
+    assert run.cfg.method == "vi"  # not a registered method: the default, with a notice
     notices = " ".join(w.value for w in at.warning)
     for word in ("dataset", "lr", "num_samples", "bogus", "method", "malformed"):
         assert word in notices
@@ -276,3 +276,36 @@ def test_the_objective_chart_is_in_nats_per_training_point(at):
     at.button(key="pg_step").click().run()
     history = _live(at)["history"]
     assert history["per_point"] == len(_run_state(at).data.x_train)
+
+
+def _button(at: AppTest, text: str):
+    return next(b for b in at.button if b.label.startswith(text))
+
+
+def test_say_i_dont_know_preset_writes_every_setting_and_the_url():
+    """The preset sets the measured run (bnnlab.presets): method, network, data and HMC's
+    warm-up, in the widgets, the session and the link."""
+    from bnnlab import presets
+
+    at = _app()
+    _button(at, "Say I don't know").click().run()
+    assert not at.exception
+    cfg = _run_state(at).cfg
+    for field, value in presets.SAY_I_DONT_KNOW.items():
+        assert getattr(cfg, field) == value, field
+    assert at.query_params["method"] == "hmc" and at.query_params["hidden"] == "16,16"
+    assert at.query_params["hmc_warmup"] == "200"
+    assert at.number_input(key="pg_hmc_warmup").value == 200
+
+
+def test_laplace_fit_shows_its_evidence_curve_and_the_weight_view():
+    """method=laplace: "Make this network Bayesian" fits (the text names the tuned prior σ and
+    the evidence curve is drawn); the weight view, on demand, counts weights at the prior."""
+    at = _app({"method": "laplace", "steps": "40", "hidden": "6"})
+    _button(at, "Make this network Bayesian").click().run()
+    assert not at.exception
+    assert any("maximises the evidence" in m.value for m in at.markdown)
+    assert any("Laplace evidence" in json.dumps(json.loads(c.proto.spec)["layout"]["title"])
+               for c in at.get("plotly_chart"))
+    _button(at, "Show for the current step").click().run()
+    assert any("sit at the prior" in m.value for m in at.markdown)

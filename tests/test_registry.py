@@ -56,14 +56,24 @@ def test_method_contract(name, data):
     batch = engine.make_batch(*data, static.data_bucket)
     hyper = engine.make_hyper(cfg)
     state = jax.jit(algorithm.init)(jax.random.key(0), jnp.float32(0.1))
+    # a method with a fitted posterior in its state (Laplace) trains only `trained_part` of it
+    part = state if algorithm.trained_part is None else algorithm.trained_part(state)
     step = jax.jit(algorithm.step)
     for i in range(3):
-        state, info = step(jax.random.key(i + 1), state, batch, hyper)
+        part, info = step(jax.random.key(i + 1), part, batch, hyper)
+    if algorithm.join_part is not None:
+        state = algorithm.join_part(state, part, jnp.bool_(True))
+    else:
+        state = part
     trace = algorithm.trace(info)
     assert isinstance(trace, Trace)
     for value in trace:
         assert np.shape(value) == () and np.isfinite(value)
-    assert all(np.isfinite(np.asarray(leaf)).all() for leaf in algorithm.checked(state))
+    assert all(np.isfinite(np.asarray(leaf)).all() for leaf in algorithm.checked(part))
+    if algorithm.fit is not None:  # the post-training fit keeps the state's structure
+        fitted = jax.jit(algorithm.fit)(state, batch, hyper)
+        assert jax.tree.structure(fitted) == jax.tree.structure(state)
+        state = fitted
     draws = jax.jit(algorithm.predictive_samples, static_argnums=2)(jax.random.key(9), state, 5)
     assert draws.shape == (5, problem.num_params) and np.isfinite(np.asarray(draws)).all()
     # the chunk-wise noise path is the same step

@@ -486,18 +486,23 @@ class LiveChart {
       const Plotly = await loadPlotly();
       const vi = h.method === "vi";
       const steps = plotlyArray(h.step);
+      // the method's own names (registry trace_labels), else the VI / MAP ones
+      const labels = h.trace_labels || (vi ? ["ELBO", "E_q[log P(Y|X,θ)]", "KL(q‖prior)"]
+                                           : ["MAP objective", "log P(Y|X,θ)", "‖θ‖²/2σ²"]);
       const traces = [
-        { type: "scatter", mode: "lines", name: vi ? "ELBO" : "MAP objective", x: steps,
+        { type: "scatter", mode: "lines", name: labels[0], x: steps,
           y: plotlyArray(h.elbo), line: { color: "#222", width: 2 } },
-        { type: "scatter", mode: "lines", name: vi ? "E_q[log P(Y|X,θ)]" : "log P(Y|X,θ)",
+        { type: "scatter", mode: "lines", name: labels[1],
           x: steps, y: plotlyArray(h.ell), line: { color: "#2f6db5" } },
-        { type: "scatter", mode: "lines", name: vi ? "−β·KL(q‖prior)" : "−β·‖θ‖²/2σ²",
+        { type: "scatter", mode: "lines",
+          name: labels[2].startsWith("−") ? "β·" + labels[2].slice(1) : "−β·" + labels[2],
           x: steps, y: plotlyArray(h.neg_kl), line: { color: "#c0392b" } },
       ];
       const range = recentRange(traces, steps);
       const layout = {
         title: { text: vi ? "ELBO = E_q[log P(Y|X,θ)] − β·KL(q‖prior), per step"
-                          : "MAP objective per step", font: { size: 13 } },
+                          : (h.method_label || "MAP") + ": " + labels[0] + " per step",
+                 font: { size: 13 } },
         height: 260, margin: { l: 60, r: 10, t: 34, b: 30 },
         xaxis: { title: { text: "step" } }, legend: { orientation: "h", y: -0.3 },
         yaxis: { title: { text: range.clipped ? "nats per point (recent)" : "nats per point",

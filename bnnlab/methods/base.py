@@ -112,6 +112,21 @@ class Algorithm(NamedTuple):
     trace: Callable[[Any], Trace]
     # State -> list of arrays that must stay finite
     checked: Callable[[Any], list[jax.Array]]
+    # Optional post-training fit, (state, batch, hyper) -> State: a posterior built once the
+    # training steps are done (linearised Laplace around the MAP network). The engine jits it
+    # as `Engine.fit_posterior`; the CLI calls it after the last step, the playground at the
+    # end of a run and on "Make this network Bayesian". None: nothing to fit.
+    fit: Callable[..., Any] | None = None
+    # Optional predictive that is not "the network at sampled θ": (rng_key, state,
+    # x float32[n, D], num_samples static) -> logits float32[S, n] (or [S, n, K]), e.g. the
+    # linearised network of Laplace. None: the network evaluated at `predictive_samples`.
+    predictive_logits: Callable[..., jax.Array] | None = None
+    # Optional: the part of State that training steps change, `trained_part(State) -> Part`,
+    # and `join_part(State, Part, moved bool[]) -> State`. When given, `step`,
+    # `step_from_noise`, `trace` and `checked` work on the Part, and the engine's scan carries
+    # only it (Laplace: the MAP state, not the fit's k×k eigenvectors).
+    trained_part: Callable[[Any], Any] | None = None
+    join_part: Callable[..., Any] | None = None
 
 
 def keyed_step(draw_noise, step_from_noise):
@@ -155,6 +170,11 @@ class MethodSpec:
     parallel_copies: options -> networks evaluated side by side per draw (an ensemble: M).
     noise_floats: (options, num_samples, num_params, num_units) -> random numbers per step.
     state_floats: (options, num_params) -> float32 numbers in the method's state.
+    fit_label: the button that runs the algorithm's post-training `fit` (None: it has none).
+    fit_details: method state -> dict for the page after a fit (e.g. Laplace's evidence curve).
+    weight_marginals: method state -> (mean float[d], std float[d]) of the weight posterior when
+      the method has them in closed form (VI, Laplace, MAP: std 0); None: estimated from
+      `predictive_samples` (HMC's kept draws, an ensemble's members).
     """
 
     name: str
@@ -172,3 +192,8 @@ class MethodSpec:
     noise_floats: Callable[[dict, int, int, int], int] = (
         lambda options, num_samples, num_params, num_units: 0)
     state_floats: Callable[[dict, int], int] = lambda options, num_params: 3 * num_params
+    fit_label: str | None = None
+    # methods whose trained network this one can take over and fit (Laplace: ("map",))
+    fits_from: tuple[str, ...] = ()
+    fit_details: Callable[[Any], dict] | None = None
+    weight_marginals: Callable[[Any], tuple[Any, Any]] | None = None
