@@ -15,7 +15,8 @@ from types import MappingProxyType
 from bnnlab import datasets
 
 SAY_I_DONT_KNOW = MappingProxyType({
-    "dataset": "moons", "num_classes": 2, "num_points": 512, "noise": 0.15, "test_fraction": 0.25, "seed": 0,
+    "dataset": "moons", "num_classes": 2, "num_points": 512, "noise": 0.15,
+    "test_fraction": 0.25, "seed": 0,
     "hidden": (16, 16), "activation": "tanh", "method": "hmc", "prior_std": 3.0,
     "steps": 600, "steps_per_chunk": 25, "hmc_warmup": 200, "hmc_max_doublings": 6,
 })

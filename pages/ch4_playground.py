@@ -320,7 +320,8 @@ live_view()
 # clicked in the page (P(blue) read from the map's hover readout: β = 1 0.008 → 0.082, the
 # talk's recipe 0.000 → 0.41 at the nearest grid node; the library gave 0.59–0.65 there).
 TRY_BASE = {"dataset": "moons", "num_classes": 2, "num_points": 512, "noise": 0.15,
-            "test_fraction": 0.25, "seed": 0, "hidden": "32,32", "activation": "tanh", "method": "vi",
+            "test_fraction": 0.25, "seed": 0, "hidden": "32,32", "activation": "tanh",
+            "method": "vi",
             "num_samples": 8, "prior_std": 3.0, "init_std": 0.1, "kl_weight": 1.0,
             "lr": 0.01, "steps": 2000}
 TRY_THIS = [
