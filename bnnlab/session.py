@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import enum
 import itertools
+import logging
 import threading
 import time
 from typing import Any, NamedTuple
@@ -79,8 +80,13 @@ class Snapshot(NamedTuple):
     serial: int  # unique per snapshot
 
 
+_LOG = logging.getLogger(__name__)
+
+
 def friendly_error(err: BaseException) -> str:
-    """A message for the page: what happened and what to do, without internals."""
+    """A message for the page: what happened and what to do, without internals (the
+    traceback goes to the server's log)."""
+    _LOG.error("bnnlab: %s", type(err).__name__, exc_info=err)
     text = str(err)
     if "RESOURCE_EXHAUSTED" in text or isinstance(err, MemoryError) or "Out of memory" in text:
         return ("The server ran out of memory for these settings. Lower the hidden widths, "
@@ -922,8 +928,8 @@ class Session:
         snap = run.snapshot
         try:
             payload = run.frame(run.cfg.grid_size, view.zoom, view.kind, snap)
-            payload["metrics"] = self._metrics_row(snap)
-            if self._history_due(snap):
+            payload["metrics"] = self._metrics_row(run, trainer, snap)
+            if self._history_due(run, trainer, snap):
                 payload["history"] = run.history_payload(snap)
         except Exception as err:  # noqa: BLE001 - shown in the page, never a traceback
             self.error = friendly_error(err)
@@ -940,39 +946,40 @@ class Session:
             self.wants_training = False
         return payload, status
 
-    def _history_due(self, snap: Snapshot) -> bool:
+    def _history_due(self, run: Run, trainer: Trainer, snap: Snapshot) -> bool:
         """The objective chart redraws twice a second: while training send its history about
         that often (the chart keeps the last one), otherwise whenever it changed."""
         now = time.monotonic()
         sent = self._history_sent
-        due = (sent is None or sent[0] != self.run.serial or sent[2] != self.run.cfg.kl_weight
-               or not self.trainer.running or now - sent[1] > 0.4)
+        due = (sent is None or sent[0] != run.serial or sent[2] != run.cfg.kl_weight
+               or not trainer.running or now - sent[1] > 0.4)
         if due:
-            self._history_sent = (self.run.serial, now, self.run.cfg.kl_weight)
+            self._history_sent = (run.serial, now, run.cfg.kl_weight)
         return due
 
-    def _metrics_row(self, snap: Snapshot) -> list[dict]:
+    def _metrics_row(self, run: Run, trainer: Trainer, snap: Snapshot) -> list[dict]:
         """The metrics under the maps (drawn by the live chart itself). They cost ~20 ms, so
         while training they refresh a few times a second, not every frame; each row belongs to
-        one snapshot, whose step it shows."""
+        one snapshot, whose step it shows. `run` and `trainer` are the ones `tick` read: a
+        rerun may replace `self.run` meanwhile, and `snap` belongs to this one."""
         now = time.monotonic()
         cached = self._metrics
-        if cached is None or cached[0] != (self.run.serial, self.run.data_version) or (
+        if cached is None or cached[0] != (run.serial, run.data_version) or (
                 cached[2]["step"] != snap.step
-                and (now - cached[1] > 0.4 or not self.trainer.running)):
+                and (now - cached[1] > 0.4 or not trainer.running)):
             rate = 0.0
-            if cached is not None and cached[0] == (self.run.serial, self.run.data_version) \
+            if cached is not None and cached[0] == (run.serial, run.data_version) \
                     and snap.step > cached[2]["step"]:
                 rate = (snap.step - cached[2]["step"]) / (now - cached[1])
-            cached = ((self.run.serial, self.run.data_version), now, self.run.metrics(snap),
+            cached = ((run.serial, run.data_version), now, run.metrics(snap),
                       rate)
             self._metrics = cached
         m, rate = cached[2], cached[3]
         return [
             {"label": "Step", "value": f"{m['step']:,}"},
-            {"label": "Steps/s", "value": f"{rate:,.0f}" if self.trainer.running else "–",
+            {"label": "Steps/s", "value": f"{rate:,.0f}" if trainer.running else "–",
              "help": f"Training progress per second of wall time; one chunk alone runs at "
-                     f"{self.run.last_chunk_steps_per_s:,.0f} steps/s"},
+                     f"{run.last_chunk_steps_per_s:,.0f} steps/s"},
             {"label": "Train acc", "value": f"{m['train_acc']:.3f}"},
             {"label": "Test acc", "value": f"{m['test_acc']:.3f}"},
             {"label": "Test NLL", "value": f"{m['test_nll']:.3f}"},

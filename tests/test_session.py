@@ -592,3 +592,23 @@ def test_weight_view_of_map_is_a_point_and_of_hmc_from_its_draws():
     assert report["hmc_samples"] == 20 and 0 <= report["acceptance_rate"] <= 1
     assert chain.run.weight_summary().std.min() > 0
     chain.close()
+
+
+def test_a_run_replaced_during_a_tick_does_not_mix_runs():
+    """A full-page rerun may replace the run (a preset switching VI to HMC) while the live
+    fragment's tick is drawing the old one: the tick's metrics belong to the run it read, so no
+    HMC code sees a VI state (it raised AttributeError 'VIState ... num_kept' in the page)."""
+    live = session.Session(CFG)
+    old = live.run
+    draw = old.frame
+
+    def frame_while_a_rerun_replaces_the_run(*args, **kwargs):
+        live.apply(live.cfg.replace(method="hmc", hmc_warmup=10, steps=30))
+        return draw(*args, **kwargs)
+
+    old.frame = frame_while_a_rerun_replaces_the_run
+    payload, status = live.tick(wait_s=0.0)
+    assert payload is not None and live.message is None, live.message
+    assert live.run is not old and live.run.cfg.method == "hmc"
+    assert live.tick(wait_s=0.0)[0] is not None and live.message is None
+    live.close()
