@@ -62,6 +62,10 @@ class Slots:
         # releases its slot and asks again at once queues behind a session already waiting
         # (without it, 4 sessions near the budget starved a 5th: bench_browser --fair-share).
         self._queue: collections.deque[object] = collections.deque()
+        # Waiters that jump the queue (`hold(priority=True)`): a session's first chunk and first
+        # frame after Train, so a learner who just pressed Train waits for at most the work
+        # already running, not for every heavy session's next chunk (issue 14, fair share).
+        self._priority: set[object] = set()
 
     def in_use(self) -> int:
         """Slots held right now."""
@@ -80,15 +84,21 @@ class Slots:
 
     def _acquire(self, token: object, timeout: float,
                  give_up: Callable[[], bool] = lambda: False,
-                 on_wait: Callable[[], None] | None = None) -> bool:
+                 on_wait: Callable[[], None] | None = None, priority: bool = False) -> bool:
         """Add `token` to the holders within `timeout` s; False if `give_up()` turned true first
         (polled at least every `GIVE_UP_POLL_S`). `on_wait()` is called once if the caller has to
-        queue, so it can say that it waits."""
+        queue, so it can say that it waits. With `priority` the caller queues behind the other
+        priority waiters only, ahead of everyone else."""
         started = time.monotonic()
         deadline = started + max(timeout, 0.0)
         with self._cond:
             self._waiting += 1
-            self._queue.append(token)
+            if priority:
+                ahead = sum(1 for t in self._queue if t in self._priority)
+                self._queue.insert(ahead, token)
+                self._priority.add(token)
+            else:
+                self._queue.append(token)
             self._cond.notify_all()  # observers of waiting() (tests, wait_idle) see the change
             try:
                 if give_up():
@@ -108,6 +118,7 @@ class Slots:
             finally:
                 self._waiting -= 1
                 self._queue.remove(token)
+                self._priority.discard(token)
                 self._cond.notify_all()  # wait_idle() and the next in the queue watch this
 
     def _release(self, token: object) -> None:
@@ -122,7 +133,8 @@ class Slots:
 
     @contextlib.contextmanager
     def hold(self, timeout: float, give_up: Callable[[], bool] = lambda: False,
-             on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+             on_wait: Callable[[], None] | None = None,
+             priority: bool = False) -> Iterator[None]:
         """Hold one slot for the body; wait at most `timeout` s, else raise `SlotTimeout`.
 
         A caller that waits keeps its place in the first-come queue for the whole wait: a
@@ -130,12 +142,13 @@ class Slots:
         and sessions that release and re-take slots back to back would starve it (measured: 0
         steps/s for a default session beside 4 heavy ones). `give_up()` ends the wait early
         (SlotTimeout), e.g. on Pause; `on_wait()` is called once when the caller has to queue.
+        `priority` queues ahead of every waiter without it (behind earlier priority waiters).
         The slot is released on any exit, exceptions and `BaseException`s included.
         """
         token = object()
         started = time.monotonic()
         try:
-            if not self._acquire(token, timeout, give_up, on_wait):
+            if not self._acquire(token, timeout, give_up, on_wait, priority):
                 raise SlotTimeout(self.name, time.monotonic() - started, self.capacity)
             yield
         finally:

@@ -504,7 +504,8 @@ class Trainer:
                     with self.slots.hold(self.idle_timeout, give_up=lambda: stop.is_set()
                                          or time.monotonic() - self._last_seen
                                          > self.idle_timeout,
-                                         on_wait=self._mark_waiting):
+                                         on_wait=self._mark_waiting,
+                                         priority=done == 0):  # first chunk after Train
                         self.waiting = False
                         left = None if max_steps is None else max_steps - done
                         done += self.target.advance(left)

@@ -11,7 +11,7 @@ import streamlit as st
 from bnnlab import config, datasets, registry, runtime, session, vi
 from bnnlab.config import BOUNDS, ConfigError
 from bnnlab.figures.playground import probe_histogram
-from ui import widget_state
+from ui import push_route, widget_state
 from ui.live_chart import live_chart
 from ui.text import escape_markdown
 
@@ -187,7 +187,12 @@ elif status == session.Status.FINISHED:
             "total* to train on, or press Reset to start again.", icon=":material/flag:")
 
 
-@st.fragment(run_every=0.05 if status in LIVE else None, key="pg_live_view")
+# Frames are pushed to the chart on the app's WebSocket route where it is served (ui/push_route.py);
+# elsewhere, or if this browser cannot use it, the fragment reruns every 0.05 s to poll.
+push_on = push_route.available() and not st.session_state.get(P + "push_off")
+
+
+@st.fragment(run_every=0.05 if status in LIVE and not push_on else None, key="pg_live_view")
 def live_view() -> None:
     if live.status == session.Status.WAITING:
         st.info(f"Waiting for the accelerator: {live.slots.capacity} runs are training on this "
@@ -200,7 +205,14 @@ def live_view() -> None:
         st.error(escape_markdown(f"Training stopped: {live.message}"), icon=":material/error:")
     if payload is None:
         return
-    click = getattr(live_chart(payload, key=P + "live"), "click", None)
+    stream = push_route.stream_for(live, view) if push_on else None
+    if stream:
+        payload["push"] = {**stream, "live": status in LIVE}
+    chart = live_chart(payload, key=P + "live")
+    if push_on and getattr(chart, "push_failed", None):
+        st.session_state[P + "push_off"] = True  # poll through reruns from now on
+        st.rerun(scope="app")
+    click = getattr(chart, "click", None)
     if click and click != st.session_state.get(P + "last_click"):
         st.session_state[P + "last_click"] = click
         refused = live.click(click.get("x"), click.get("y"), view.mode)
