@@ -112,9 +112,10 @@ class Subscription:
     """One learner session's stream: its token, Session, liveness check and current view."""
 
     def __init__(self, token: str, owner: str, session: Any, alive: Callable[[], bool],
-                 slots: scheduler.Slots | None = None) -> None:
+                 slots: scheduler.Slots | None = None, binding: str | None = None) -> None:
         self.token = token
         self.owner = owner
+        self.binding = binding  # the browser's own secret (a digest of a cookie), if any
         self.session = session
         self._alive = alive
         self.slots = slots or getattr(session, "slots", None) or scheduler.ACCELERATOR
@@ -169,30 +170,36 @@ class Hub:
         self.max_entries = max_entries
 
     def issue(self, owner: str, session: Any, alive: Callable[[], bool],
-              slots: scheduler.Slots | None = None) -> Subscription:
+              slots: scheduler.Slots | None = None,
+              binding: str | None = None) -> Subscription:
         """The subscription of `session` owned by `owner` (a Streamlit session id): the same
-        one on every call while it lives, a new token otherwise."""
+        one on every call while it lives, a new token otherwise. With `binding` (a secret of
+        the owner's browser, e.g. a digest of its XSRF cookie) `find` wants it too."""
         key = (owner, id(session))
         with self._lock:
             sub = self._by_owner.get(key)
-            if sub is not None and sub.session is session and sub.alive():
+            if sub is not None and sub.session is session and sub.binding == binding \
+                    and sub.alive():
                 return sub
             if len(self._by_token) >= self.max_entries:
                 self._sweep_locked()
             token = secrets.token_urlsafe(TOKEN_BYTES)
-            sub = Subscription(token, owner, session, alive, slots)
+            sub = Subscription(token, owner, session, alive, slots, binding)
             self._by_token[token] = sub
             self._by_owner[key] = sub
             return sub
 
-    def find(self, token: Any) -> Subscription | None:
-        """The live subscription of `token`, else None (unknown, malformed or expired: an
-        expired one is removed)."""
+    def find(self, token: Any, binding: str | None = None) -> Subscription | None:
+        """The live subscription of `token`, else None (unknown, malformed, expired, or bound
+        to another browser than the one presenting `binding`: an expired one is removed)."""
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
             return None
         with self._lock:
             sub = self._by_token.get(token)
         if sub is None or not secrets.compare_digest(sub.token, token):
+            return None
+        if sub.binding is not None and not (
+                binding is not None and secrets.compare_digest(sub.binding, binding)):
             return None
         if not sub.alive():
             self.revoke(token)

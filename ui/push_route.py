@@ -11,9 +11,10 @@ gets fewer, fresher frames, never a queue).
 
 Refusals (the connection is closed; nothing of any session is sent): Origin missing or not the
 page's own host, or a Host outside `server.allowedHosts` (HTTP 403 before the handshake); a
-first message that is not a live token (code 4403: unknown, malformed, another server's,
-or expired with its session); a message over `MAX_MESSAGE_CHARS` (1009) or anything but "k"
-afterwards (1003); the session ending while connected (4401).
+first message that is not a live token for this browser (code 4403: unknown, malformed,
+another server's, expired with its session, or issued to a browser with another XSRF
+cookie); a message over `MAX_MESSAGE_CHARS` (1009) or anything but "k" afterwards (1003);
+the session ending while connected (4401).
 
 Where the route is not mounted (AppTest, `BNNLAB_PUSH=0`, a page run outside app.py),
 `stream_for` returns None and the page polls through fragment reruns as before.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import threading
 from typing import Any
@@ -37,6 +39,7 @@ ALIVE_CHECK_S = 1.0  # how often a connected stream re-checks that its session l
 MAX_MESSAGE_CHARS = 64
 CLOSE_REFUSED, CLOSE_EXPIRED, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED = 4403, 4401, 1009, 1003
 
+XSRF_COOKIE = "_streamlit_xsrf"
 HUB = push.Hub()
 _state = {"mounted": False}
 
@@ -90,9 +93,34 @@ def stream_for(live: Any, view: Any) -> dict | None:
     if ctx is None:
         return None
     session_id = ctx.session_id
-    sub = HUB.issue(session_id, live, lambda: runtime.is_active_session(session_id))
+    try:
+        import streamlit as st
+
+        cookie = st.context.cookies.get(XSRF_COOKIE)
+    except Exception:  # noqa: BLE001 - no cookies to bind to: the token alone
+        cookie = None
+    sub = HUB.issue(session_id, live, lambda: runtime.is_active_session(session_id),
+                    binding=browser_binding(cookie))
     sub.set_view(view)
     return {"url": route_path(), "token": sub.token}
+
+
+def browser_binding(xsrf_cookie: str | None) -> str | None:
+    """A digest of the browser's XSRF token (the secret inside Streamlit's `_streamlit_xsrf`
+    cookie, stable across its re-masked values), or None without one (XSRF protection off).
+    A token copied into another browser is refused: that browser has another cookie."""
+    if not xsrf_cookie:
+        return None
+    try:
+        from streamlit.web.server.starlette.starlette_app_utils import (
+            decode_xsrf_token_string,
+        )
+
+        secret, _ = decode_xsrf_token_string(xsrf_cookie)
+    except Exception:  # noqa: BLE001 - an unreadable cookie binds as it is
+        secret = None
+    raw = secret if secret else xsrf_cookie.encode()
+    return hashlib.sha256(b"bnnlab-push:" + raw).hexdigest()
 
 
 # ---------------------------------------------------------------------------- route side
@@ -130,7 +158,8 @@ async def frames_endpoint(ws: Any) -> None:
     if first.get("type") != "websocket.receive":
         return
     text = first.get("text")
-    sub = HUB.find(text) if isinstance(text, str) else None
+    binding = browser_binding(ws.cookies.get(XSRF_COOKIE))
+    sub = HUB.find(text, binding) if isinstance(text, str) else None
     if sub is None:
         await _close(ws, CLOSE_REFUSED)
         return
