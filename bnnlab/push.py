@@ -40,6 +40,7 @@ BINARY_FIELDS = ("mean", "uncertainty", "boundaries.q", "train.x", "train.y", "t
                  "test.y", "history.step", "history.elbo", "history.ell", "history.neg_kl")
 MIN_FRAME_INTERVAL_S = 1 / 60  # never more frames than a display shows
 CONTENDED_FRAME_SHARE = 0.25  # while others wait for a slot: frames ≤ this share of the time
+CONTENDED_REFRESH_S = 2.0  # metrics/history refresh while others wait for a slot
 IDLE_POLL_S = 0.25  # how often an idle pump re-checks liveness, status and view
 SLOT_WAIT_S = 60.0  # a frame keeps its place in the slots' queue this long
 LIVE_STATUSES = ("training", "waiting", "compiling")
@@ -105,6 +106,14 @@ def frame_interval(cost_s: float, others_waiting: int) -> float:
     if others_waiting <= 0:
         return MIN_FRAME_INTERVAL_S
     return max(MIN_FRAME_INTERVAL_S, cost_s / CONTENDED_FRAME_SHARE)
+
+
+def refresh_interval(others_waiting: int) -> float:
+    """How often a training session's metrics and objective history refresh: as the page
+    always did alone (`session.REFRESH_S`), every `CONTENDED_REFRESH_S` while others wait."""
+    from bnnlab import session
+
+    return session.REFRESH_S if others_waiting <= 0 else CONTENDED_REFRESH_S
 
 
 # ---------------------------------------------------------------------------- subscriptions
@@ -310,8 +319,14 @@ class Pump:
                 self.frames += 1
                 sent = sig
                 last_status = str(status)
-                next_at = time.monotonic() + frame_interval(cost, sub.slots.waiting())
+                waiting = sub.slots.waiting()
+                next_at = time.monotonic() + frame_interval(cost, waiting)
+                # The metrics row (~20 ms) and the objective's history refresh less often
+                # while others wait for a slot.
+                live.refresh_s = refresh_interval(waiting)
         except Exception as err:  # noqa: BLE001 - the stream ends; the page's path remains
             self.error = f"{type(err).__name__}: {err}"
         finally:
             stop.set()
+            if hasattr(sub.session, "refresh_s"):
+                sub.session.refresh_s = refresh_interval(0)

@@ -49,6 +49,7 @@ PROBE_SAMPLES = 64
 NUM_BOUNDARY_SAMPLES = 10
 BOUNDARY_GRID = 40
 HISTORY_POINTS = 400  # the objective chart gets at most this many points
+REFRESH_S = 0.4  # metrics and history refresh while training (`Session.refresh_s`)
 UNCERTAINTY_KINDS = tuple(registry.UNCERTAINTY_KINDS)
 UNCERTAINTY_LABELS = dict(registry.UNCERTAINTY_KINDS)
 
@@ -150,6 +151,7 @@ class Run:
                                                                      data.y_train)
         self.snapshot = Snapshot(state, 0, False, np.zeros((3, 0), np.float32), next(_SERIALS))
         self.display_key = jax.random.key(cfg.seed + 1)
+        self._boundary_key = jax.random.fold_in(self.display_key, 7)  # once, not per frame
         self.chunk_seconds = chunk_seconds
         # Until a chunk has been timed, the cost model's steps per `MAX_CHUNK_SECONDS`.
         self.next_steps = min(self.engine.static.steps_per_chunk,
@@ -394,13 +396,13 @@ class Run:
         boundary_y: list[np.ndarray] = []
         if self.engine.static.num_draws(NUM_BOUNDARY_SAMPLES) > 1:  # MAP: one network
             sample_probs = self.sample_probs(bgrid, NUM_BOUNDARY_SAMPLES,
-                                             jax.random.fold_in(self.display_key, 7), snap)
-            for p in sample_probs:
-                sx, sy = contour.segments(p.reshape(BOUNDARY_GRID, BOUNDARY_GRID), float(bx[0]),
-                                          float(bx[1] - bx[0]), float(by[0]),
-                                          float(by[1] - by[0]))
-                boundary_x.append(sx)
-                boundary_y.append(sy)
+                                             self._boundary_key, snap)
+            # All the samples' boundaries in one vectorised pass (`contour.segments`).
+            sx, sy = contour.segments(
+                sample_probs.reshape(-1, BOUNDARY_GRID, BOUNDARY_GRID), float(bx[0]),
+                float(bx[1] - bx[0]), float(by[0]), float(by[1] - by[0]))
+            boundary_x.append(sx)
+            boundary_y.append(sy)
         vmax = float(np.log(2))
         return {
             "grid": wire.grid_header(xs, ys),
@@ -546,6 +548,9 @@ class Session:
         self._shown: int | None = None  # serial of the snapshot last drawn
         self._metrics: tuple[int, float, dict, float] | None = None  # serial, time, metrics, rate
         self._history_sent: tuple[int, float, float] | None = None
+        # While training, the metrics and the objective's history refresh this often (s); the
+        # push path lengthens it while other sessions wait for the accelerator (bnnlab.push).
+        self.refresh_s = REFRESH_S
         self.run = self._new_run(cfg)  # raises ConfigError / DataError: the page says so
         self.trainer = Trainer(self.run, self.slots)
 
@@ -721,7 +726,7 @@ class Session:
         now = time.monotonic()
         sent = self._history_sent
         due = (sent is None or sent[0] != self.run.serial or sent[2] != self.run.cfg.kl_weight
-               or not self.trainer.running or now - sent[1] > 0.4)
+               or not self.trainer.running or now - sent[1] > self.refresh_s)
         if due:
             self._history_sent = (self.run.serial, now, self.run.cfg.kl_weight)
         return due
@@ -734,7 +739,7 @@ class Session:
         cached = self._metrics
         if cached is None or cached[0] != (self.run.serial, self.run.data_version) or (
                 cached[2]["step"] != snap.step
-                and (now - cached[1] > 0.4 or not self.trainer.running)):
+                and (now - cached[1] > self.refresh_s or not self.trainer.running)):
             rate = 0.0
             if cached is not None and cached[0] == (self.run.serial, self.run.data_version) \
                     and snap.step > cached[2]["step"]:

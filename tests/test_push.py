@@ -54,6 +54,11 @@ def test_frame_interval_full_rate_alone_budgeted_when_others_wait():
     assert push.frame_interval(0.0001, 1) == push.MIN_FRAME_INTERVAL_S
 
 
+def test_metrics_refresh_less_often_only_while_others_wait():
+    assert push.refresh_interval(0) == session.REFRESH_S
+    assert push.refresh_interval(2) == push.CONTENDED_REFRESH_S > session.REFRESH_S
+
+
 def test_priority_waiter_gets_the_next_slot_before_earlier_waiters():
     """Fair share: a first chunk/frame after Train (priority) waits for the running work only,
     not behind every session queued before it."""
