@@ -13,11 +13,13 @@
   the packed bytes to the connection, which sends only the latest (stale frames are dropped,
   never queued).
 
-Fair share (issue 14): a session's first chunk and first frame after Train take the slots with
-priority (`Slots.hold(priority=True)`), so they wait for the work already running, not for every
-other session's next chunk; while others wait for a slot, a session's frames are spaced so that
-drawing takes at most `CONTENDED_FRAME_SHARE` of its time (`frame_interval`); alone it draws at
-full rate. The library never imports Streamlit: the route is `ui/push_route.py`.
+Fair share (issue 14): frames and chunks of one session are charged to one account (its run)
+in the slots, and waiters are served least-recent-usage first (`Slots.hold(account=...)`), so a
+light session is not queued behind every heavy session's next chunk and frame; a session's
+first chunk and first frame after Train go before all of them (`priority`), so they wait only
+for the work already running. While others wait for a slot, a session's frames are spaced so
+that drawing takes at most `CONTENDED_FRAME_SHARE` of its time (`frame_interval`) and its
+metrics refresh every `CONTENDED_REFRESH_S`; alone it draws at full rate. The library never imports Streamlit: the route is `ui/push_route.py`.
 """
 
 from __future__ import annotations
@@ -305,6 +307,7 @@ class Pump:
                 try:
                     # Keep the place in the queue while waiting (re-queueing starves).
                     with sub.slots.hold(SLOT_WAIT_S, priority=priority,
+                                        account=id(live.run),  # the trainer's account
                                         give_up=lambda: stop.is_set() or not sub.alive()):
                         began = time.perf_counter()
                         sig = self._signature()

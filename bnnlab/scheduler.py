@@ -16,9 +16,10 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
+import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, TypeVar
 
 from bnnlab import config
@@ -28,6 +29,7 @@ T = TypeVar("T")
 
 # How often a queued caller re-checks its give_up() (a stop event is no condition notify).
 GIVE_UP_POLL_S = 0.1
+USAGE_HALF_LIFE_S = 10.0  # fair share: how fast an account's recent slot time is forgotten
 
 
 class SlotTimeout(Exception):
@@ -66,6 +68,14 @@ class Slots:
         # frame after Train, so a learner who just pressed Train waits for at most the work
         # already running, not for every heavy session's next chunk (issue 14, fair share).
         self._priority: set[object] = set()
+        # Fair share between sessions: waiters with an account (a session's run) are served
+        # least-recent-usage first, so a light session is not queued behind every heavy
+        # session's next multi-second chunk and frame (issue 14).
+        self._accounts: dict[object, Hashable] = {}
+        self._usage: dict[Hashable, tuple[float, float]] = {}  # account -> (seconds, when)
+        self._held_since: dict[object, float] = {}
+        self._arrival: dict[object, int] = {}
+        self._arrivals = itertools.count()
 
     def in_use(self) -> int:
         """Slots held right now."""
@@ -82,28 +92,58 @@ class Slots:
         with self._cond:
             return self._cond.wait_for(lambda: not self._holders and not self._waiting, timeout)
 
+    def usage(self, account: Hashable) -> float:
+        """Slot-seconds `account` held recently (halving every `USAGE_HALF_LIFE_S`)."""
+        with self._cond:
+            return self._usage_now(account, time.monotonic())
+
+    def _usage_now(self, account: Hashable, now: float) -> float:
+        value, stamp = self._usage.get(account, (0.0, now))
+        return value * 0.5 ** ((now - stamp) / USAGE_HALF_LIFE_S)
+
+    def _charge(self, account: Hashable, seconds: float) -> None:
+        now = time.monotonic()
+        self._usage[account] = (self._usage_now(account, now) + seconds, now)
+        if len(self._usage) > 1000:  # forget accounts whose usage has decayed away
+            for key in [k for k in self._usage if self._usage_now(k, now) < 1e-3]:
+                del self._usage[key]
+
+    def _rank(self, token: object) -> int:
+        """Place of `token` among the waiters: priority first, then the least recent slot
+        usage of its account (no account: none), then arrival."""
+        now = time.monotonic()
+
+        def order(t: object) -> tuple[int, float, int]:
+            account = self._accounts.get(t)
+            usage = 0.0 if account is None else self._usage_now(account, now)
+            return (0 if t in self._priority else 1, usage, self._arrival[t])
+
+        mine = order(token)
+        return sum(1 for t in self._queue if t is not token and order(t) < mine)
+
     def _acquire(self, token: object, timeout: float,
                  give_up: Callable[[], bool] = lambda: False,
-                 on_wait: Callable[[], None] | None = None, priority: bool = False) -> bool:
+                 on_wait: Callable[[], None] | None = None, priority: bool = False,
+                 account: Hashable | None = None) -> bool:
         """Add `token` to the holders within `timeout` s; False if `give_up()` turned true first
         (polled at least every `GIVE_UP_POLL_S`). `on_wait()` is called once if the caller has to
-        queue, so it can say that it waits. With `priority` the caller queues behind the other
-        priority waiters only, ahead of everyone else."""
+        queue, so it can say that it waits. Waiters are served in `_rank` order: `priority`
+        first, then the `account` that used the slots least recently, then first come."""
         started = time.monotonic()
         deadline = started + max(timeout, 0.0)
         with self._cond:
             self._waiting += 1
+            self._queue.append(token)
+            self._arrival[token] = next(self._arrivals)
             if priority:
-                ahead = sum(1 for t in self._queue if t in self._priority)
-                self._queue.insert(ahead, token)
                 self._priority.add(token)
-            else:
-                self._queue.append(token)
+            if account is not None:
+                self._accounts[token] = account
             self._cond.notify_all()  # observers of waiting() (tests, wait_idle) see the change
             try:
                 if give_up():
                     return False
-                while self._queue.index(token) >= self.capacity - len(self._holders):
+                while self._rank(token) >= self.capacity - len(self._holders):
                     if give_up():
                         return False
                     left = deadline - time.monotonic()
@@ -114,17 +154,23 @@ class Slots:
                         on_wait = None
                     self._cond.wait(min(left, GIVE_UP_POLL_S))
                 self._holders.add(token)
+                self._held_since[token] = time.monotonic()
                 return True
             finally:
                 self._waiting -= 1
                 self._queue.remove(token)
                 self._priority.discard(token)
+                self._arrival.pop(token, None)
                 self._cond.notify_all()  # wait_idle() and the next in the queue watch this
 
     def _release(self, token: object) -> None:
         with self._cond:
+            account = self._accounts.pop(token, None)
+            since = self._held_since.pop(token, None)
             if token in self._holders:  # idempotent: the token may never have been added
                 self._holders.remove(token)
+                if account is not None and since is not None:
+                    self._charge(account, time.monotonic() - since)
                 self._cond.notify_all()
 
     def _wake(self, _future: object = None) -> None:
@@ -134,7 +180,7 @@ class Slots:
     @contextlib.contextmanager
     def hold(self, timeout: float, give_up: Callable[[], bool] = lambda: False,
              on_wait: Callable[[], None] | None = None,
-             priority: bool = False) -> Iterator[None]:
+             priority: bool = False, account: Hashable | None = None) -> Iterator[None]:
         """Hold one slot for the body; wait at most `timeout` s, else raise `SlotTimeout`.
 
         A caller that waits keeps its place in the first-come queue for the whole wait: a
@@ -142,13 +188,15 @@ class Slots:
         and sessions that release and re-take slots back to back would starve it (measured: 0
         steps/s for a default session beside 4 heavy ones). `give_up()` ends the wait early
         (SlotTimeout), e.g. on Pause; `on_wait()` is called once when the caller has to queue.
-        `priority` queues ahead of every waiter without it (behind earlier priority waiters).
+        `priority` queues ahead of every waiter without it (behind earlier priority waiters);
+        among the rest, the `account` (e.g. a session's run) with the least slot time in the
+        last seconds goes first (`usage`), then first come.
         The slot is released on any exit, exceptions and `BaseException`s included.
         """
         token = object()
         started = time.monotonic()
         try:
-            if not self._acquire(token, timeout, give_up, on_wait, priority):
+            if not self._acquire(token, timeout, give_up, on_wait, priority, account):
                 raise SlotTimeout(self.name, time.monotonic() - started, self.capacity)
             yield
         finally:

@@ -507,7 +507,8 @@ class Trainer:
                                          or time.monotonic() - self._last_seen
                                          > self.idle_timeout,
                                          on_wait=self._mark_waiting,
-                                         priority=done == 0):  # first chunk after Train
+                                         priority=done == 0,  # first chunk after Train
+                                         account=id(self.target)):  # fair share (push.py)
                         self.waiting = False
                         left = None if max_steps is None else max_steps - done
                         done += self.target.advance(left)

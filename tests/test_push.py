@@ -90,6 +90,42 @@ def test_priority_waiter_gets_the_next_slot_before_earlier_waiters():
     assert order == ["prio", "plain1", "plain2"]
 
 
+def test_the_session_with_least_recent_slot_time_goes_first():
+    """Fair share: when a slot frees, a light session's chunk goes before a heavy session's
+    that queued earlier (both plain, not priority); without accounts it stays first come."""
+    slots = scheduler.Slots(1)
+    with slots.hold(1, account="heavy"):
+        time.sleep(0.3)  # the heavy account has used the slot for a while
+    assert slots.usage("heavy") > 0.2 and slots.usage("light") == 0.0
+    order: list[str] = []
+    release = threading.Event()
+    held = threading.Event()
+
+    def holder():
+        with slots.hold(5):
+            held.set()
+            release.wait(5)
+
+    def waiter(name: str):
+        with slots.hold(5, account=name):
+            order.append(name)
+
+    threading.Thread(target=holder).start()
+    held.wait(5)
+    threads = []
+    for name in ("heavy", "light"):
+        thread = threading.Thread(target=waiter, args=(name,))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 5
+        while slots.waiting() < len(threads) and time.monotonic() < deadline:
+            time.sleep(0.005)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert order == ["light", "heavy"]
+
+
 class _Alive:
     def __init__(self) -> None:
         self.value = True
@@ -208,7 +244,10 @@ def test_pump_computes_frames_inside_the_slots(two_sessions):
     threading.Thread(target=hog, daemon=True).start()
     held.wait(5)
     pump = sub.attach(lambda m: got.append(m) or True)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while slots.waiting() < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
     assert got == [] and slots.waiting() == 1
     release.set()
     deadline = time.monotonic() + 30

@@ -60,6 +60,9 @@ class FrameTransport {
     if (this.pending && n >= 0 && n < frameOrder(this.pending)) { this.dropped += 1; return; }
     if (this.pending) this.dropped += 1;
     this.pending = d;
+    // The first frame of a (re)mounted chart is drawn at once: a canvas must never be shown
+    // unpainted. Later ones wait for the next animation frame, newest only.
+    if (!this.root.__live.data) { this.flush(); return; }
     if (!this.raf) this.raf = requestAnimationFrame(() => this.flush());
   }
 
