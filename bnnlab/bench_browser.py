@@ -181,7 +181,8 @@ CHANGES_JS = """() => {
 }"""
 # Click a Streamlit button in the page itself and return when (no Playwright round trip).
 PRESS_JS = """(name) => {
-  const b = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === name);
+  const b = [...document.querySelectorAll('button')].find(
+    (b) => [...b.querySelectorAll('p')].some((p) => p.textContent.trim() === name));
   const t = performance.now(); b.click(); return t;
 }"""
 # A click on the mean map at (fx, fy) of its plot area, as the chart's own handlers see it.

@@ -19,7 +19,10 @@ light session is not queued behind every heavy session's next chunk and frame; a
 first chunk and first frame after Train go before all of them (`priority`), so they wait only
 for the work already running. While others wait for a slot, a session's frames are spaced so
 that drawing takes at most `CONTENDED_FRAME_SHARE` of its time (`frame_interval`) and its
-metrics refresh every `CONTENDED_REFRESH_S`; alone it draws at full rate. The library never imports Streamlit: the route is `ui/push_route.py`.
+metrics refresh every `CONTENDED_REFRESH_S`; alone it draws at full rate. Chunks and frames
+expected to take at most `scheduler.SHORT_WORK_S` (a light session's) take the slots' short lane
+and never queue behind a heavy session's multi-second work. The library never imports
+Streamlit: the route is `ui/push_route.py`.
 """
 
 from __future__ import annotations
@@ -281,6 +284,7 @@ class Pump:
 
         stop, sub = self._stop, self.sub
         sent: tuple | None = None
+        costs: list[float] = []
         last_status = None
         next_at = 0.0
         try:
@@ -308,6 +312,7 @@ class Pump:
                     # Keep the place in the queue while waiting (re-queueing starves).
                     with sub.slots.hold(SLOT_WAIT_S, priority=priority,
                                         account=id(live.run),  # the trainer's account
+                                        cost_s=min(costs) if costs else None,
                                         give_up=lambda: stop.is_set() or not sub.alive()):
                         began = time.perf_counter()
                         sig = self._signature()
@@ -316,6 +321,7 @@ class Pump:
                 except scheduler.SlotTimeout:
                     continue
                 self.compute_s += cost
+                costs = (costs + [cost])[-8:]  # a light session's frames take the short lane
                 message = pack_frame(payload, str(status), self.frames)
                 if not self.emit(message):
                     break

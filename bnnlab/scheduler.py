@@ -29,6 +29,8 @@ T = TypeVar("T")
 
 # How often a queued caller re-checks its give_up() (a stop event is no condition notify).
 GIVE_UP_POLL_S = 0.1
+SHORT_WORK_S = 0.1  # work expected within this may take the short lane
+SHORT_LANE = 1  # places in the short lane (beside `capacity`)
 USAGE_HALF_LIFE_S = 10.0  # fair share: how fast an account's recent slot time is forgotten
 
 
@@ -52,10 +54,15 @@ class Slots:
     thread, which a rerun can interrupt at any `st.*` call.
     """
 
-    def __init__(self, capacity: int, name: str = "accelerator") -> None:
+    def __init__(self, capacity: int, name: str = "accelerator",
+                 short_capacity: int = SHORT_LANE) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
+        # A short lane beside the slots: work expected to take at most SHORT_WORK_S (a light
+        # session's chunk or frame) never queues behind multi-second heavy work (issue 14).
+        self.short_capacity = short_capacity
+        self._short: set[object] = set()
         self.name = name
         self._cond = threading.Condition(threading.RLock())
         self._holders: set[object] = set()  # one token per slot in use
@@ -124,14 +131,23 @@ class Slots:
     def _acquire(self, token: object, timeout: float,
                  give_up: Callable[[], bool] = lambda: False,
                  on_wait: Callable[[], None] | None = None, priority: bool = False,
-                 account: Hashable | None = None) -> bool:
+                 account: Hashable | None = None, cost_s: float | None = None) -> bool:
         """Add `token` to the holders within `timeout` s; False if `give_up()` turned true first
         (polled at least every `GIVE_UP_POLL_S`). `on_wait()` is called once if the caller has to
         queue, so it can say that it waits. Waiters are served in `_rank` order: `priority`
-        first, then the `account` that used the slots least recently, then first come."""
+        first, then the `account` that used the slots least recently, then first come. Work
+        whose expected `cost_s` is at most `SHORT_WORK_S` takes a free place in the short lane
+        at once instead."""
         started = time.monotonic()
         deadline = started + max(timeout, 0.0)
         with self._cond:
+            if cost_s is not None and cost_s <= SHORT_WORK_S \
+                    and len(self._short) < self.short_capacity and not give_up():
+                self._short.add(token)
+                if account is not None:
+                    self._accounts[token] = account
+                self._held_since[token] = started
+                return True
             self._waiting += 1
             self._queue.append(token)
             self._arrival[token] = next(self._arrivals)
@@ -167,8 +183,10 @@ class Slots:
         with self._cond:
             account = self._accounts.pop(token, None)
             since = self._held_since.pop(token, None)
-            if token in self._holders:  # idempotent: the token may never have been added
-                self._holders.remove(token)
+            held = token in self._holders or token in self._short
+            self._holders.discard(token)  # idempotent: the token may never have been added
+            self._short.discard(token)
+            if held:
                 if account is not None and since is not None:
                     self._charge(account, time.monotonic() - since)
                 self._cond.notify_all()
@@ -180,7 +198,8 @@ class Slots:
     @contextlib.contextmanager
     def hold(self, timeout: float, give_up: Callable[[], bool] = lambda: False,
              on_wait: Callable[[], None] | None = None,
-             priority: bool = False, account: Hashable | None = None) -> Iterator[None]:
+             priority: bool = False, account: Hashable | None = None,
+             cost_s: float | None = None) -> Iterator[None]:
         """Hold one slot for the body; wait at most `timeout` s, else raise `SlotTimeout`.
 
         A caller that waits keeps its place in the first-come queue for the whole wait: a
@@ -190,13 +209,14 @@ class Slots:
         (SlotTimeout), e.g. on Pause; `on_wait()` is called once when the caller has to queue.
         `priority` queues ahead of every waiter without it (behind earlier priority waiters);
         among the rest, the `account` (e.g. a session's run) with the least slot time in the
-        last seconds goes first (`usage`), then first come.
+        last seconds goes first (`usage`), then first come. Work expected to take at most
+        `SHORT_WORK_S` (`cost_s`) runs in the short lane when it has room, without queueing.
         The slot is released on any exit, exceptions and `BaseException`s included.
         """
         token = object()
         started = time.monotonic()
         try:
-            if not self._acquire(token, timeout, give_up, on_wait, priority, account):
+            if not self._acquire(token, timeout, give_up, on_wait, priority, account, cost_s):
                 raise SlotTimeout(self.name, time.monotonic() - started, self.capacity)
             yield
         finally:

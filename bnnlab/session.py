@@ -199,6 +199,20 @@ class Run:
         return float(sum(s for _, s in self.chunk_log))
 
     @property
+    def expected_chunk_s(self) -> float | None:
+        """The modelled time of the next chunk (`config.chunk_cost`), None before it compiled:
+        a light run's chunks take the slots' short lane (`scheduler.SHORT_WORK_S`)."""
+        if not self.compiled:
+            return None
+        cfg = self.cfg
+        key = (cfg, len(self.data.x_train))
+        if getattr(self, "_step_cost", (None,))[0] != key:
+            self._step_cost = (key, config.chunk_cost(cfg, key[1], steps_per_chunk=1)
+                               .step_seconds)
+        todo = min(self.next_steps, self.engine.static.steps_per_chunk)
+        return todo * self._step_cost[1]
+
+    @property
     def last_chunk_steps_per_s(self) -> float:
         if not self.chunk_log:
             return 0.0
@@ -508,7 +522,9 @@ class Trainer:
                                          > self.idle_timeout,
                                          on_wait=self._mark_waiting,
                                          priority=done == 0,  # first chunk after Train
-                                         account=id(self.target)):  # fair share (push.py)
+                                         account=id(self.target),  # fair share (push.py)
+                                         cost_s=getattr(self.target, "expected_chunk_s",
+                                                        None)):
                         self.waiting = False
                         left = None if max_steps is None else max_steps - done
                         done += self.target.advance(left)

@@ -200,7 +200,8 @@ def live_view() -> None:
                 icon=":material/hourglass_top:")
     view = session.View(zoom=4.0 if st.session_state[P + "zoom"] else 1.0,
                         kind=st.session_state[P + "kind"], mode=st.session_state[P + "mode"])
-    payload, now = live.tick(view)
+    # Pushed frames do not wait on this run: a click is handled without first waiting for a chunk.
+    payload, now = live.tick(view, wait_s=0.0 if push_on else 0.25)
     if live.message:
         st.error(escape_markdown(f"Training stopped: {live.message}"), icon=":material/error:")
     if payload is None:

@@ -126,6 +126,22 @@ def test_the_session_with_least_recent_slot_time_goes_first():
     assert order == ["light", "heavy"]
 
 
+def test_short_work_takes_the_short_lane_without_queueing():
+    """Fair share: with every slot held by long work, work expected to be short runs at once
+    in the short lane (one place), longer or unestimated work waits."""
+    slots = scheduler.Slots(1, short_capacity=1)
+    with slots.hold(1):
+        with slots.hold(0.05, cost_s=scheduler.SHORT_WORK_S / 2):
+            with pytest.raises(scheduler.SlotTimeout):  # the lane is full now
+                with slots.hold(0.05, cost_s=0.001):
+                    pass
+        for cost in (None, scheduler.SHORT_WORK_S * 2):
+            with pytest.raises(scheduler.SlotTimeout):
+                with slots.hold(0.05, cost_s=cost):
+                    pass
+    assert slots.in_use() == 0
+
+
 class _Alive:
     def __init__(self) -> None:
         self.value = True
@@ -216,6 +232,7 @@ def test_pump_sends_new_frames_while_training_and_stops_with_its_session(two_ses
     a, _, slots = two_sessions
     alive = _Alive()
     sub = push.Hub().issue("sid", a, alive)
+    a.apply(a.cfg.replace(steps=100_000))  # never finishes within the test
     a.train()
     frames = _collect(sub, 3)
     a.pause()
