@@ -47,6 +47,7 @@ MIN_FRAME_INTERVAL_S = 1 / 60  # never more frames than a display shows
 CONTENDED_FRAME_SHARE = 0.25  # while others wait for a slot: frames ≤ this share of the time
 CONTENDED_REFRESH_S = 2.0  # metrics/history refresh while others wait for a slot
 IDLE_POLL_S = 0.25  # how often an idle pump re-checks liveness, status and view
+SWEEP_EVERY_S = 10.0  # `Hub.issue` forgets ended sessions (and frees their Session) this often
 SLOT_WAIT_S = 60.0  # a frame keeps its place in the slots' queue this long
 LIVE_STATUSES = ("training", "waiting", "compiling")
 
@@ -182,6 +183,7 @@ class Hub:
         self._by_token: dict[str, Subscription] = {}
         self._by_owner: dict[tuple[str, int], Subscription] = {}
         self.max_entries = max_entries
+        self._swept = time.monotonic()
 
     def issue(self, owner: str, session: Any, alive: Callable[[], bool],
               slots: scheduler.Slots | None = None,
@@ -191,6 +193,10 @@ class Hub:
         the owner's browser, e.g. a digest of its XSRF cookie) `find` wants it too."""
         key = (owner, id(session))
         with self._lock:
+            now = time.monotonic()
+            if now - self._swept > SWEEP_EVERY_S:  # let ended sessions' objects go
+                self._swept = now
+                self._sweep_locked()
             sub = self._by_owner.get(key)
             if sub is not None and sub.session is session and sub.binding == binding \
                     and sub.alive():

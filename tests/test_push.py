@@ -178,6 +178,27 @@ def test_a_token_bound_to_a_browser_is_refused_elsewhere():
     assert hub.find(sub.token) is None
 
 
+def test_issuing_sweeps_ended_sessions_so_their_objects_can_be_freed(monkeypatch):
+    """A closed tab's Session is not kept alive by its subscription."""
+    import gc
+    import weakref
+
+    class Live:
+        pass
+
+    hub = push.Hub()
+    alive = _Alive()
+    live = Live()
+    ref = weakref.ref(live)
+    hub.issue("gone", live, alive)
+    del live
+    alive.value = False
+    monkeypatch.setattr(push, "SWEEP_EVERY_S", 0.0)
+    hub.issue("other", object(), lambda: True)
+    gc.collect()
+    assert ref() is None and len(hub) == 1
+
+
 def test_sweep_forgets_ended_sessions():
     hub = push.Hub()
     alive = _Alive()
