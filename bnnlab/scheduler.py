@@ -159,7 +159,12 @@ class Slots:
             try:
                 if give_up():
                     return False
+                short = cost_s is not None and cost_s <= SHORT_WORK_S
                 while self._rank(token) >= self.capacity - len(self._holders):
+                    if short and len(self._short) < self.short_capacity:
+                        self._short.add(token)  # the short lane freed first
+                        self._held_since[token] = time.monotonic()
+                        return True
                     if give_up():
                         return False
                     left = deadline - time.monotonic()

@@ -194,8 +194,11 @@ push_on = push_route.available() and not st.session_state.get(P + "push_off")
 
 @st.fragment(run_every=0.05 if status in LIVE and not push_on else None, key="pg_live_view")
 def live_view() -> None:
+    # One placeholder whether or not the notice shows: the chart below keeps its place in the
+    # page, so Streamlit never remounts it (a remounted chart is a new, unpainted canvas).
+    notice = st.empty()
     if live.status == session.Status.WAITING:
-        st.info(f"Waiting for the accelerator: {live.slots.capacity} runs are training on this "
+        notice.info(f"Waiting for the accelerator: {live.slots.capacity} runs are training on this "
                 "server right now; yours continues when one finishes its chunk.",
                 icon=":material/hourglass_top:")
     view = session.View(zoom=4.0 if st.session_state[P + "zoom"] else 1.0,
