@@ -279,6 +279,14 @@ class Pump:
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
+    def _expected_cost(self, costs: list[float]) -> float | None:
+        """What the next frame should cost, for the slots' short lane: the cheapest recent
+        frame, or the session's modelled chunk time if that is lower (a light session's frame
+        costs about a chunk; measured times stretch while heavy sessions hold the cores)."""
+        chunk = getattr(self.sub.session.run, "expected_chunk_s", None)
+        candidates = [c for c in (min(costs) if costs else None, chunk) if c is not None]
+        return min(candidates) if candidates else None
+
     def _signature(self) -> tuple:
         live = self.sub.session
         run = live.run
@@ -318,7 +326,7 @@ class Pump:
                     # Keep the place in the queue while waiting (re-queueing starves).
                     with sub.slots.hold(SLOT_WAIT_S, priority=priority,
                                         account=id(live.run),  # the trainer's account
-                                        cost_s=min(costs) if costs else None,
+                                        cost_s=self._expected_cost(costs),
                                         give_up=lambda: stop.is_set() or not sub.alive()):
                         began = time.perf_counter()
                         sig = self._signature()

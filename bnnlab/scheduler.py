@@ -30,7 +30,7 @@ T = TypeVar("T")
 # How often a queued caller re-checks its give_up() (a stop event is no condition notify).
 GIVE_UP_POLL_S = 0.1
 SHORT_WORK_S = 0.1  # work expected within this may take the short lane
-SHORT_LANE = 1  # places in the short lane (beside `capacity`)
+SHORT_LANE = 2  # places in the short lane (beside `capacity`): a light session's chunk and frame
 USAGE_HALF_LIFE_S = 10.0  # fair share: how fast an account's recent slot time is forgotten
 
 
