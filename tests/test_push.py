@@ -266,9 +266,10 @@ def test_pump_sends_new_frames_while_training_and_stops_with_its_session(two_ses
 
 
 def test_pump_computes_frames_inside_the_slots(two_sessions):
-    """No slot, no frame: frames share the accelerator's slots with every chunk."""
+    """No slot, no frame: frames share the accelerator's slots with every chunk (here without
+    a short lane, which a light session's frames may take: see the short-lane test)."""
     a, _, _ = two_sessions
-    slots = scheduler.Slots(1)
+    slots = scheduler.Slots(1, short_capacity=0)
     sub = push.Hub().issue("sid", a, lambda: True, slots=slots)
     got: list[bytes] = []
     release = threading.Event()
