@@ -30,7 +30,7 @@ T = TypeVar("T")
 # How often a queued caller re-checks its give_up() (a stop event is no condition notify).
 GIVE_UP_POLL_S = 0.1
 SHORT_WORK_S = 0.1  # work expected within this may take the short lane
-SHORT_LANE = 2  # places in the short lane (beside `capacity`): a light session's chunk and frame
+SHORT_LANE = 2  # the server pool's short lane beside `capacity`: a light session's chunk + frame
 USAGE_HALF_LIFE_S = 10.0  # fair share: how fast an account's recent slot time is forgotten
 
 
@@ -55,7 +55,7 @@ class Slots:
     """
 
     def __init__(self, capacity: int, name: str = "accelerator",
-                 short_capacity: int = SHORT_LANE) -> None:
+                 short_capacity: int = 0) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
@@ -279,4 +279,4 @@ class Slots:
 
 
 # The one server-wide pool: training chunks and the JAX page's measurements.
-ACCELERATOR = Slots(config.MAX_CONCURRENT_RUNS)
+ACCELERATOR = Slots(config.MAX_CONCURRENT_RUNS, short_capacity=SHORT_LANE)

@@ -269,7 +269,7 @@ def test_pump_computes_frames_inside_the_slots(two_sessions):
     """No slot, no frame: frames share the accelerator's slots with every chunk (here without
     a short lane, which a light session's frames may take: see the short-lane test)."""
     a, _, _ = two_sessions
-    slots = scheduler.Slots(1, short_capacity=0)
+    slots = scheduler.Slots(1)  # no short lane (the server's pool has one)
     sub = push.Hub().issue("sid", a, lambda: True, slots=slots)
     got: list[bytes] = []
     release = threading.Event()
