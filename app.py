@@ -7,6 +7,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from bnnlab import registry, runtime
+from ui import push_route
 
 
 @contextlib.asynccontextmanager
@@ -14,8 +15,10 @@ async def _no_pages_folder_mode(_app):
     """A fresh Streamlit 1.67 server resolves a session's first URL against the files in pages/
     (its v1 multipage mode) until some session has run st.navigation, so a deep link showed a
     false "Page not found" (streamlit #8860, #9992) or ran a page without this file. This app
-    always navigates with st.navigation: say so before the first session starts."""
+    always navigates with st.navigation: say so before the first session starts. Also: the
+    live chart's push route (ui/push_route.py) is served from now on."""
     PagesManager.uses_pages_directory = False
+    push_route.mark_mounted()
     yield
 
 
@@ -36,4 +39,5 @@ if __name__ == "__main__":  # a session's script run: the navigation
     # sidebar widgets come first.
     st.sidebar.caption(runtime.backend_caption())
 else:  # `streamlit run app.py` serves this module's `app` (an st.App found by its AST scan)
-    app = st.App(__file__, lifespan=_no_pages_folder_mode)
+    # The live chart's frames are pushed on a WebSocket route beside the app (ui/push_route.py).
+    app = st.App(__file__, lifespan=_no_pages_folder_mode, routes=push_route.routes())

@@ -158,6 +158,104 @@ def run(watch_s: float = 10.0) -> dict:
     }
 
 
+# ------------------------------------------------------------------ push path (issue 18)
+# rAF loop: the time (performance.now) of every change of the chart's step and of its count of
+# training points, so that the effect of a click is timed where the learner sees it.
+CHANGES_JS = """() => {
+  window.__bnnSteps = []; window.__bnnPoints = []; window.__bnnWatchChanges = true;
+  let step = null, points = null;
+  const tick = () => {
+    if (!window.__bnnWatchChanges) return;
+    const e = document.querySelector('.bnn-live');
+    if (e) {
+      if (e.dataset.step !== step) {
+        step = e.dataset.step; window.__bnnSteps.push(performance.now());
+      }
+      if (e.dataset.trainPoints !== points) {
+        points = e.dataset.trainPoints; window.__bnnPoints.push(performance.now());
+      }
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+# Click a Streamlit button in the page itself and return when (no Playwright round trip).
+PRESS_JS = """(name) => {
+  const b = [...document.querySelectorAll('button')].find(
+    (b) => [...b.querySelectorAll('p')].some((p) => p.textContent.trim() === name));
+  const t = performance.now(); b.click(); return t;
+}"""
+# A click on the mean map at (fx, fy) of its plot area, as the chart's own handlers see it.
+MAP_CLICK_JS = """([fx, fy]) => {
+  const c = document.querySelector('.bnn-map canvas');
+  const r = c.getBoundingClientRect();
+  const o = {clientX: r.left + 38 + fx * (r.width - 46), clientY: r.top + 6 + fy * (r.height - 30),
+             bubbles: true};
+  const t = performance.now();
+  c.dispatchEvent(new MouseEvent('mousedown', o)); c.dispatchEvent(new MouseEvent('mouseup', o));
+  return t;
+}"""
+
+
+def _after(times: list[float], t0: float) -> list[float]:
+    return [t - t0 for t in times if t > t0]
+
+
+def run_push(watch_s: float = 10.0, query: str = QUERY, clicks: int = 5) -> dict:
+    """The live chart over the push route (the app's default where it is served): warm click
+    Train → first frame, redraws and steps per second, blank frames (as `run`), and the time
+    from a Pause / a map click (adding a point while training) until the chart shows its
+    effect: Pause, the last new step on screen; a click, the new point drawn."""
+    with _fresh_server_browser() as (browser, url):
+        _session(browser, url, 1.0, query)  # compiles the architecture
+        warm = _session(browser, url, watch_s, query)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(f"{url}/playground?{query}")
+        page.wait_for_function("document.querySelector('.bnn-live') && "
+                               "document.querySelector('.bnn-live').dataset.push === 'open'")
+        page.wait_for_function(SETTLED_JS)
+        page.get_by_test_id("stSelectbox").filter(has_text="Click on the map to").click()
+        page.get_by_role("option", name="Add class 1 (blue)").click()
+        page.wait_for_function("document.querySelector('.bnn-map .bnn-title').textContent"
+                               ".includes('click to add')")
+        page.wait_for_function(SETTLED_JS)
+        page.evaluate(CHANGES_JS)
+        page.evaluate(PRESS_JS, "Train")
+        page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) > 0")
+        time.sleep(1.0)
+        click_s = []
+        for k in range(clicks):
+            before = len(page.evaluate("window.__bnnPoints"))
+            t0 = page.evaluate(MAP_CLICK_JS, [0.1 + 0.15 * k, 0.2])
+            page.wait_for_function(f"window.__bnnPoints.length > {before}")
+            click_s.append(_after(page.evaluate("window.__bnnPoints"), t0)[0] / 1000)
+            time.sleep(0.5)
+        time.sleep(1.0)
+        t0 = page.evaluate(PRESS_JS, "Pause")
+        page.get_by_role("button", name="Resume", exact=True).wait_for()
+        buttons_s = (page.evaluate("performance.now()") - t0) / 1000
+        time.sleep(1.5)
+        late = _after(page.evaluate("window.__bnnSteps"), t0)
+        pushed = page.evaluate("Number(document.querySelector('.bnn-live').dataset.pushed)")
+        context.close()
+    return {
+        "name": "browser_push",
+        "config": f"{query}; frames over the push route",
+        "click_to_first_frame_warm_s": round(warm["first_frame_s"], 3),
+        "redraws_per_s": round(warm["redraws_per_s"], 2),
+        "steps_per_s_while_drawing": round(warm["steps_per_s"], 1),
+        "blank_frames": warm["blank"],
+        "frames_sampled": warm["frames"],
+        "pause_last_new_step_s": round(max(late) / 1000, 3) if late else 0.0,
+        "pause_buttons_redrawn_s": round(buttons_s, 3),
+        "click_to_point_drawn_s": [round(s, 3) for s in click_s],
+        "frames_pushed_in_click_session": pushed,
+        "watch_s": watch_s,
+    }
+
+
 # ------------------------------------------------------------------ fair share (issue 14)
 # Settings near the cost budget (`config.check_cost`): the model gives ~0.36 s a step, so each
 # chunk is one step of ≤ MAX_CHUNK_SECONDS; 2,000 steps stay under MAX_RUN_SECONDS.
@@ -487,6 +585,9 @@ def run_digits(strokes: int = 10) -> dict:
 if __name__ == "__main__":
     if "--fair-share" in sys.argv:
         print(json.dumps(run_fair_share()))
+    elif "--push" in sys.argv:
+        query = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--query=")), QUERY)
+        print(json.dumps(run_push(query=query)))
     elif "--digits" in sys.argv:
         print(json.dumps(run_digits()))
     elif "--chapter3" in sys.argv:

@@ -22,15 +22,18 @@ def _crossing(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def segments(z: np.ndarray, x0: float, dx: float, y0: float, dy: float,
              level: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Segments of {z = level} for `z: float[ny, nx]` sampled at x0 + i·dx, y0 + j·dy.
+    """Segments of {z = level} for `z: float[ny, nx]` sampled at x0 + i·dx, y0 + j·dy; or
+    for several such grids at once, `z: float[S, ny, nx]` (all their segments together, in
+    one vectorised pass: the live chart's ten posterior boundaries cost one call, not ten).
 
     Returns `(xs, ys)`, float64[3·m]: m segments as (start, end, NaN) triples, the NaN breaking
     the line between segments. Saddle cells (four crossings) get two segments.
     """
     z = np.asarray(z, np.float64) - level
-    bl, br = z[:-1, :-1], z[:-1, 1:]
-    tr, tl = z[1:, 1:], z[1:, :-1]
-    jj, ii = np.meshgrid(np.arange(bl.shape[0]), np.arange(bl.shape[1]), indexing="ij")
+    bl, br = z[..., :-1, :-1], z[..., :-1, 1:]
+    tr, tl = z[..., 1:, 1:], z[..., 1:, :-1]
+    jj, ii = np.meshgrid(np.arange(bl.shape[-2]), np.arange(bl.shape[-1]), indexing="ij")
+    jj, ii = np.broadcast_to(jj, bl.shape), np.broadcast_to(ii, bl.shape)
     crossings = dict(zip(_EDGES, (_crossing(bl, br), _crossing(br, tr), _crossing(tl, tr),
                                   _crossing(bl, tl)), strict=True))
     points = {

@@ -16,9 +16,10 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
+import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, TypeVar
 
 from bnnlab import config
@@ -28,6 +29,9 @@ T = TypeVar("T")
 
 # How often a queued caller re-checks its give_up() (a stop event is no condition notify).
 GIVE_UP_POLL_S = 0.1
+SHORT_WORK_S = 0.1  # work expected within this may take the short lane
+SHORT_LANE = 2  # the server pool's short lane beside `capacity`: a light session's chunk + frame
+USAGE_HALF_LIFE_S = 10.0  # fair share: how fast an account's recent slot time is forgotten
 
 
 class SlotTimeout(Exception):
@@ -50,10 +54,15 @@ class Slots:
     thread, which a rerun can interrupt at any `st.*` call.
     """
 
-    def __init__(self, capacity: int, name: str = "accelerator") -> None:
+    def __init__(self, capacity: int, name: str = "accelerator",
+                 short_capacity: int = 0) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
+        # A short lane beside the slots: work expected to take at most SHORT_WORK_S (a light
+        # session's chunk or frame) never queues behind multi-second heavy work (issue 14).
+        self.short_capacity = short_capacity
+        self._short: set[object] = set()
         self.name = name
         self._cond = threading.Condition(threading.RLock())
         self._holders: set[object] = set()  # one token per slot in use
@@ -62,6 +71,18 @@ class Slots:
         # releases its slot and asks again at once queues behind a session already waiting
         # (without it, 4 sessions near the budget starved a 5th: bench_browser --fair-share).
         self._queue: collections.deque[object] = collections.deque()
+        # Waiters that jump the queue (`hold(priority=True)`): a session's first chunk and first
+        # frame after Train, so a learner who just pressed Train waits for at most the work
+        # already running, not for every heavy session's next chunk (issue 14, fair share).
+        self._priority: set[object] = set()
+        # Fair share between sessions: waiters with an account (a session's run) are served
+        # least-recent-usage first, so a light session is not queued behind every heavy
+        # session's next multi-second chunk and frame (issue 14).
+        self._accounts: dict[object, Hashable] = {}
+        self._usage: dict[Hashable, tuple[float, float]] = {}  # account -> (seconds, when)
+        self._held_since: dict[object, float] = {}
+        self._arrival: dict[object, int] = {}
+        self._arrivals = itertools.count()
 
     def in_use(self) -> int:
         """Slots held right now."""
@@ -78,22 +99,72 @@ class Slots:
         with self._cond:
             return self._cond.wait_for(lambda: not self._holders and not self._waiting, timeout)
 
+    def usage(self, account: Hashable) -> float:
+        """Slot-seconds `account` held recently (halving every `USAGE_HALF_LIFE_S`)."""
+        with self._cond:
+            return self._usage_now(account, time.monotonic())
+
+    def _usage_now(self, account: Hashable, now: float) -> float:
+        value, stamp = self._usage.get(account, (0.0, now))
+        return value * 0.5 ** ((now - stamp) / USAGE_HALF_LIFE_S)
+
+    def _charge(self, account: Hashable, seconds: float) -> None:
+        now = time.monotonic()
+        self._usage[account] = (self._usage_now(account, now) + seconds, now)
+        if len(self._usage) > 1000:  # forget accounts whose usage has decayed away
+            for key in [k for k in self._usage if self._usage_now(k, now) < 1e-3]:
+                del self._usage[key]
+
+    def _rank(self, token: object) -> int:
+        """Place of `token` among the waiters: priority first, then the least recent slot
+        usage of its account (no account: none), then arrival."""
+        now = time.monotonic()
+
+        def order(t: object) -> tuple[int, float, int]:
+            account = self._accounts.get(t)
+            usage = 0.0 if account is None else self._usage_now(account, now)
+            return (0 if t in self._priority else 1, usage, self._arrival[t])
+
+        mine = order(token)
+        return sum(1 for t in self._queue if t is not token and order(t) < mine)
+
     def _acquire(self, token: object, timeout: float,
                  give_up: Callable[[], bool] = lambda: False,
-                 on_wait: Callable[[], None] | None = None) -> bool:
+                 on_wait: Callable[[], None] | None = None, priority: bool = False,
+                 account: Hashable | None = None, cost_s: float | None = None) -> bool:
         """Add `token` to the holders within `timeout` s; False if `give_up()` turned true first
         (polled at least every `GIVE_UP_POLL_S`). `on_wait()` is called once if the caller has to
-        queue, so it can say that it waits."""
+        queue, so it can say that it waits. Waiters are served in `_rank` order: `priority`
+        first, then the `account` that used the slots least recently, then first come. Work
+        whose expected `cost_s` is at most `SHORT_WORK_S` takes a free place in the short lane
+        at once instead."""
         started = time.monotonic()
         deadline = started + max(timeout, 0.0)
         with self._cond:
+            if cost_s is not None and cost_s <= SHORT_WORK_S \
+                    and len(self._short) < self.short_capacity and not give_up():
+                self._short.add(token)
+                if account is not None:
+                    self._accounts[token] = account
+                self._held_since[token] = started
+                return True
             self._waiting += 1
             self._queue.append(token)
+            self._arrival[token] = next(self._arrivals)
+            if priority:
+                self._priority.add(token)
+            if account is not None:
+                self._accounts[token] = account
             self._cond.notify_all()  # observers of waiting() (tests, wait_idle) see the change
             try:
                 if give_up():
                     return False
-                while self._queue.index(token) >= self.capacity - len(self._holders):
+                short = cost_s is not None and cost_s <= SHORT_WORK_S
+                while self._rank(token) >= self.capacity - len(self._holders):
+                    if short and len(self._short) < self.short_capacity:
+                        self._short.add(token)  # the short lane freed first
+                        self._held_since[token] = time.monotonic()
+                        return True
                     if give_up():
                         return False
                     left = deadline - time.monotonic()
@@ -104,16 +175,25 @@ class Slots:
                         on_wait = None
                     self._cond.wait(min(left, GIVE_UP_POLL_S))
                 self._holders.add(token)
+                self._held_since[token] = time.monotonic()
                 return True
             finally:
                 self._waiting -= 1
                 self._queue.remove(token)
+                self._priority.discard(token)
+                self._arrival.pop(token, None)
                 self._cond.notify_all()  # wait_idle() and the next in the queue watch this
 
     def _release(self, token: object) -> None:
         with self._cond:
-            if token in self._holders:  # idempotent: the token may never have been added
-                self._holders.remove(token)
+            account = self._accounts.pop(token, None)
+            since = self._held_since.pop(token, None)
+            held = token in self._holders or token in self._short
+            self._holders.discard(token)  # idempotent: the token may never have been added
+            self._short.discard(token)
+            if held:
+                if account is not None and since is not None:
+                    self._charge(account, time.monotonic() - since)
                 self._cond.notify_all()
 
     def _wake(self, _future: object = None) -> None:
@@ -122,7 +202,9 @@ class Slots:
 
     @contextlib.contextmanager
     def hold(self, timeout: float, give_up: Callable[[], bool] = lambda: False,
-             on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+             on_wait: Callable[[], None] | None = None,
+             priority: bool = False, account: Hashable | None = None,
+             cost_s: float | None = None) -> Iterator[None]:
         """Hold one slot for the body; wait at most `timeout` s, else raise `SlotTimeout`.
 
         A caller that waits keeps its place in the first-come queue for the whole wait: a
@@ -130,12 +212,16 @@ class Slots:
         and sessions that release and re-take slots back to back would starve it (measured: 0
         steps/s for a default session beside 4 heavy ones). `give_up()` ends the wait early
         (SlotTimeout), e.g. on Pause; `on_wait()` is called once when the caller has to queue.
+        `priority` queues ahead of every waiter without it (behind earlier priority waiters);
+        among the rest, the `account` (e.g. a session's run) with the least slot time in the
+        last seconds goes first (`usage`), then first come. Work expected to take at most
+        `SHORT_WORK_S` (`cost_s`) runs in the short lane when it has room, without queueing.
         The slot is released on any exit, exceptions and `BaseException`s included.
         """
         token = object()
         started = time.monotonic()
         try:
-            if not self._acquire(token, timeout, give_up, on_wait):
+            if not self._acquire(token, timeout, give_up, on_wait, priority, account, cost_s):
                 raise SlotTimeout(self.name, time.monotonic() - started, self.capacity)
             yield
         finally:
@@ -193,4 +279,4 @@ class Slots:
 
 
 # The one server-wide pool: training chunks and the JAX page's measurements.
-ACCELERATOR = Slots(config.MAX_CONCURRENT_RUNS)
+ACCELERATOR = Slots(config.MAX_CONCURRENT_RUNS, short_capacity=SHORT_LANE)

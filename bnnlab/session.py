@@ -53,6 +53,7 @@ WEIGHT_SAMPLES = 64  # draws behind the weight view of a sampling method (HMC, a
 NUM_BOUNDARY_SAMPLES = 10
 BOUNDARY_GRID = 40
 HISTORY_POINTS = 400  # the objective chart gets at most this many points
+REFRESH_S = 0.4  # metrics and history refresh while training (`Session.refresh_s`)
 UNCERTAINTY_KINDS = tuple(registry.UNCERTAINTY_KINDS)
 UNCERTAINTY_LABELS = dict(registry.UNCERTAINTY_KINDS)
 
@@ -160,6 +161,7 @@ class Run:
                                                                      data.y_train)
         self.snapshot = Snapshot(state, 0, False, np.zeros((3, 0), np.float32), next(_SERIALS))
         self.display_key = jax.random.key(cfg.seed + 1)
+        self._boundary_key = jax.random.fold_in(self.display_key, 7)  # once, not per frame
         self.chunk_seconds = chunk_seconds
         # Until a chunk has been timed, the cost model's steps per `MAX_CHUNK_SECONDS`.
         self.next_steps = min(self.engine.static.steps_per_chunk,
@@ -207,6 +209,20 @@ class Run:
     def train_seconds(self) -> float:
         """Time spent in chunks (the compiling one included)."""
         return float(sum(s for _, s in self.chunk_log))
+
+    @property
+    def expected_chunk_s(self) -> float | None:
+        """The modelled time of the next chunk (`config.chunk_cost`), None before it compiled:
+        a light run's chunks take the slots' short lane (`scheduler.SHORT_WORK_S`)."""
+        if not self.compiled:
+            return None
+        cfg = self.cfg
+        key = (cfg, len(self.data.x_train))
+        if getattr(self, "_step_cost", (None,))[0] != key:
+            self._step_cost = (key, config.chunk_cost(cfg, key[1], steps_per_chunk=1)
+                               .step_seconds)
+        todo = min(self.next_steps, self.engine.static.steps_per_chunk)
+        return todo * self._step_cost[1]
 
     @property
     def last_chunk_steps_per_s(self) -> float:
@@ -508,14 +524,15 @@ class Run:
         boundary_y: list[np.ndarray] = []
         if self.engine.static.num_draws(NUM_BOUNDARY_SAMPLES) > 1:  # MAP: one network
             sample_probs = self.sample_probs(bgrid, NUM_BOUNDARY_SAMPLES,
-                                             jax.random.fold_in(self.display_key, 7), snap)
-            for p in sample_probs:
-                for field in boundary_fields(p):
-                    sx, sy = contour.segments(field.reshape(BOUNDARY_GRID, BOUNDARY_GRID),
-                                              float(bx[0]), float(bx[1] - bx[0]), float(by[0]),
-                                              float(by[1] - by[0]))
-                    boundary_x.append(sx)
-                    boundary_y.append(sy)
+                                             self._boundary_key, snap)
+            # Every sample's boundaries (K classes: one field per class pair that meets) in
+            # one vectorised pass (`contour.segments` takes [S, ny, nx]).
+            fields = np.stack([f.reshape(BOUNDARY_GRID, BOUNDARY_GRID)
+                               for p in sample_probs for f in boundary_fields(p)])
+            sx, sy = contour.segments(fields, float(bx[0]), float(bx[1] - bx[0]),
+                                      float(by[0]), float(by[1] - by[0]))
+            boundary_x.append(sx)
+            boundary_y.append(sy)
         num_classes = self.num_classes
         # Total and aleatoric entropies reach ln K; one scale for all three kinds.
         vmax = float(np.log(num_classes))
@@ -652,7 +669,11 @@ class Trainer:
                     with self.slots.hold(self.idle_timeout, give_up=lambda: stop.is_set()
                                          or time.monotonic() - self._last_seen
                                          > self.idle_timeout,
-                                         on_wait=self._mark_waiting):
+                                         on_wait=self._mark_waiting,
+                                         priority=done == 0,  # first chunk after Train
+                                         account=id(self.target),  # fair share (push.py)
+                                         cost_s=getattr(self.target, "expected_chunk_s",
+                                                        None)):
                         self.waiting = False
                         left = None if max_steps is None else max_steps - done
                         done += self.target.advance(left)
@@ -700,6 +721,9 @@ class Session:
         self._shown: int | None = None  # serial of the snapshot last drawn
         self._metrics: tuple[int, float, dict, float] | None = None  # serial, time, metrics, rate
         self._history_sent: tuple[int, float, float] | None = None
+        # While training, the metrics and the objective's history refresh this often (s); the
+        # push path lengthens it while other sessions wait for the accelerator (bnnlab.push).
+        self.refresh_s = REFRESH_S
         self.run = self._new_run(cfg)  # raises ConfigError / DataError: the page says so
         self.trainer = Trainer(self.run, self.slots)
 
@@ -952,7 +976,7 @@ class Session:
         now = time.monotonic()
         sent = self._history_sent
         due = (sent is None or sent[0] != run.serial or sent[2] != run.cfg.kl_weight
-               or not trainer.running or now - sent[1] > 0.4)
+               or not trainer.running or now - sent[1] > self.refresh_s)
         if due:
             self._history_sent = (run.serial, now, run.cfg.kl_weight)
         return due
@@ -966,7 +990,7 @@ class Session:
         cached = self._metrics
         if cached is None or cached[0] != (run.serial, run.data_version) or (
                 cached[2]["step"] != snap.step
-                and (now - cached[1] > 0.4 or not trainer.running)):
+                and (now - cached[1] > self.refresh_s or not trainer.running)):
             rate = 0.0
             if cached is not None and cached[0] == (run.serial, run.data_version) \
                     and snap.step > cached[2]["step"]:

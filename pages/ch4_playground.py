@@ -14,7 +14,7 @@ from bnnlab.figures import palette
 from bnnlab.figures.laplace import evidence_curve
 from bnnlab.figures.playground import probe_histogram
 from bnnlab.figures.weights import posterior_bars, snr_histogram
-from ui import widget_state
+from ui import push_route, widget_state
 from ui.live_chart import live_chart
 from ui.text import escape_markdown
 from ui.upload_message import upload_message
@@ -282,20 +282,36 @@ elif status == session.Status.FINISHED:
             icon=":material/flag:")
 
 
-@st.fragment(run_every=0.05 if status in LIVE else None, key="pg_live_view")
+# Frames are pushed to the chart on the app's WebSocket route where it is served (ui/push_route.py);
+# elsewhere, or if this browser cannot use it, the fragment reruns every 0.05 s to poll.
+push_on = push_route.available() and not st.session_state.get(P + "push_off")
+
+
+@st.fragment(run_every=0.05 if status in LIVE and not push_on else None, key="pg_live_view")
 def live_view() -> None:
+    # One placeholder whether or not the notice shows: the chart below keeps its place in the
+    # page, so Streamlit never remounts it (a remounted chart is a new, unpainted canvas).
+    notice = st.empty()
     if live.status == session.Status.WAITING:
-        st.info(f"Waiting for the accelerator: {live.slots.capacity} runs are training on this "
+        notice.info(f"Waiting for the accelerator: {live.slots.capacity} runs are training on this "
                 "server right now; yours continues when one finishes its chunk.",
                 icon=":material/hourglass_top:")
     view = session.View(zoom=4.0 if st.session_state[P + "zoom"] else 1.0,
                         kind=st.session_state[P + "kind"], mode=st.session_state[P + "mode"])
-    payload, now = live.tick(view)
+    # Pushed frames do not wait on this run: a click is handled without first waiting for a chunk.
+    payload, now = live.tick(view, wait_s=0.0 if push_on else 0.25)
     if live.message:
         st.error(escape_markdown(f"Training stopped: {live.message}"), icon=":material/error:")
     if payload is None:
         return
-    click = getattr(live_chart(payload, key=P + "live"), "click", None)
+    stream = push_route.stream_for(live, view) if push_on else None
+    if stream:
+        payload["push"] = {**stream, "live": status in LIVE}
+    chart = live_chart(payload, key=P + "live")
+    if push_on and getattr(chart, "push_failed", None):
+        st.session_state[P + "push_off"] = True  # poll through reruns from now on
+        st.rerun(scope="app")
+    click = getattr(chart, "click", None)
     if click and click != st.session_state.get(P + "last_click"):
         st.session_state[P + "last_click"] = click
         refused = live.click(click.get("x"), click.get("y"), view.mode)

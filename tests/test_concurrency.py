@@ -152,8 +152,11 @@ def test_two_sessions_with_different_settings_do_not_see_each_other():
 
 
 def _hold_every_slot():
-    """Context managers holding every slot of the server-wide pool (other learners' chunks)."""
-    holds = [scheduler.ACCELERATOR.hold(5.0) for _ in range(scheduler.ACCELERATOR.capacity)]
+    """Context managers holding every slot of the server-wide pool (other learners' chunks),
+    its short lane for light work included (`scheduler.SHORT_WORK_S`)."""
+    pool = scheduler.ACCELERATOR
+    holds = [pool.hold(5.0) for _ in range(pool.capacity)]
+    holds += [pool.hold(5.0, cost_s=0.0) for _ in range(pool.short_capacity)]
     for h in holds:
         h.__enter__()
     return holds

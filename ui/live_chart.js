@@ -531,9 +531,7 @@ export default function (component) {
   }
   root.__live.setTrigger = setTriggerValue;
   if (!data) return;
-  try {
-    root.__live.update(data);
-  } catch (err) {
-    root.querySelector(".bnn-error").textContent = "Chart error: " + err;
-  }
+  // Streamlit's frame and the pushed ones meet in the transport (live_push.js), which draws
+  // the newest at the next animation frame.
+  bnnLiveReceive(root, data, setTriggerValue);
 }

@@ -55,10 +55,15 @@ def ensure_static_plotly() -> None:
 
 
 ensure_static_plotly()
-_component = canvas_component("bnnlab_live_chart", CSS, "live_chart.js")
+_component = canvas_component("bnnlab_live_chart", CSS, "live_chart.js", "live_push.js")
 
 
 def live_chart(payload: dict[str, Any], key: str) -> Any:
     """Mount (or update in place) the live chart; returns the component result whose `click`
-    is `{"x", "y", "t"}` on the rerun after a click on either map, else None."""
-    return _component(key=key, data=payload, on_click_change=lambda: None)
+    is `{"x", "y", "t"}` on the rerun after a click on either map, else None. With
+    `payload["push"]` ({url, token, live}: `ui.push_route.stream_for`) it also takes frames
+    pushed on that route; then `push_failed` says the route did not work in this browser
+    (fall back to reruns), and `status` that a pushed frame's status left or entered training
+    (rerun for the buttons)."""
+    return _component(key=key, data=payload, on_click_change=lambda: None,
+                      on_push_failed_change=lambda: None, on_status_change=lambda: None)

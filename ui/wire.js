@@ -10,6 +10,7 @@ function setText(el, text) {
 }
 
 function decodeBytes(text) {
+  if (text instanceof Uint8Array) return text;  // a pushed frame's raw bytes (live_push.js)
   const bin = atob(text || "");
   const bytes = new Uint8Array(bin.length);
   for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);

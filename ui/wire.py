@@ -11,16 +11,18 @@ import streamlit as st
 _HERE = Path(__file__).resolve().parent
 
 
-def component_js(name: str) -> str:
-    """`ui/wire.js` followed by `ui/<name>`: one ES module for `st.components.v2.component`."""
-    return (_HERE / "wire.js").read_text() + "\n" + (_HERE / name).read_text()
+def component_js(name: str, *extra: str) -> str:
+    """`ui/wire.js` followed by `ui/<name>` (and `ui/<extra>`…): one ES module for
+    `st.components.v2.component`."""
+    return "\n".join((_HERE / f).read_text() for f in ("wire.js", name, *extra))
 
 
 # Fragment reruns mark their elements stale (faded) every tick: keep the live views steady.
 STEADY_CSS = 'div[data-stale="true"] { opacity: 1 !important; transition: none !important; }\n'
 
 
-def canvas_component(name: str, css: str, js_file: str):
-    """A v2 component `name` with `css` (plus `STEADY_CSS`) and `component_js(js_file)`."""
+def canvas_component(name: str, css: str, js_file: str, *extra_js: str):
+    """A v2 component `name` with `css` (plus `STEADY_CSS`) and
+    `component_js(js_file, *extra_js)`."""
     return st.components.v2.component(name, html="", css=css + STEADY_CSS,
-                                      js=component_js(js_file), isolate_styles=False)
+                                      js=component_js(js_file, *extra_js), isolate_styles=False)
