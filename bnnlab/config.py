@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
@@ -25,7 +26,12 @@ MAX_STEPS_PER_CHUNK = 1_000
 MIN_LR, MAX_LR = 1e-5, 1.0
 MAX_UPLOAD_BYTES = 5_000_000
 MAX_SEED = 2**31 - 1
-MAX_CONCURRENT_RUNS = 4
+# Heavy work (training chunks, frames) running at once, server-wide: one slot per CPU core, 2 to 4
+# (XLA's CPU kernels already use every core: four chunks on two cores made a default session
+# beside four heavy ones train 4 steps/s, against 59 with two slots; loadtest/fair_share.py).
+# BNNLAB_MAX_CONCURRENT_RUNS overrides it (e.g. on a GPU server).
+MAX_CONCURRENT_RUNS = int(os.environ.get("BNNLAB_MAX_CONCURRENT_RUNS", "0")) or max(
+    2, min(4, os.cpu_count() or 2))
 MAX_DROPOUT_RATE = 0.9
 MAX_ENSEMBLE = 16
 MAX_HMC_WARMUP = 5_000

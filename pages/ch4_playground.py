@@ -474,17 +474,30 @@ def method_view() -> None:
 method_view()
 
 
-@st.fragment(key="pg_weights_view")
+WEIGHTS_EVERY_S = 2.0  # the weight view, when it follows training: a redraw every 2 s
+follow_weights = bool(st.session_state.get(P + "weights_follow"))
+
+
+@st.fragment(run_every=WEIGHTS_EVERY_S if follow_weights and status in LIVE else None,
+             key="pg_weights_view")
 def weights_view() -> None:
-    with st.expander("The weight posterior: what makes the network Bayesian"):
+    with st.expander("The weight posterior: what makes the network Bayesian",
+                     expanded=follow_weights):
         st.caption("Each weight's posterior mean ± σ against the prior N(0, σₚ²), and the "
                    "signal-to-noise |μ|/σ. A weight at the prior (KL to the prior < 0.01 nats) "
                    "carries no information from the data: VI with β = 1 leaves most weights "
                    "there (its pruning), which is why it underfits. MAP is a point (σ = 0); "
                    "HMC's marginals come from its draws, Laplace's from its covariance. "
-                   "Drawn on demand, so the live maps never wait for it.")
-        if not st.button("Show for the current step", key=P + "weights_show",
-                         icon=":material/refresh:"):
+                   f"Drawn on demand, or every {WEIGHTS_EVERY_S:g} s while it follows "
+                   "training, so the live maps never wait for it.")
+        show_col, follow_col = st.columns([1, 1], vertical_alignment="center")
+        shown = show_col.button("Show for the current step", key=P + "weights_show",
+                                icon=":material/refresh:")
+        follow = follow_col.toggle(f"Follow training (every {WEIGHTS_EVERY_S:g} s)",
+                                   key=P + "weights_follow")
+        if follow != follow_weights:
+            st.rerun(scope="app")  # the fragment's refresh rate is set by the whole page
+        if not (shown or follow):
             return
         summary = live.run.weight_summary()
         st.markdown(f"**{summary.share_at_prior:.0%}** of {summary.num_weights:,} weights sit "

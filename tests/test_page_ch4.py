@@ -309,3 +309,18 @@ def test_laplace_fit_shows_its_evidence_curve_and_the_weight_view():
                for c in at.get("plotly_chart"))
     _button(at, "Show for the current step").click().run()
     assert any("sit at the prior" in m.value for m in at.markdown)
+
+
+def test_the_weight_view_follows_training_when_asked():
+    """Issue 15's live weight view: with "Follow training" on, the view draws itself (no
+    button) and counts the weights at the prior for the step the run has reached."""
+    at = _app({"steps": "20", "hidden": "6"})
+    assert not any("sit at the prior" in m.value for m in at.markdown)
+    at.toggle(key="pg_weights_follow").set_value(True).run()
+    assert not at.exception
+    assert any("sit at the prior" in m.value for m in at.markdown)
+    at.button(key="pg_step").click().run()
+    at.session_state["pg_session"].wait_for_step(60)
+    at.run()
+    step = at.session_state["pg_session"].run.step
+    assert step > 0 and any(f"sit at the prior (step {step:,}" in m.value for m in at.markdown)
