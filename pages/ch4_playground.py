@@ -56,9 +56,24 @@ def _open_from_url() -> None:
     st.session_state[P + "budget"] = live.cfg.steps  # what Continue adds (see _continue)
 
 
+# `?preset=say-i-dont-know` (Home links it): the preset's settings, whether or not this browser
+# has a session here yet; the parameter itself is consumed.
+PRESET_LINKS = {"talks-recipe": "Talk's recipe: β = 0.001, initial σ = 1e-3",
+                "say-i-dont-know": "Say I don't know: HMC, far/near ≥ 2",
+                "in-between": "In-between: moons with a gap (HMC)"}
+asked_preset = st.query_params.get("preset")
+if asked_preset is not None:
+    del st.query_params["preset"]
 if P + "session" not in st.session_state:
     _open_from_url()
 widget_state.restore(P, FIELDS + VIEW)  # after a visit to another page
+if asked_preset in PRESET_LINKS:
+    for _field, _value in PRESETS[PRESET_LINKS[asked_preset]].items():
+        st.session_state[P + _field] = _value
+elif asked_preset is not None:
+    st.session_state[P + "notices"] = [
+        *st.session_state[P + "notices"],
+        f"Ignored preset={asked_preset[:40]!r}: choose from {', '.join(PRESET_LINKS)}."]
 live: session.Session = st.session_state[P + "session"]
 # The session raised its step budget itself (a click on the map trains on): the widget, still
 # at the value last applied, follows; a value the learner has just typed wins.

@@ -1,4 +1,4 @@
-"""Home page: the talk's agenda as four chapter cards, and what JAX runs on here."""
+"""Home page: the talk's agenda as five chapter cards, and what JAX runs on here."""
 
 import jax
 import streamlit as st
@@ -16,9 +16,16 @@ CHAPTERS = (
      "Fit a simple Q to the posterior by maximising the ELBO, on a model small enough that "
      "every term, even log P(D), is computed exactly."),
     ("pages/ch4_playground.py", "4 · Variational Bayes in code", ":material/science:",
-     "Bayes by Backprop in JAX: train a Bayesian neural network live and watch its "
-     "uncertainty grow away from the data."),
+     "Bayes by Backprop in JAX, beside MAP, Laplace, dropout, an ensemble and HMC: train a "
+     "Bayesian neural network live and see which of them says \"I don't know\" far from the "
+     "data."),
+    ("pages/digits.py", "5 · Digits and letters", ":material/draw:",
+     "The talk's own example: a softmax Bayesian network on handwritten digits, tested on "
+     "letters and on your own drawing. Is it unsure where it should be?"),
 )
+# The playground applies its "Say I don't know" preset on `?preset=say-i-dont-know`, also when
+# the learner has been there before (a link with the settings would be ignored then).
+SAY_I_DONT_KNOW_LINK = {"preset": "say-i-dont-know"}
 
 JAX_TOOLS = ("grad", "jit", "vmap", "lax.scan")
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -30,13 +37,16 @@ st.markdown(
     f"{NUMBER_WORDS[len(CHAPTERS)].capitalize()} chapters, in the order of the talk:"
 )
 
-for row in (CHAPTERS[:2], CHAPTERS[2:]):
-    for column, (path, title, icon, sentence) in zip(st.columns(2), row, strict=True):
+for row in (CHAPTERS[0:2], CHAPTERS[2:4], CHAPTERS[4:]):
+    for column, (path, title, icon, sentence) in zip(st.columns(2), row, strict=False):
         with column, st.container(border=True):
             st.subheader(f"{icon} {title}")
             st.write(sentence)
             st.page_link(path, label=f"Open chapter {title.split(' ·')[0]}",
                          icon=":material/arrow_forward:")
+            if path == "pages/ch4_playground.py":
+                st.page_link(path, label="See a network say \"I don't know\" (HMC preset)",
+                             icon=":material/help:", query_params=SAY_I_DONT_KNOW_LINK)
 
 st.markdown(f"Then see JAX's {', '.join(JAX_TOOLS[:-1])} and {JAX_TOOLS[-1]} at work, measured "
             "on this server, and where to read further.")

@@ -324,3 +324,22 @@ def test_the_weight_view_follows_training_when_asked():
     at.run()
     step = at.session_state["pg_session"].run.step
     assert step > 0 and any(f"sit at the prior (step {step:,}" in m.value for m in at.markdown)
+
+
+def test_a_preset_link_applies_the_preset_also_on_a_later_visit():
+    """`?preset=say-i-dont-know` (Home's link) writes the preset's settings, on a first visit
+    and when the session already exists; the parameter is consumed; a bad one gets a notice."""
+    from bnnlab import presets
+
+    at = _app({"preset": "say-i-dont-know"})
+    cfg = _run_state(at).cfg
+    assert cfg.method == "hmc" and cfg.hidden == presets.SAY_I_DONT_KNOW["hidden"]
+    assert "preset" not in at.query_params and at.query_params["method"] == "hmc"
+    at = _app()
+    assert _run_state(at).cfg.method == "vi"
+    at.query_params["preset"] = "in-between"
+    at.run()
+    assert _run_state(at).cfg.dataset == "moons_gap" and "preset" not in at.query_params
+    at.query_params["preset"] = "nonsense"
+    at.run()
+    assert not at.exception and any("preset='nonsense'" in w.value for w in at.warning)

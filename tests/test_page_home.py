@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from bnnlab import runtime
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-CHAPTER_URLS = ["bayes", "bayesian-training", "variational-inference", "playground"]
+CHAPTER_URLS = ["bayes", "bayesian-training", "variational-inference", "playground", "digits"]
 
 
 def run_home() -> AppTest:
@@ -23,10 +23,12 @@ def test_home_renders_with_its_title():
     assert [t.value for t in run_home().title] == ["BNN Lab"]
 
 
-def test_home_links_the_four_chapters_in_order():
-    """The four chapter cards link chapters 1 to 4, in the talk's order."""
+def test_home_links_the_five_chapters_in_order():
+    """The five chapter cards link chapters 1 to 5, in the talk's order."""
+    links = [link for link in run_home().get("page_link")
+             if link.proto.label.startswith("Open chapter")]
+    assert [link.proto.page for link in links] == CHAPTER_URLS
     pages = [link.proto.page for link in run_home().get("page_link")]
-    assert pages[:4] == CHAPTER_URLS
     assert {"jax", "what-next"} <= set(pages)
 
 
@@ -63,3 +65,11 @@ def test_home_number_words_match_what_it_lists():
                 assert value == chapter_links, sentence
             if f"{word} jax" in sentence or f"{word} transformations" in sentence:
                 assert value == len(tools), sentence
+
+
+def test_home_links_the_say_i_dont_know_preset():
+    """Issue 15: Home links the playground's "Say I don't know" preset (`?preset=…`, which the
+    playground applies: tests/test_page_ch4.py)."""
+    link = next(link for link in run_home().get("page_link") if "I don't know" in link.proto.label)
+    assert link.proto.page == "playground"
+    assert link.proto.query_string == "preset=say-i-dont-know"
