@@ -86,8 +86,9 @@ _LOG = logging.getLogger(__name__)
 
 def friendly_error(err: BaseException) -> str:
     """A message for the page: what happened and what to do, without internals (the
-    traceback goes to the server's log)."""
-    _LOG.error("bnnlab: %s", type(err).__name__, exc_info=err)
+    traceback of an unexpected error goes to the server's log)."""
+    if not isinstance(err, (scheduler.SlotTimeout, ConfigError)):
+        _LOG.error("bnnlab: %s", type(err).__name__, exc_info=err)
     text = str(err)
     if "RESOURCE_EXHAUSTED" in text or isinstance(err, MemoryError) or "Out of memory" in text:
         return ("The server ran out of memory for these settings. Lower the hidden widths, "
