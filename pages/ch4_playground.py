@@ -451,60 +451,7 @@ weights_view()
 
 
 # ---------------------------------------------------------------- try this
-# Each experiment's figures were measured with these exact settings (moons, 512 points, seed 0,
-# 2-32-32-1 tanh, 8 MC samples, lr 0.01, 2,000 steps) through bnnlab.session.Run, the page's
-# own engine and metrics, then again with 10 and 50 steps per redraw (a chunk draws its own
-# noise, so runs differ by a few hundredths) and with `python -m bnnlab train ... --json`; the
-# text gives figures that held in every one of those runs ("about"). Experiment 4 was also
-# clicked in the page (P(blue) read from the map's hover readout: β = 1 0.008 → 0.082, the
-# talk's recipe 0.000 → 0.41 at the nearest grid node; the library gave 0.59–0.65 there).
-TRY_BASE = {"dataset": "moons", "num_classes": 2, "num_points": 512, "noise": 0.15,
-            "test_fraction": 0.25, "seed": 0, "hidden": "32,32", "activation": "tanh",
-            "method": "vi",
-            "num_samples": 8, "prior_std": 3.0, "init_std": 0.1, "kl_weight": 1.0,
-            "lr": 0.01, "steps": 2000}
-TRY_THIS = [
-    ("Full Bayes, then the talk's recipe", {},
-     "Train to the end (β = 1): test accuracy about 0.97, entropy about 0.2 nats both near "
-     "the data and far away. Then press *Talk's recipe* in the sidebar (β = 0.001, initial "
-     "σ = 1e-3) and Train again.",
-     "test accuracy rises to 0.99 but the network becomes sure of itself everywhere: entropy "
-     "about 0.005 near the data and 0.02 far away, a dark uncertainty map with one thin "
-     "bright line. A small β lets the likelihood outweigh the KL, so VI behaves almost like "
-     "MAP."),
-    ("A tight prior", {"prior_std": 0.3},
-     "Train with prior σ = 0.3 instead of 3.",
-     "the prior pulls every weight towards zero: test accuracy falls to about 0.87 (0.97 at "
-     "σ = 3) and the entropy near the data rises to about 0.37 nats. The prior is a modelling "
-     "choice, and it shows."),
-    ("Zoom out", {},
-     "Train to the end, then switch on *Zoom out* (×4 around the data).",
-     "far from every point the map stays mostly dark: the entropy far away (about 0.2 nats) "
-     "is no higher than near the data; only about a tenth of the zoomed-out map is above "
-     "0.5 nats, along the boundary and its continuation. Mean-field VI does not say "
-     "\"I don't know\" where there is no data."),
-    ("Outvote a cluster", {"kl_weight": 0.001, "init_std": 1e-3},
-     "With the talk's recipe, train to the end, choose *Click on the map to: Add class 1 "
-     "(blue)* and click three points into the top of the orange moon. Each click trains on "
-     f"for {config.CLICK_TRAIN_STEPS} steps, also after the run has finished.",
-     "a small island grows around the new points: there P(blue) goes from 0.00 to 0.4–0.65 "
-     "and the entropy to about 0.65 nats or more, nearly a coin flip. At β = 1 the same three "
-     "points move P(blue) only from about 0.01 to 0.08: the KL holds the posterior where it "
-     "was."),
-    ("The gap between the moons", {"dataset": "moons_gap", "noise": 0.1},
-     "Train on *Moons with a gap* (no points where the moons interleave).",
-     "in the empty band the mean entropy is about 0.3 nats against 0.14–0.18 on the test "
-     "points, highest where the boundary crosses the gap; with the talk's recipe about 0.1 "
-     "against 0.004. Foong et al. (2019) show factorised posteriors staying too confident "
-     "in such gaps."),
-    ("Say \"I don't know\": HMC", presets.widget_values(presets.SAY_I_DONT_KNOW),
-     "Set up the *Say I don't know* preset (HMC/NUTS on a 2-16-16-1 network, 200 warm-up "
-     "transitions, then 400 kept draws) and Train. Then compare with *MAP*.",
-     "during the warm-up the map shows one network; then it fills in as draws are kept. At the "
-     "end the entropy far away is about 0.31 nats against 0.05 near the data (6×): the "
-     "posterior's networks agree where the data are and disagree where there are none. MAP, "
-     "one network, has an epistemic map of exactly zero and 0.02 nats near and far."),
-]
+TRY_BASE, TRY_THIS = presets.TRY_BASE, presets.TRY_THIS  # measured: bnnlab/presets.py
 
 
 def _set_up(values: dict) -> None:
