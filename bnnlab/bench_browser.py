@@ -110,7 +110,7 @@ def _session(browser, url: str, watch_s: float, query: str = QUERY) -> dict:
     opened = time.perf_counter()
     page.goto(f"{url}/playground?{query}")
     page.wait_for_function("document.querySelector('.bnn-live') && "
-                           "document.querySelector('.bnn-live').dataset.step === '0'")
+                           "document.querySelector('.bnn-live')?.dataset.step === '0'")
     page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
     # The page is on screen once the objective chart is drawn (plotly.js loaded and run): a
     # learner cannot press Train before seeing it.
@@ -214,7 +214,7 @@ def run_push(watch_s: float = 10.0, query: str = QUERY, clicks: int = 5) -> dict
         page.set_default_timeout(120_000)
         page.goto(f"{url}/playground?{query}")
         page.wait_for_function("document.querySelector('.bnn-live') && "
-                               "document.querySelector('.bnn-live').dataset.push === 'open'")
+                               "document.querySelector('.bnn-live')?.dataset.push === 'open'")
         page.wait_for_function(SETTLED_JS)
         page.get_by_test_id("stSelectbox").filter(has_text="Click on the map to").click()
         page.get_by_role("option", name="Add class 1 (blue)").click()
@@ -223,7 +223,7 @@ def run_push(watch_s: float = 10.0, query: str = QUERY, clicks: int = 5) -> dict
         page.wait_for_function(SETTLED_JS)
         page.evaluate(CHANGES_JS)
         page.evaluate(PRESS_JS, "Train")
-        page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) > 0")
+        page.wait_for_function("Number(document.querySelector('.bnn-live')?.dataset.step) > 0")
         time.sleep(1.0)
         click_s = []
         for k in range(clicks):
@@ -238,7 +238,7 @@ def run_push(watch_s: float = 10.0, query: str = QUERY, clicks: int = 5) -> dict
         buttons_s = (page.evaluate("performance.now()") - t0) / 1000
         time.sleep(1.5)
         late = _after(page.evaluate("window.__bnnSteps"), t0)
-        pushed = page.evaluate("Number(document.querySelector('.bnn-live').dataset.pushed)")
+        pushed = page.evaluate("Number(document.querySelector('.bnn-live')?.dataset.pushed)")
         context.close()
     return {
         "name": "browser_push",

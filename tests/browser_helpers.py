@@ -28,6 +28,6 @@ def open_playground(page, url: str) -> None:
     """Open `url` and wait until the live chart is drawn and the page's script run is over."""
     open_page(page, url)
     page.wait_for_function("document.querySelector('.bnn-live') && "
-                           "document.querySelector('.bnn-live').dataset.step !== undefined",
+                           "document.querySelector('.bnn-live')?.dataset.step !== undefined",
                            timeout=120_000)
     wait_for_script_run(page)

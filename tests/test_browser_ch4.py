@@ -36,10 +36,10 @@ def test_train_redraws_pause_stops_reset_resets(app_server, page):
     open_playground(page, f"{app_server.url}/playground?{SMALL}")
     before = _canvas(page)
     page.get_by_role("button", name="Train", exact=True).click()
-    page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) >= 30",
+    page.wait_for_function("Number(document.querySelector('.bnn-live')?.dataset.step) >= 30",
                            timeout=60_000)
     first = _step(page)
-    page.wait_for_function(f"Number(document.querySelector('.bnn-live').dataset.step) > {first}",
+    page.wait_for_function(f"Number(document.querySelector('.bnn-live')?.dataset.step) > {first}",
                            timeout=30_000)
     assert _canvas(page) != before
     page.get_by_role("button", name="Pause", exact=True).click()
@@ -49,7 +49,7 @@ def test_train_redraws_pause_stops_reset_resets(app_server, page):
     time.sleep(1.5)
     assert _step(page) == paused
     page.get_by_role("button", name="Reset", exact=True).click()
-    page.wait_for_function("document.querySelector('.bnn-live').dataset.step === '0'",
+    page.wait_for_function("document.querySelector('.bnn-live')?.dataset.step === '0'",
                            timeout=30_000)
 
 
@@ -63,7 +63,7 @@ def test_clicking_the_map_adds_a_point(app_server, page):
                            ".includes('click to add')", timeout=30_000)
     page.locator(".bnn-map canvas").click(position={"x": 120, "y": 120})
     page.wait_for_function(
-        f"Number(document.querySelector('.bnn-live').dataset.trainPoints) === {count + 1}",
+        f"Number(document.querySelector('.bnn-live')?.dataset.trainPoints) === {count + 1}",
         timeout=30_000)
     page.wait_for_function("location.search.includes('added=')", timeout=30_000)
 
@@ -111,7 +111,7 @@ def test_settings_points_and_run_survive_a_visit_to_home(app_server, page):
              "&steps_per_chunk=10&grid_size=24&num_samples=2&added=0.100:0.200:1")
     open_playground(page, f"{app_server.url}/playground?{query}")
     page.get_by_role("button", name="Step", exact=True).click()
-    page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) >= 10",
+    page.wait_for_function("Number(document.querySelector('.bnn-live')?.dataset.step) >= 10",
                            timeout=60_000)
     step, points = _step(page), _live_attr(page, "data-train-points")
     _nav(page, "Home")

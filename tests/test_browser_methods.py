@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bnnlab import presets
-from tests.browser_helpers import open_playground
+from tests.browser_helpers import open_playground, wait_for_script_run
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,8 +34,12 @@ def test_say_i_dont_know_preset_says_it_and_matches_the_cli(app_server, page):
     page.get_by_role("button", name="Say I don't know").click()
     page.wait_for_function("location.search.includes('method=hmc') && "
                            "location.search.includes('hidden=16%2C16')", timeout=60_000)
+    wait_for_script_run(page)  # the preset's rerun has finished: Train belongs to the HMC run
     page.get_by_role("button", name="Train", exact=True).click()
     steps = presets.SAY_I_DONT_KNOW["steps"]
+    page.get_by_role("button", name="Pause").or_(
+        page.get_by_text(f"Finished: the run has taken all {steps:,} steps")).first.wait_for(
+        timeout=60_000)  # training started (or already ended)
     page.get_by_text(f"Finished: the run has taken all {steps:,} steps").wait_for(
         timeout=240_000)
     page.get_by_text(f"(step {steps:,})").wait_for(timeout=60_000)

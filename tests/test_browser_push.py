@@ -13,8 +13,8 @@ from tests.conftest import StreamlitServer
 pytestmark = pytest.mark.browser
 
 SMALL = "num_points=120&hidden=8&num_samples=2&steps_per_chunk=10&grid_size=24&steps=100000"
-STEP = "Number(document.querySelector('.bnn-live').dataset.step)"
-PUSHED = "Number(document.querySelector('.bnn-live').dataset.pushed || 0)"
+STEP = "Number(document.querySelector('.bnn-live')?.dataset.step)"
+PUSHED = "Number(document.querySelector('.bnn-live')?.dataset.pushed || 0)"
 
 
 def _value(page, expr: str):
@@ -29,7 +29,7 @@ def _canvas(page) -> str:
 
 def test_frames_arrive_pushed_while_training_and_pause_stops_them(app_server, page):
     open_playground(page, f"{app_server.url}/playground?{SMALL}")
-    page.wait_for_function("document.querySelector('.bnn-live').dataset.push === 'open'")
+    page.wait_for_function("document.querySelector('.bnn-live')?.dataset.push === 'open'")
     before = _canvas(page)
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function(f"{STEP} >= 30", timeout=60_000)
@@ -37,7 +37,7 @@ def test_frames_arrive_pushed_while_training_and_pause_stops_them(app_server, pa
     step = _value(page, STEP)
     page.wait_for_function(f"{PUSHED} > {pushed} + 5 && {STEP} > {step}", timeout=30_000)
     assert _canvas(page) != before
-    assert _value(page, "document.querySelector('.bnn-live').dataset.push") == "open"
+    assert _value(page, "document.querySelector('.bnn-live')?.dataset.push") == "open"
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_role("button", name="Resume", exact=True).wait_for()
     time.sleep(1.0)
@@ -60,7 +60,7 @@ TRY_TOKEN = """async ([path, token]) => await new Promise((resolve) => {
 
 def test_another_browsers_copy_of_the_token_is_refused(app_server, browser, page):
     open_playground(page, f"{app_server.url}/playground?{SMALL}")
-    page.wait_for_function("document.querySelector('.bnn-live').dataset.push === 'open'")
+    page.wait_for_function("document.querySelector('.bnn-live')?.dataset.push === 'open'")
     spec = page.evaluate("document.querySelector('.bnn-live').__transport.spec")
     # The owner's own browser may open a second stream with it (e.g. a remounted chart).
     assert page.evaluate(TRY_TOKEN, [spec["url"], spec["token"]])["frames"] >= 1
@@ -89,7 +89,7 @@ def test_without_the_route_the_fragment_path_trains_and_redraws(server_without_p
         page = context.new_page()
         page.set_default_timeout(60_000)
         open_playground(page, f"{server_without_push.url}/playground?{SMALL}")
-        assert page.evaluate("document.querySelector('.bnn-live').dataset.push") is None
+        assert page.evaluate("document.querySelector('.bnn-live')?.dataset.push") is None
         before = _canvas(page)
         page.get_by_role("button", name="Train", exact=True).click()
         page.wait_for_function(f"{STEP} >= 30", timeout=60_000)
@@ -106,7 +106,7 @@ def test_a_refused_stream_falls_back_to_the_fragment_path(app_server, page):
     proxy might), the chart says so to the page, which polls through reruns instead."""
     page.route_web_socket("**/bnnlab/frames", lambda ws: ws.close(code=4403))
     open_playground(page, f"{app_server.url}/playground?{SMALL}")
-    page.wait_for_function("(document.querySelector('.bnn-live').dataset.push || '')"
+    page.wait_for_function("(document.querySelector('.bnn-live')?.dataset.push || '')"
                            ".startsWith('failed')", timeout=30_000)
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function(f"{STEP} >= 30", timeout=60_000)

@@ -84,7 +84,7 @@ def test_an_oversize_upload_after_a_bad_one_clears_the_old_message(app_server, p
     page.get_by_text("5.0MB").or_(page.get_by_text("5MB")).first.wait_for(timeout=30_000)
     page.get_by_text("Could not use").wait_for(state="hidden", timeout=30_000)
     page.get_by_role("button", name="Step", exact=True).click()  # a full rerun
-    page.wait_for_function("Number(document.querySelector('.bnn-live').dataset.step) >= 5",
+    page.wait_for_function("Number(document.querySelector('.bnn-live')?.dataset.step) >= 5",
                            timeout=60_000)
     page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
     assert not page.get_by_text("Could not use").is_visible()
