@@ -120,14 +120,7 @@ def ece(mean_prob: np.ndarray, y: np.ndarray, num_bins: int = 10) -> float:
     y = np.asarray(y)
     confidence = np.maximum(p, 1 - p)
     correct = (p > 0.5) == (y == 1)
-    edges = np.linspace(0.5, 1.0, num_bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, num_bins - 1)
-    total = 0.0
-    for b in range(num_bins):
-        in_bin = which == b
-        if in_bin.any():
-            total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(total)
+    return _binned_calibration_error(confidence, correct, 0.5, num_bins)
 
 
 def multiclass_ece(mean_probs: np.ndarray, y: np.ndarray, num_bins: int = 10) -> float:
@@ -141,7 +134,14 @@ def multiclass_ece(mean_probs: np.ndarray, y: np.ndarray, num_bins: int = 10) ->
     # argmax, ties to the higher class: as `ece`'s p > 0.5 threshold for K = 2
     predicted = k - 1 - np.argmax(p[:, ::-1], axis=-1)
     correct = predicted == y
-    edges = np.linspace(1.0 / k, 1.0, num_bins + 1)
+    return _binned_calibration_error(confidence, correct, 1.0 / k, num_bins)
+
+
+def _binned_calibration_error(confidence: np.ndarray, correct: np.ndarray, lowest: float,
+                              num_bins: int) -> float:
+    """Σ_b (n_b / n) |accuracy_b − confidence_b| over `num_bins` equal-width confidence bins on
+    [`lowest`, 1] (`lowest`: 1/K, the least a top-label confidence can be)."""
+    edges = np.linspace(lowest, 1.0, num_bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, num_bins - 1)
     total = 0.0
     for b in range(num_bins):

@@ -25,7 +25,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -266,6 +266,17 @@ class HMCTrace(NamedTuple):
         return np.asarray(self.positions[~self.warmup], np.float64)
 
 
+def tempered_logdensity(model: str, data: Any, prior_std: Any, noise: Any,
+                        temperature: Any) -> Callable:
+    """θ float32[2] → (log P(D|θ) + log P(θ)) / T: the tempered posterior's log density (up to
+    log P(D)) that the HMC and NUTS chains sample."""
+    def logdensity(theta):  # noqa: ANN001, ANN202
+        ll = log_likelihood_terms(jnp, model, theta[0], theta[1], data.x, data.y, noise)
+        return (jnp.sum(ll * data.mask) + log_prior(jnp, theta[0], theta[1], prior_std)
+                ) / temperature
+    return logdensity
+
+
 def make_hmc_chain(model: str, num_warmup: int, num_samples: int,
                    num_leapfrog: int) -> Callable:
     """fn(rng_key, padded data, prior_std, noise, temperature, init_position float32[2]) →
@@ -275,10 +286,7 @@ def make_hmc_chain(model: str, num_warmup: int, num_samples: int,
     da_init, da_update, da_final = dual_averaging_adaptation(target=HMC_TARGET_ACCEPTANCE)
 
     def chain(rng_key, data, prior_std, noise, temperature, init_position):  # noqa: ANN001, ANN202
-        def logdensity(theta):  # noqa: ANN001, ANN202
-            ll = log_likelihood_terms(jnp, model, theta[0], theta[1], data.x, data.y, noise)
-            return (jnp.sum(ll * data.mask) + log_prior(jnp, theta[0], theta[1], prior_std)
-                    ) / temperature
+        logdensity = tempered_logdensity(model, data, prior_std, noise, temperature)
 
         leapfrog = integrators.velocity_verlet(logdensity, metric.kinetic_energy)
 
@@ -386,10 +394,7 @@ def make_nuts_chain(model: str, num_warmup: int, num_samples: int,
     da_init, da_update, da_final = dual_averaging_adaptation(target=NUTS_TARGET_ACCEPTANCE)
 
     def chain(rng_key, data, prior_std, noise, temperature, init_position):  # noqa: ANN001, ANN202
-        def logdensity(theta):  # noqa: ANN001, ANN202
-            ll = log_likelihood_terms(jnp, model, theta[0], theta[1], data.x, data.y, noise)
-            return (jnp.sum(ll * data.mask) + log_prior(jnp, theta[0], theta[1], prior_std)
-                    ) / temperature
+        logdensity = tempered_logdensity(model, data, prior_std, noise, temperature)
 
         leapfrog = integrators.velocity_verlet(logdensity, metric.kinetic_energy)
 
