@@ -21,7 +21,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bnnlab import config, contour, datasets, hmc, predict, registry, scheduler, session, text, wire
+from bnnlab import (
+    config,
+    contour,
+    datasets,
+    engine,
+    hmc,
+    predict,
+    registry,
+    scheduler,
+    session,
+    text,
+    wire,
+)
 from bnnlab.config import ConfigError, TrainConfig
 from bnnlab.figures import palette
 
@@ -419,8 +431,8 @@ def maps_payload(report: Report, kind: str, data: CompareData) -> dict:
             fields = [np.asarray(row.grid.mean)]
         else:
             k = row.class_probs.shape[0]
-            fields = [f.reshape(row.grid.mean.shape) for f in session.boundary_fields(
-                row.class_probs.reshape(k, -1).T)]
+            fields = [f.reshape(row.grid.mean.shape) for f in engine.boundary_fields(
+                row.class_probs.reshape(k, -1).T[None])]
         parts = [contour.segments(f, float(xs[0]), dx, float(ys[0]), dy) for f in fields]
         sx = np.concatenate([p[0] for p in parts])
         sy = np.concatenate([p[1] for p in parts])

@@ -10,14 +10,47 @@ from __future__ import annotations
 import numpy as np
 
 _EDGES = ("bottom", "right", "top", "left")
+# The edge pairs a cell's segment may join, in output order: the six pairs of a cell with two
+# crossings, then a saddle cell's (four crossings) two segments.
+_PAIRS = tuple((a, b) for i, a in enumerate(_EDGES) for b in _EDGES[i + 1:]) + (
+    ("bottom", "right"), ("top", "left"))
+NUM_PAIRS = len(_PAIRS)
 
 
-def _crossing(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _crossing(p, q, xp):
     """Whether the level (0) lies strictly between corner values p and q, and where (0..1)."""
     crosses = (p < 0) != (q < 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(crosses, p / (p - q), 0.0)
-    return crosses, np.clip(t, 0.0, 1.0)
+    t = xp.where(crosses, p / xp.where(crosses, p - q, 1.0), 0.0)
+    return crosses, xp.clip(t, 0.0, 1.0)
+
+
+def cell_segments(z, level: float = 0.5, xp=np):
+    """Marching squares without compaction, in `xp` (numpy or jax.numpy, so that it runs inside
+    a compiled frame): for `z: float[..., ny, nx]`, every cell's candidate segments in grid-index
+    units. Returns `(quads float[P, ..., ny−1, nx−1, 4], used bool[P, ..., ny−1, nx−1])`: for each
+    of the `NUM_PAIRS` edge pairs (x_start, y_start, x_end, y_end) with x in 0…nx−1 and y in
+    0…ny−1, and whether that cell has that segment. `quads[used]` lists the segments in the order
+    of `segments` below."""
+    z = z - level
+    bl, br = z[..., :-1, :-1], z[..., :-1, 1:]
+    tr, tl = z[..., 1:, 1:], z[..., 1:, :-1]
+    jj = xp.arange(bl.shape[-2], dtype=z.dtype)[:, None] + xp.zeros_like(bl)
+    ii = xp.arange(bl.shape[-1], dtype=z.dtype)[None, :] + xp.zeros_like(bl)
+    crossings = dict(zip(_EDGES, (_crossing(bl, br, xp), _crossing(br, tr, xp),
+                                  _crossing(tl, tr, xp), _crossing(bl, tl, xp)), strict=True))
+    points = {
+        "bottom": (ii + crossings["bottom"][1], jj),
+        "right": (ii + 1.0, jj + crossings["right"][1]),
+        "top": (ii + crossings["top"][1], jj + 1.0),
+        "left": (ii, jj + crossings["left"][1]),
+    }
+    mask = {edge: crossings[edge][0] for edge in _EDGES}
+    count = sum(m.astype(np.int32) for m in mask.values())
+    quads, used = [], []
+    for k, (a, b) in enumerate(_PAIRS):
+        quads.append(xp.stack([points[a][0], points[a][1], points[b][0], points[b][1]], axis=-1))
+        used.append(count == 4 if k >= 6 else (count == 2) & mask[a] & mask[b])
+    return xp.stack(quads), xp.stack(used)
 
 
 def segments(z: np.ndarray, x0: float, dx: float, y0: float, dy: float,
@@ -29,36 +62,11 @@ def segments(z: np.ndarray, x0: float, dx: float, y0: float, dy: float,
     Returns `(xs, ys)`, float64[3·m]: m segments as (start, end, NaN) triples, the NaN breaking
     the line between segments. Saddle cells (four crossings) get two segments.
     """
-    z = np.asarray(z, np.float64) - level
-    bl, br = z[..., :-1, :-1], z[..., :-1, 1:]
-    tr, tl = z[..., 1:, 1:], z[..., 1:, :-1]
-    jj, ii = np.meshgrid(np.arange(bl.shape[-2]), np.arange(bl.shape[-1]), indexing="ij")
-    jj, ii = np.broadcast_to(jj, bl.shape), np.broadcast_to(ii, bl.shape)
-    crossings = dict(zip(_EDGES, (_crossing(bl, br), _crossing(br, tr), _crossing(tl, tr),
-                                  _crossing(bl, tl)), strict=True))
-    points = {
-        "bottom": (ii + crossings["bottom"][1], jj + 0.0),
-        "right": (ii + 1.0, jj + crossings["right"][1]),
-        "top": (ii + crossings["top"][1], jj + 1.0),
-        "left": (ii + 0.0, jj + crossings["left"][1]),
-    }
-    mask = {edge: crossings[edge][0] for edge in _EDGES}
-    count = sum(m.astype(int) for m in mask.values())
-    starts, ends = [], []
-    # Cells with exactly two crossings: join them (try each pair of edges).
-    for a_i, a in enumerate(_EDGES):
-        for b in _EDGES[a_i + 1:]:
-            sel = (count == 2) & mask[a] & mask[b]
-            starts.append(np.stack([points[a][0][sel], points[a][1][sel]], axis=-1))
-            ends.append(np.stack([points[b][0][sel], points[b][1][sel]], axis=-1))
-    saddle = count == 4
-    for a, b in (("bottom", "right"), ("top", "left")):
-        starts.append(np.stack([points[a][0][saddle], points[a][1][saddle]], axis=-1))
-        ends.append(np.stack([points[b][0][saddle], points[b][1][saddle]], axis=-1))
-    start = np.concatenate(starts)
-    end = np.concatenate(ends)
-    xs = np.full(3 * len(start), np.nan)
-    ys = np.full(3 * len(start), np.nan)
-    xs[0::3], xs[1::3] = x0 + dx * start[:, 0], x0 + dx * end[:, 0]
-    ys[0::3], ys[1::3] = y0 + dy * start[:, 1], y0 + dy * end[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quads, used = cell_segments(np.asarray(z, np.float64), level)
+    quads = quads[used]
+    xs = np.full(3 * len(quads), np.nan)
+    ys = np.full(3 * len(quads), np.nan)
+    xs[0::3], xs[1::3] = x0 + dx * quads[:, 0], x0 + dx * quads[:, 2]
+    ys[0::3], ys[1::3] = y0 + dy * quads[:, 1], y0 + dy * quads[:, 3]
     return xs, ys

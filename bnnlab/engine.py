@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bnnlab import config, models, predict, registry, runtime
+from bnnlab import config, contour, models, predict, registry, runtime
 from bnnlab.config import TrainConfig
 from bnnlab.methods.base import Batch, Hyper, Problem
 from bnnlab.registry import bernoulli_log_likelihood
@@ -40,7 +40,7 @@ from bnnlab.registry import bernoulli_log_likelihood
 __all__ = [
     "Batch", "ChunkInfo", "CPU_RUN_GROUP", "Engine", "History", "Hyper", "RunResult",
     "RunStart", "StaticConfig", "TRACE_COUNTS", "TrainState", "advance",
-    "bernoulli_log_likelihood", "binary_entropy", "compiled", "data_bucket",
+    "bernoulli_log_likelihood", "binary_entropy", "boundary_fields", "compiled", "data_bucket",
     "direction_transform", "fit", "make_batch", "make_engine", "make_hyper", "start_run",
 ]
 
@@ -206,6 +206,26 @@ class Engine(NamedTuple):
     # trained by a method whose state is this one's `trained_part` (MAP -> Laplace); None when
     # the method trains all of its state
     adopt: Callable[..., TrainState] | None = None
+    # One live frame in one compiled call (`frame_fields`): (map_key, boundary_key, state,
+    # grid float32[C, PREDICT_CHUNK, D], boundary grid float32[ny, nx, D], num_samples,
+    # num_boundary, max_segments static) -> (summary float32[R, C·PREDICT_CHUNK] as
+    # `predictive_summary`, segments uint16[max_segments, 4] over the boundary grid's box,
+    # their count int32[])
+    frame: Callable[..., tuple[jax.Array, jax.Array, jax.Array]] | None = None
+
+
+def boundary_fields(probs, xp=np):
+    """Fields whose 0.5 level is each sampled network's decision boundary, from its
+    probabilities at grid points: binary P(y=1) float[S, n] (itself), or float[S, n, K] (for
+    each class k, 0.5 + (p_k − max_{j≠k} p_j)/2, which crosses 0.5 where k stops being the
+    argmax): float[S·F, n], sample-major (F = 1 binary, K categorical). In `xp` (numpy or
+    jax.numpy)."""
+    if probs.ndim == 2:
+        return probs
+    k = probs.shape[-1]
+    others = xp.where(xp.eye(k, dtype=bool), -xp.inf, probs[..., None, :]).max(axis=-1)
+    fields = 0.5 + 0.5 * (probs - others)  # [S, n, K]
+    return xp.moveaxis(fields, -1, 1).reshape(-1, probs.shape[1])
 
 
 def _tree_select(pred: jax.Array, on_true, on_false):
@@ -416,6 +436,56 @@ def make_engine(static: StaticConfig) -> Engine:
                  for i in range(0, len(padded), PREDICT_CHUNK)]
         return np.concatenate([np.asarray(p) for p in parts], axis=1)[:, :n]
 
+    def frame_fields(map_key: jax.Array, boundary_key: jax.Array, state: TrainState,
+                     grid: jax.Array, boundary_grid: jax.Array, num_samples: int,
+                     num_boundary: int, max_segments: int):
+        """Everything a live frame computes, in one compiled call (issue 18): the predictive
+        summary of `grid` (chunks of points, the same draws for all, as `predictive_summary`)
+        and the decision boundaries of `num_boundary` draws of `boundary_key` on
+        `boundary_grid`, traced by marching squares (`contour.cell_segments`) and compacted to
+        at most `max_segments` segments, quantised to uint16 over the boundary grid's box (the
+        wire format, `wire.encode_segments`)."""
+        TRACE_COUNTS[("frame", static)] += 1
+        if own_predictive is None:
+            # materialised draws: see `probs_from_params` (the barrier keeps XLA from fusing
+            # the sampling into every activation)
+            thetas = jax.lax.optimization_barrier(sample_params(map_key, state, num_samples))
+            rows = jax.lax.map(lambda xc: summary_rows(link(flat.batched_logits(thetas, xc))),
+                               grid)
+        else:
+            rows = jax.lax.map(lambda xc: summary_rows(link(own_predictive(
+                map_key, state.method_state, xc, num_samples))), grid)
+        summary = jnp.moveaxis(rows, 0, 1).reshape(rows.shape[1], -1)
+        if num_boundary <= 1:  # MAP: one network, no spread of boundaries to draw
+            return summary, jnp.zeros((max_segments, 4), jnp.uint16), jnp.int32(0)
+        ny, nx = boundary_grid.shape[:2]
+        points = boundary_grid.reshape(-1, num_inputs)
+        if own_predictive is None:
+            drawn = jax.lax.optimization_barrier(sample_params(boundary_key, state,
+                                                               num_boundary))
+            probs = link(flat.batched_logits(drawn, points))
+        else:
+            probs = link(own_predictive(boundary_key, state.method_state, points,
+                                        num_boundary))
+        # materialised fields: fused into marching squares, each network would be evaluated
+        # again for every corner of every cell
+        fields = jax.lax.optimization_barrier(boundary_fields(probs, jnp).reshape(-1, ny, nx))
+        quads, used = contour.cell_segments(fields, 0.5, jnp)
+        quads, used = quads.reshape(-1, 4), used.reshape(-1)
+        index = jnp.nonzero(used, size=max_segments, fill_value=0)[0]
+        box = jnp.array([nx - 1, ny - 1, nx - 1, ny - 1], quads.dtype)
+        quantised = jnp.round(jnp.clip(quads[index] / box, 0.0, 1.0) * 65535)
+        count = jnp.minimum(jnp.sum(used), max_segments).astype(jnp.int32)
+        return summary, quantised.astype(jnp.uint16), count
+
+    def summary_rows(probs: jax.Array) -> jax.Array:
+        """Sample-wise probabilities -> `predictive_summary`'s rows for their points."""
+        if static.categorical:  # K mean probabilities, then total, aleatoric, epistemic
+            mean, *split = predict.categorical_split(probs, jnp)
+            return jnp.concatenate([mean.T, jnp.stack(split)])
+        return jnp.stack(predict.uncertainty_split(probs, jnp))
+
+    frame_static = ("num_samples", "num_boundary", "max_segments")
     return Engine(
         static=static,
         num_params=dim,
@@ -431,6 +501,9 @@ def make_engine(static: StaticConfig) -> Engine:
         adopt=None if algorithm.join_part is None else jax.jit(
             lambda state, part: state._replace(method_state=algorithm.join_part(
                 state.method_state, part, jnp.bool_(True)))),
+        # XLA's defaults for a method's own predictive (see `jitted_own_probs`)
+        frame=jax.jit(frame_fields, static_argnames=frame_static,
+                      **({} if own_predictive is not None else {"compiler_options": hot})),
     )
 
 

@@ -44,7 +44,10 @@ MAX_TOKEN_CHARS = 64  # a longer first message is not a token (refused unread)
 BINARY_FIELDS = ("mean", "uncertainty", "boundaries.q", "train.x", "train.y", "test.x",
                  "test.y", "history.step", "history.elbo", "history.ell", "history.neg_kl")
 MIN_FRAME_INTERVAL_S = 1 / 60  # never more frames than a display shows
-CONTENDED_FRAME_SHARE = 0.25  # while others wait for a slot: frames ≤ this share of the time
+# While others wait for a slot, frames take at most this share of a session's time: frames and
+# chunks alternate (a frame's wall time stretches while 40 threads share two cores, and a share
+# of 0.25 spaced a light session's frames to ~5/s in a class of 20 before its CPU ran out).
+CONTENDED_FRAME_SHARE = 0.5
 CONTENDED_REFRESH_S = 2.0  # metrics/history refresh while others wait for a slot
 IDLE_POLL_S = 0.25  # how often an idle pump re-checks liveness, status and view
 SWEEP_EVERY_S = 10.0  # `Hub.issue` forgets ended sessions (and frees their Session) this often
@@ -108,7 +111,8 @@ def unpack_frame(message: bytes) -> dict:
 def frame_interval(cost_s: float, others_waiting: int) -> float:
     """Seconds between a session's frames, given the last frame's cost: alone, as fast as a
     display shows; while `others_waiting` sessions queue for a slot, long enough that drawing
-    takes at most `CONTENDED_FRAME_SHARE` of the session's time."""
+    takes at most `CONTENDED_FRAME_SHARE` of the session's time. The slots' fair share charges
+    frames to the session's own account, so its drawing slows only its own training."""
     if others_waiting <= 0:
         return MIN_FRAME_INTERVAL_S
     return max(MIN_FRAME_INTERVAL_S, cost_s / CONTENDED_FRAME_SHARE)
@@ -324,6 +328,7 @@ class Pump:
                 priority = last_status not in LIVE_STATUSES
                 try:
                     # Keep the place in the queue while waiting (re-queueing starves).
+                    started = time.monotonic()
                     with sub.slots.hold(SLOT_WAIT_S, priority=priority,
                                         account=id(live.run),  # the trainer's account
                                         cost_s=self._expected_cost(costs),
@@ -343,7 +348,9 @@ class Pump:
                 sent = sig
                 last_status = str(status)
                 waiting = sub.slots.waiting()
-                next_at = time.monotonic() + frame_interval(cost, waiting)
+                # Paced from this frame's start: alone, a frame every display refresh at most
+                # (its own cost included, not added to the wait).
+                next_at = started + frame_interval(cost, waiting)
                 # The metrics row (~20 ms) and the objective's history refresh less often
                 # while others wait for a slot.
                 live.refresh_s = refresh_interval(waiting)

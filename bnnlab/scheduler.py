@@ -30,7 +30,7 @@ T = TypeVar("T")
 # How often a queued caller re-checks its give_up() (a stop event is no condition notify).
 GIVE_UP_POLL_S = 0.1
 SHORT_WORK_S = 0.1  # work expected within this may take the short lane
-SHORT_LANE = 2  # the server pool's short lane beside `capacity`: a light session's chunk + frame
+SHORT_LANE = 6  # the server pool's short lane beside `capacity`: a light session's chunk + frame
 USAGE_HALF_LIFE_S = 10.0  # fair share: how fast an account's recent slot time is forgotten
 
 
@@ -64,7 +64,8 @@ class Slots:
         self.short_capacity = short_capacity
         self._short: set[object] = set()
         self.name = name
-        self._cond = threading.Condition(threading.RLock())
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._holders: set[object] = set()  # one token per slot in use
         self._waiting = 0
         # Waiters in arrival order: a free slot goes to the longest waiter, so a trainer that
@@ -83,6 +84,13 @@ class Slots:
         self._held_since: dict[object, float] = {}
         self._arrival: dict[object, int] = {}
         self._arrivals = itertools.count()
+        # Hand-off: a freed slot is given to the waiter it goes to, which alone is woken (its
+        # own condition on the pool's lock). Waking every waiter on every release to let each
+        # compute its rank cost ~1 ms of CPU per release with 40 waiting threads (20 learners'
+        # trainers and frame pumps) and capped the class server's frames (issue 18).
+        self._wakers: dict[object, threading.Condition] = {}
+        self._short_ok: set[object] = set()  # waiters whose work may take the short lane
+        self._granted: set[object] = set()  # waiters handed a place, not yet awake
 
     def in_use(self) -> int:
         """Slots held right now."""
@@ -115,18 +123,36 @@ class Slots:
             for key in [k for k in self._usage if self._usage_now(k, now) < 1e-3]:
                 del self._usage[key]
 
-    def _rank(self, token: object) -> int:
-        """Place of `token` among the waiters: priority first, then the least recent slot
-        usage of its account (no account: none), then arrival."""
-        now = time.monotonic()
-
+    def _order(self, now: float):
+        """Sort key of waiters: priority first, then the least recent slot usage of its
+        account (no account: none), then arrival."""
         def order(t: object) -> tuple[int, float, int]:
             account = self._accounts.get(t)
             usage = 0.0 if account is None else self._usage_now(account, now)
             return (0 if t in self._priority else 1, usage, self._arrival[t])
+        return order
 
-        mine = order(token)
-        return sum(1 for t in self._queue if t is not token and order(t) < mine)
+    def _grant(self, token: object, lane: set[object]) -> None:
+        lane.add(token)
+        self._granted.add(token)
+        self._held_since[token] = time.monotonic()
+        self._wakers[token].notify()
+
+    def _dispatch(self) -> None:
+        """Hand free places to waiters (under the lock): the slots to the best-ranked waiters,
+        then free places of the short lane to the best-ranked waiters with short work."""
+        free = self.capacity - len(self._holders)
+        free_short = self.short_capacity - len(self._short)
+        if (free <= 0 and free_short <= 0) or len(self._granted) >= len(self._queue):
+            return
+        ranked = sorted((t for t in self._queue if t not in self._granted),
+                        key=self._order(time.monotonic()))
+        for token in ranked[:max(free, 0)]:
+            self._grant(token, self._holders)
+        if free_short > 0:
+            shorts = [t for t in ranked[max(free, 0):] if t in self._short_ok]
+            for token in shorts[:free_short]:
+                self._grant(token, self._short)
 
     def _acquire(self, token: object, timeout: float,
                  give_up: Callable[[], bool] = lambda: False,
@@ -134,36 +160,37 @@ class Slots:
                  account: Hashable | None = None, cost_s: float | None = None) -> bool:
         """Add `token` to the holders within `timeout` s; False if `give_up()` turned true first
         (polled at least every `GIVE_UP_POLL_S`). `on_wait()` is called once if the caller has to
-        queue, so it can say that it waits. Waiters are served in `_rank` order: `priority`
-        first, then the `account` that used the slots least recently, then first come. Work
-        whose expected `cost_s` is at most `SHORT_WORK_S` takes a free place in the short lane
-        at once instead."""
+        queue, so it can say that it waits. Waiters are served in `_order`: `priority` first,
+        then the `account` that used the slots least recently, then first come. Work whose
+        expected `cost_s` is at most `SHORT_WORK_S` takes a free place in the short lane at once
+        instead, or the first that frees while it waits."""
         started = time.monotonic()
         deadline = started + max(timeout, 0.0)
+        short = cost_s is not None and cost_s <= SHORT_WORK_S
         with self._cond:
-            if cost_s is not None and cost_s <= SHORT_WORK_S \
-                    and len(self._short) < self.short_capacity and not give_up():
+            if account is not None:
+                self._accounts[token] = account
+            if short and len(self._short) < self.short_capacity and not give_up():
                 self._short.add(token)
-                if account is not None:
-                    self._accounts[token] = account
                 self._held_since[token] = started
                 return True
             self._waiting += 1
             self._queue.append(token)
             self._arrival[token] = next(self._arrivals)
+            self._wakers[token] = waker = threading.Condition(self._lock)
             if priority:
                 self._priority.add(token)
-            if account is not None:
-                self._accounts[token] = account
-            self._cond.notify_all()  # observers of waiting() (tests, wait_idle) see the change
+            if short:
+                self._short_ok.add(token)
+            granted = False
             try:
+                self._cond.notify_all()  # observers of waiting() (tests, wait_idle)
                 if give_up():
                     return False
-                short = cost_s is not None and cost_s <= SHORT_WORK_S
-                while self._rank(token) >= self.capacity - len(self._holders):
-                    if short and len(self._short) < self.short_capacity:
-                        self._short.add(token)  # the short lane freed first
-                        self._held_since[token] = time.monotonic()
+                self._dispatch()
+                while True:
+                    if token in self._granted:
+                        granted = True
                         return True
                     if give_up():
                         return False
@@ -173,16 +200,22 @@ class Slots:
                     if on_wait is not None:
                         on_wait()
                         on_wait = None
-                    self._cond.wait(min(left, GIVE_UP_POLL_S))
-                self._holders.add(token)
-                self._held_since[token] = time.monotonic()
-                return True
+                    waker.wait(min(left, GIVE_UP_POLL_S))
             finally:
                 self._waiting -= 1
                 self._queue.remove(token)
                 self._priority.discard(token)
                 self._arrival.pop(token, None)
-                self._cond.notify_all()  # wait_idle() and the next in the queue watch this
+                self._wakers.pop(token, None)
+                self._short_ok.discard(token)
+                self._granted.discard(token)
+                if not granted and (token in self._holders or token in self._short):
+                    # handed a place while leaving (an exception in give_up / on_wait)
+                    self._holders.discard(token)
+                    self._short.discard(token)
+                    self._held_since.pop(token, None)
+                    self._dispatch()
+                self._cond.notify_all()  # wait_idle() and other observers watch this
 
     def _release(self, token: object) -> None:
         with self._cond:
@@ -194,10 +227,13 @@ class Slots:
             if held:
                 if account is not None and since is not None:
                     self._charge(account, time.monotonic() - since)
+                self._dispatch()
                 self._cond.notify_all()
 
     def _wake(self, _future: object = None) -> None:
         with self._cond:
+            for waker in self._wakers.values():  # a cancelled `submit` stops waiting now
+                waker.notify()
             self._cond.notify_all()
 
     @contextlib.contextmanager
@@ -275,6 +311,7 @@ class Slots:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         with self._cond:
             self.capacity = capacity
+            self._dispatch()
             self._cond.notify_all()
 
 

@@ -23,6 +23,7 @@ import collections
 import enum
 import itertools
 import logging
+import math
 import threading
 import time
 from typing import Any, NamedTuple
@@ -33,7 +34,6 @@ import numpy as np
 
 from bnnlab import (
     config,
-    contour,
     datasets,
     playground,
     predict,
@@ -514,27 +514,42 @@ class Run:
             "last_step": snap.step,
         }
 
+    def _frame_grids(self, grid_size: int, zoom: float, version: int, data: Any) -> tuple:
+        """The map's grid (xs, ys, points padded to whole `PREDICT_CHUNK`s, on device) and the
+        boundaries' grid (bx, by, points float32[ny, nx, 2] on device) for this data and view:
+        made once per data version, grid size and zoom, not every frame."""
+        def compute():
+            every = np.concatenate([data.x_train, data.x_test])
+            xs, ys, grid = predict.make_grid(every, grid_size, margin=0.5, zoom=zoom)
+            # chunks of at most PREDICT_CHUNK points, as even as can be (1,600 points: 4 × 400,
+            # not 4 × 512 with a fifth of them padding)
+            chunks = math.ceil(len(grid) / train.PREDICT_CHUNK)
+            chunk = 8 * math.ceil(len(grid) / chunks / 8)
+            padded = np.zeros((chunks * chunk, 2), np.float32)
+            padded[:len(grid)] = grid
+            bx, by, bgrid = predict.make_grid(every, BOUNDARY_GRID, margin=0.5, zoom=zoom)
+            return (xs, ys, jnp.asarray(padded.reshape(-1, chunk, 2)), bx, by,
+                    jnp.asarray(bgrid.reshape(len(by), len(bx), 2)),
+                    wire.points_payload(data.x_train, data.y_train),
+                    wire.points_payload(data.x_test, data.y_test))
+
+        return self._cached("grids", (grid_size, float(zoom), version), compute)
+
     def _compute_frame(self, grid_size: int, zoom: float, kind: str, snap: Snapshot,
                        version: int, data: Any) -> dict:
-        every = np.concatenate([data.x_train, data.x_test])
-        xs, ys, grid = predict.make_grid(every, grid_size, margin=0.5, zoom=zoom)
-        pred, class_probs = self.class_summary(grid, snap=snap)
-        shape = (len(ys), len(xs))
-        bx, by, bgrid = predict.make_grid(every, BOUNDARY_GRID, margin=0.5, zoom=zoom)
-        boundary_x: list[np.ndarray] = []
-        boundary_y: list[np.ndarray] = []
-        if self.engine.static.num_draws(NUM_BOUNDARY_SAMPLES) > 1:  # MAP: one network
-            sample_probs = self.sample_probs(bgrid, NUM_BOUNDARY_SAMPLES,
-                                             self._boundary_key, snap)
-            # Every sample's boundaries (K classes: one field per class pair that meets) in
-            # one vectorised pass (`contour.segments` takes [S, ny, nx]).
-            fields = np.stack([f.reshape(BOUNDARY_GRID, BOUNDARY_GRID)
-                               for p in sample_probs for f in boundary_fields(p)])
-            sx, sy = contour.segments(fields, float(bx[0]), float(bx[1] - bx[0]),
-                                      float(by[0]), float(by[1] - by[0]))
-            boundary_x.append(sx)
-            boundary_y.append(sy)
+        xs, ys, grid, bx, by, bgrid, train_points, test_points = self._frame_grids(
+            grid_size, zoom, version, data)
+        boundary_draws = self.engine.static.num_draws(NUM_BOUNDARY_SAMPLES)  # MAP: one
         num_classes = self.num_classes
+        fields_per_draw = num_classes if self.engine.static.categorical else 1
+        # One compiled call: the predictive, its uncertainty split and the boundary segments.
+        summary, quads, count = self.engine.frame(
+            self.display_key, self._boundary_key, snap.state, grid, bgrid,
+            num_samples=LIVE_SAMPLES, num_boundary=boundary_draws,
+            max_segments=2 * boundary_draws * fields_per_draw * (BOUNDARY_GRID - 1) ** 2)
+        shape = (len(ys), len(xs))
+        pred, class_probs = predict.summary_parts(np.asarray(summary)[:, :len(xs) * len(ys)],
+                                                  num_classes)
         # Total and aleatoric entropies reach ln K; one scale for all three kinds.
         vmax = float(np.log(num_classes))
         return {
@@ -545,29 +560,14 @@ class Run:
             "uncertainty": wire.encode_grid(getattr(pred, kind).reshape(shape), vmax),
             "uncertainty_kind": kind,
             "uncertainty_max": vmax,
-            "boundaries": wire.encode_segments(
-                np.concatenate(boundary_x or [np.zeros(0)]),
-                np.concatenate(boundary_y or [np.zeros(0)]),
+            "boundaries": wire.quantised_segments(
+                np.asarray(quads)[:int(count)],
                 (float(bx[0]), float(bx[-1]), float(by[0]), float(by[-1]))),
             "data_version": version,
-            "train": wire.points_payload(data.x_train, data.y_train),
-            "test": wire.points_payload(data.x_test, data.y_test),
+            "train": train_points,
+            "test": test_points,
             "step": snap.step,
         }
-
-
-def boundary_fields(probs: np.ndarray) -> list[np.ndarray]:
-    """Fields whose 0.5 level is one network's decision boundary, from its probabilities at
-    grid points: P(y=1) float[n] (binary: itself), or float[n, K] (K classes: for each class k,
-    0.5 + (p_k − max_{j≠k} p_j)/2, which crosses 0.5 where k stops being the argmax)."""
-    probs = np.asarray(probs)
-    if probs.ndim == 1:
-        return [probs]
-    fields = []
-    for k in range(probs.shape[-1]):
-        others = np.delete(probs, k, axis=-1).max(axis=-1)
-        fields.append(0.5 + 0.5 * (probs[:, k] - others))
-    return fields
 
 
 def class_map_payload(pred: predict.Predictive, class_probs: np.ndarray | None,

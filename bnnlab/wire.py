@@ -67,7 +67,15 @@ def encode_segments(xs: np.ndarray, ys: np.ndarray, box: tuple[float, float, flo
         quads = quads[:0]
     lo = np.array([x0, y0, x0, y0])
     span = np.maximum(np.array([x1 - x0, y1 - y0] * 2), 1e-12)
-    q = np.round(np.clip((quads - lo) / span, 0.0, 1.0) * 65535).astype("<u2")
+    q = np.round(np.clip((quads - lo) / span, 0.0, 1.0) * 65535)
+    return quantised_segments(q, box)
+
+
+def quantised_segments(q: np.ndarray, box: tuple[float, float, float, float]) -> dict:
+    """`encode_segments`'s payload from segments already quantised over `box`: uint16[n, 4]
+    (e.g. by the live frame's compiled call, `engine.frame_fields`)."""
+    x0, x1, y0, y1 = box
+    q = np.asarray(q).astype("<u2").reshape(-1, 4)
     return {"q": base64.b64encode(q.tobytes()).decode("ascii"), "n": len(q),
             "x0": x0, "x1": x1, "y0": y0, "y1": y1}
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bnnlab import config, playground, predict, scheduler, session, train, wire
+from bnnlab import config, contour, engine, playground, predict, scheduler, session, train, wire
 from bnnlab.config import TrainConfig
 
 CFG = TrainConfig(num_points=120, hidden=(8,), num_samples=2, steps_per_chunk=10, steps=35,
@@ -83,6 +83,43 @@ def test_frame_payload(run):
     np.testing.assert_allclose(wire.decode_floats(history["elbo"]), elbo / n, rtol=1e-6)
     np.testing.assert_array_equal(wire.decode_floats(history["step"]), np.arange(1, 11))
     assert history["last_step"] == 10 and "history" not in frame
+
+
+@pytest.mark.parametrize("changes", [{}, {"dataset": "spiral", "num_classes": 3},
+                                     {"method": "laplace"}],
+                         ids=["vi-binary", "vi-3-classes", "laplace"])
+def test_one_call_frame_equals_its_parts_computed_apart(changes):
+    """The frame's one compiled call (`engine.frame`: predictive, split, boundary contours)
+    gives what the separate functions give: `predictive_summary` on the grid, and
+    `contour.segments` of each of the ten boundary draws' fields (binary P(y=1); K classes one
+    field per class), as the same set of segments up to the wire's uint16 quantisation."""
+    cfg = CFG.replace(**changes)
+    run = session.Run(cfg, playground.build_data(cfg))
+    run.advance()
+    if run.can_fit:
+        run.fit_posterior()
+    frame = run.frame(16, 1.0, "epistemic")
+    snap = run.snapshot
+    every = np.concatenate([run.data.x_train, run.data.x_test])
+    xs, ys, grid = predict.make_grid(every, 16, margin=0.5)
+    pred, _ = predict.summary_parts(run.engine.predictive_summary(
+        run.display_key, snap.state, grid, session.LIVE_SAMPLES), run.num_classes)
+    vmax = float(np.log(run.num_classes))
+    np.testing.assert_array_equal(frame["uncertainty"],
+                                  wire.encode_grid(pred.epistemic.reshape(16, 16), vmax))
+    np.testing.assert_allclose(wire.decode_grid(frame["mean"], (16, 16), 1.0),
+                               pred.mean.reshape(16, 16), atol=1 / 255)
+    bx, by, bgrid = predict.make_grid(every, session.BOUNDARY_GRID, margin=0.5)
+    probs = run.sample_probs(bgrid, session.NUM_BOUNDARY_SAMPLES, run._boundary_key, snap)
+    fields = engine.boundary_fields(probs).reshape(-1, len(by), len(bx))
+    sx, sy = contour.segments(fields, float(bx[0]), float(bx[1] - bx[0]), float(by[0]),
+                              float(by[1] - by[0]))
+    apart = wire.decode_segments(wire.encode_segments(sx, sy, (bx[0], bx[-1], by[0], by[-1])))
+    together = wire.decode_segments(frame["boundaries"])
+    assert len(apart) > 0 and together.shape == apart.shape
+    tolerance = 3 * max(bx[-1] - bx[0], by[-1] - by[0]) / 65535
+    gap = np.abs(together[:, None, :] - apart[None, :, :]).max(axis=-1)
+    assert gap.min(axis=1).max() <= tolerance and gap.min(axis=0).max() <= tolerance
 
 
 def test_map_frame_has_zero_epistemic_and_no_sample_boundaries():
