@@ -283,18 +283,21 @@ controls[5].selectbox("Uncertainty map", session.UNCERTAINTY_KINDS, key=P + "kin
                       help="; ".join(session.UNCERTAINTY_LABELS.values()))
 controls[6].toggle("Zoom out", key=P + "zoom", help="Show the model far from the data (×4)")
 widget_state.remember(P, FIELDS + VIEW)
+# One placeholder whether or not a status notice shows: a notice appearing above the live chart
+# (e.g. "Finished" when the run ends) would shift it in the page, and Streamlit would remount it.
+status_notice = st.empty()
 if status == session.Status.DIVERGED:
-    st.error("Training diverged: a step produced NaN or infinity, so it stopped and kept the "
-             "last finite parameters. Lower the learning rate (or the prior σ / initial σ) "
-             "and press Reset.", icon=":material/error:")
+    status_notice.error("Training diverged: a step produced NaN or infinity, so it stopped and "
+                        "kept the last finite parameters. Lower the learning rate (or the prior "
+                        "σ / initial σ) and press Reset.", icon=":material/error:")
 elif status == session.Status.FINISHED and live.at_step_limit:
-    st.info(f"Finished: the run has taken {config.MAX_STEPS:,} steps, the most a run may "
-            "take. Press Reset to start again.", icon=":material/flag:")
+    status_notice.info(f"Finished: the run has taken {config.MAX_STEPS:,} steps, the most a run "
+                       "may take. Press Reset to start again.", icon=":material/flag:")
 elif status == session.Status.FINISHED:
-    st.info(f"Finished: the run has taken all {live.run.cfg.steps:,} steps. **Continue** "
-            f"trains {budget:,} more, a point clicked onto the map trains "
-            f"{config.CLICK_TRAIN_STEPS:,} more on the new data, Reset starts again.",
-            icon=":material/flag:")
+    status_notice.info(f"Finished: the run has taken all {live.run.cfg.steps:,} steps. "
+                       f"**Continue** trains {budget:,} more, a point clicked onto the map "
+                       f"trains {config.CLICK_TRAIN_STEPS:,} more on the new data, Reset starts "
+                       "again.", icon=":material/flag:")
 
 
 # Frames are pushed to the chart on the app's WebSocket route where it is served (ui/push_route.py);
@@ -315,8 +318,8 @@ def live_view() -> None:
                         kind=st.session_state[P + "kind"], mode=st.session_state[P + "mode"])
     # Pushed frames do not wait on this run: a click is handled without first waiting for a chunk.
     payload, now = live.tick(view, wait_s=0.0 if push_on else 0.25)
-    if live.message:
-        st.error(escape_markdown(f"Training stopped: {live.message}"), icon=":material/error:")
+    if live.message:  # in the same placeholder: the chart below never moves
+        notice.error(escape_markdown(f"Training stopped: {live.message}"), icon=":material/error:")
     if payload is None:
         return
     stream = push_route.stream_for(live, view) if push_on else None
