@@ -10,11 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 _EDGES = ("bottom", "right", "top", "left")
-# The edge pairs a cell's segment may join, in output order: the six pairs of a cell with two
-# crossings, then a saddle cell's (four crossings) two segments.
-_PAIRS = tuple((a, b) for i, a in enumerate(_EDGES) for b in _EDGES[i + 1:]) + (
-    ("bottom", "right"), ("top", "left"))
-NUM_PAIRS = len(_PAIRS)
 
 
 def _crossing(p, q, xp):
@@ -26,31 +21,40 @@ def _crossing(p, q, xp):
 
 def cell_segments(z, level: float = 0.5, xp=np):
     """Marching squares without compaction, in `xp` (numpy or jax.numpy, so that it runs inside
-    a compiled frame): for `z: float[..., ny, nx]`, every cell's candidate segments in grid-index
-    units. Returns `(quads float[P, ..., ny−1, nx−1, 4], used bool[P, ..., ny−1, nx−1])`: for each
-    of the `NUM_PAIRS` edge pairs (x_start, y_start, x_end, y_end) with x in 0…nx−1 and y in
-    0…ny−1, and whether that cell has that segment. `quads[used]` lists the segments in the order
-    of `segments` below."""
+    a compiled frame): for `z: float[..., ny, nx]`, each cell's segments in grid-index units.
+    A cell has none, one (two crossed edges, joined) or two (a saddle: four crossed edges,
+    joined bottom–right and top–left). Returns `(quads float[2, ..., ny−1, nx−1, 4],
+    used bool[2, ..., ny−1, nx−1])`: each cell's first and second segment (x_start, y_start,
+    x_end, y_end; x in 0…nx−1, y in 0…ny−1) and whether the cell has it; `quads[used]` lists
+    the segments."""
     z = z - level
     bl, br = z[..., :-1, :-1], z[..., :-1, 1:]
     tr, tl = z[..., 1:, 1:], z[..., 1:, :-1]
     jj = xp.arange(bl.shape[-2], dtype=z.dtype)[:, None] + xp.zeros_like(bl)
     ii = xp.arange(bl.shape[-1], dtype=z.dtype)[None, :] + xp.zeros_like(bl)
-    crossings = dict(zip(_EDGES, (_crossing(bl, br, xp), _crossing(br, tr, xp),
-                                  _crossing(tl, tr, xp), _crossing(bl, tl, xp)), strict=True))
-    points = {
-        "bottom": (ii + crossings["bottom"][1], jj),
-        "right": (ii + 1.0, jj + crossings["right"][1]),
-        "top": (ii + crossings["top"][1], jj + 1.0),
-        "left": (ii, jj + crossings["left"][1]),
-    }
-    mask = {edge: crossings[edge][0] for edge in _EDGES}
-    count = sum(m.astype(np.int32) for m in mask.values())
-    quads, used = [], []
-    for k, (a, b) in enumerate(_PAIRS):
-        quads.append(xp.stack([points[a][0], points[a][1], points[b][0], points[b][1]], axis=-1))
-        used.append(count == 4 if k >= 6 else (count == 2) & mask[a] & mask[b])
-    return xp.stack(quads), xp.stack(used)
+    (cb, tb), (cr, tr_), (ct, tt), (cl, tl_) = (
+        _crossing(bl, br, xp), _crossing(br, tr, xp), _crossing(tl, tr, xp),
+        _crossing(bl, tl, xp))
+    bottom = xp.stack([ii + tb, jj], axis=-1)
+    right = xp.stack([ii + 1.0, jj + tr_], axis=-1)
+    top = xp.stack([ii + tt, jj + 1.0], axis=-1)
+    left = xp.stack([ii, jj + tl_], axis=-1)
+    count = cb.astype(np.int32) + cr + ct + cl
+    saddle = count == 4
+
+    def pick(*options):  # the first option whose edge is crossed (the last is the fallback)
+        out = options[-1][1]
+        for crossed, point in options[-2::-1]:
+            out = xp.where(crossed[..., None], point, out)
+        return out
+
+    # Two crossed edges: from the first crossed (bottom, right, top, left order) to the last.
+    start = pick((cb, bottom), (cr, right), (ct, top), (None, left))
+    end = xp.where(saddle[..., None], right, pick((cl, left), (ct, top), (cr, right),
+                                                  (None, bottom)))
+    first = xp.concatenate([start, end], axis=-1)
+    second = xp.concatenate([top, left], axis=-1)
+    return xp.stack([first, second]), xp.stack([(count == 2) | saddle, saddle])
 
 
 def segments(z: np.ndarray, x0: float, dx: float, y0: float, dy: float,

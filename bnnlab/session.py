@@ -541,12 +541,10 @@ class Run:
             grid_size, zoom, version, data)
         boundary_draws = self.engine.static.num_draws(NUM_BOUNDARY_SAMPLES)  # MAP: one
         num_classes = self.num_classes
-        fields_per_draw = num_classes if self.engine.static.categorical else 1
         # One compiled call: the predictive, its uncertainty split and the boundary segments.
-        summary, quads, count = self.engine.frame(
+        summary, quads, used = self.engine.frame(
             self.display_key, self._boundary_key, snap.state, grid, bgrid,
-            num_samples=LIVE_SAMPLES, num_boundary=boundary_draws,
-            max_segments=2 * boundary_draws * fields_per_draw * (BOUNDARY_GRID - 1) ** 2)
+            num_samples=LIVE_SAMPLES, num_boundary=boundary_draws)
         shape = (len(ys), len(xs))
         pred, class_probs = predict.summary_parts(np.asarray(summary)[:, :len(xs) * len(ys)],
                                                   num_classes)
@@ -561,7 +559,7 @@ class Run:
             "uncertainty_kind": kind,
             "uncertainty_max": vmax,
             "boundaries": wire.quantised_segments(
-                np.asarray(quads)[:int(count)],
+                np.asarray(quads)[np.asarray(used)],
                 (float(bx[0]), float(bx[-1]), float(by[0]), float(by[-1]))),
             "data_version": version,
             "train": train_points,
