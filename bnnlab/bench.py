@@ -8,6 +8,7 @@ interleaved with ours, because shared machines are noisy. Standard config (issue
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import sys
@@ -317,6 +318,59 @@ def bench_chunk_time(quick: bool) -> dict:
             "ratio_20_vs_full": round(statistics.median(times[20]) / full, 3)}
 
 
+def bench_live_frame(quick: bool) -> dict:
+    """One live frame of the playground (issue 18): `Run._compute_frame`, the predictive, its
+    uncertainty split and the ten boundary draws' contours in one compiled call
+    (`engine.frame`), against the same frame computed apart as the page did before
+    (`predictive_summary`, the boundary draws' `sample_probs`, `contour.segments` in numpy,
+    `wire.encode_segments`), interleaved repeats in this process; for the default playground
+    and the class load test's light session (`loadtest/run_push_load.py`)."""
+    from bnnlab import contour, playground, session, wire
+    from bnnlab import engine as engine_mod
+
+    def apart(run, snap, grid_size: int) -> dict:
+        version, data = run._data
+        every = np.concatenate([data.x_train, data.x_test])
+        xs, ys, grid = predict.make_grid(every, grid_size, margin=0.5)
+        pred, _ = run.class_summary(grid, snap=snap)
+        bx, by, bgrid = predict.make_grid(every, session.BOUNDARY_GRID, margin=0.5)
+        probs = run.sample_probs(bgrid, session.NUM_BOUNDARY_SAMPLES, run._boundary_key, snap)
+        fields = engine_mod.boundary_fields(probs).reshape(-1, len(by), len(bx))
+        sx, sy = contour.segments(fields, float(bx[0]), float(bx[1] - bx[0]), float(by[0]),
+                                  float(by[1] - by[0]))
+        return {"mean": wire.encode_grid(pred.mean.reshape(len(ys), len(xs)), 1.0),
+                "uncertainty": wire.encode_grid(pred.total.reshape(len(ys), len(xs)), 1.0),
+                "boundaries": wire.encode_segments(sx, sy, (bx[0], bx[-1], by[0], by[-1]))}
+
+    out = {"name": "live_frame"}
+    configs = {"default": config.TrainConfig(),
+               "class": config.TrainConfig(num_points=200, hidden=(16, 16), num_samples=4,
+                                           steps_per_chunk=20, grid_size=40)}
+    for label, cfg in configs.items():
+        run = session.Run(cfg, playground.build_data(cfg))
+        run.advance()
+        snap = run.snapshot
+        version, data = run._data
+        calls = {"one": functools.partial(run._compute_frame, cfg.grid_size, 1.0, "total", snap,
+                                          version, data),
+                 "apart": functools.partial(apart, run, snap, cfg.grid_size)}
+        times: dict[str, list[float]] = {"one": [], "apart": []}
+        for call in calls.values():
+            call()  # compiles
+        for _ in range(10 if quick else 30):
+            for key, call in calls.items():
+                times[key].append(_median_time(call, 1))
+        one_s, apart_s = (statistics.median(times[k]) for k in ("one", "apart"))
+        out[f"{label}_config"] = (f"{cfg.dataset}-{cfg.num_points} 2-"
+                                  f"{'-'.join(map(str, cfg.hidden))}-1, grid {cfg.grid_size}, "
+                                  f"{session.LIVE_SAMPLES} draws + "
+                                  f"{session.NUM_BOUNDARY_SAMPLES} boundaries")
+        out[f"{label}_one_call_ms"] = round(one_s * 1e3, 2)
+        out[f"{label}_apart_ms"] = round(apart_s * 1e3, 2)
+        out[f"{label}_speedup"] = round(apart_s / one_s, 2)
+    return out
+
+
 def _wait(predicate: Callable[[], bool], timeout: float, poll: float = 0.01) -> bool:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -394,6 +448,7 @@ def bench_laplace_fit(quick: bool) -> dict:
 
 
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
+    "live_frame": bench_live_frame,
     "hmc_first_frame": bench_hmc_first_frame,
     "laplace_fit": bench_laplace_fit,
     "chunk_time": bench_chunk_time,
