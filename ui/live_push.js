@@ -72,6 +72,8 @@ class FrameTransport {
     } catch (err) {
       return false;
     }
+    this.commands = (this.commands || 0) + 1;
+    this.root.dataset.commands = String(this.commands);
     return true;
   }
 
