@@ -74,6 +74,7 @@ class FrameTransport {
     }
     this.commands = (this.commands || 0) + 1;
     this.root.dataset.commands = String(this.commands);
+    window.__bnnCommandsSent = (window.__bnnCommandsSent || 0) + 1;  // across remounts
     return true;
   }
 
