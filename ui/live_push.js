@@ -14,6 +14,12 @@ const PUSH_MAX_RETRIES = 5;
 // After a button's command the page's own rerun (from the same click) redraws the buttons:
 // a status change seen in a frame within this time asks for no rerun of its own.
 const PUSH_COMMAND_QUIET_MS = 1500;
+// The button's click reaches Streamlit this much after its command went on the socket: the
+// page's rerun (server and browser work on the same 2 cores) then comes after the first frame
+// it caused, not alongside it. Measured (bench_browser --push, load 3.6-4.4): Train -> first
+// new step 0.11-0.19 s and Pause -> last new step 0.11-0.25 s with it, 0.13-0.86 s and
+// 0.15-0.44 s without; the buttons flip ~0.2 s later (0.36-0.41 s typical). 0: no delay.
+const PAGE_BUTTON_DELAY_MS = 200;
 
 // The global creation order of a frame: "runSerial-n" -> n (larger is newer).
 function frameOrder(d) {
@@ -192,8 +198,9 @@ class FrameTransport {
 
 // Train/Resume and Pause: one capture-phase listener on the document (installed once) sees the
 // click on the page's button (Streamlit puts `st-key-<key>` on a keyed widget's container)
-// before Streamlit does, sends the command over the socket when it is open, and lets the click
-// go on to Streamlit. Continue, Step and Reset change budgets or runs: Streamlit's path only.
+// before Streamlit does and sends the command over the socket when it is open; the click then
+// goes on to Streamlit PAGE_BUTTON_DELAY_MS later (the same button clicked again), where its
+// handler is a no-op by then. Continue, Step and Reset change budgets or runs: Streamlit only.
 function installButtonCommands() {
   if (window.__bnnButtonCommands) return;
   window.__bnnButtonCommands = true;
@@ -204,9 +211,21 @@ function installButtonCommands() {
     if (!keys || !target) return;
     const button = target.closest("button");
     if (!button || button.disabled) return;
+    if (window.__bnnReleased === button) {  // the delayed click itself: Streamlit's now
+      window.__bnnReleased = null;
+      return;
+    }
     for (const c of ["train", "pause"]) {
       if (keys[c] && button.closest(`.st-key-${CSS.escape(keys[c])}`)) {
-        if (t.send({ c })) t.commandAt = performance.now();
+        if (t.send({ c })) {
+          t.commandAt = performance.now();
+          if (PAGE_BUTTON_DELAY_MS > 0) {
+            ev.stopImmediatePropagation();
+            ev.preventDefault();
+            setTimeout(() => { window.__bnnReleased = button; button.click(); },
+                       PAGE_BUTTON_DELAY_MS);
+          }
+        }
         return;
       }
     }
