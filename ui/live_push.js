@@ -16,9 +16,9 @@ const PUSH_MAX_RETRIES = 5;
 const PUSH_COMMAND_QUIET_MS = 1500;
 // The button's click reaches Streamlit this much after its command went on the socket: the
 // page's rerun (server and browser work on the same 2 cores) then comes after the first frame
-// it caused, not alongside it. Measured (bench_browser --push, load 3.6-4.4): Train -> first
-// new step 0.11-0.19 s and Pause -> last new step 0.11-0.25 s with it, 0.13-0.86 s and
-// 0.15-0.44 s without; the buttons flip ~0.2 s later (0.36-0.41 s typical). 0: no delay.
+// it caused, not alongside it. Measured (bench_browser --push, shared 2 cores, load 3.3-7):
+// Train -> first new step 0.11-0.19 s and Pause -> last new step 0.11-0.25 s with it,
+// 0.13-1.52 s and 0.15-0.49 s without; the buttons flip ~0.2 s later. 0: no delay.
 const PAGE_BUTTON_DELAY_MS = 200;
 
 // The global creation order of a frame: "runSerial-n" -> n (larger is newer).
