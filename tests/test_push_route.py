@@ -313,6 +313,15 @@ def test_commands_act_on_their_own_session_in_order_on_one_worker_and_a_frame_fo
         assert other.calls == []
         ws.send('{"c":"fly"}')
         assert _closed_code(ws) == push_route.CLOSE_UNSUPPORTED
+    deadline = time.monotonic() + 10  # the connection's worker ends with it
+    while _command_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _command_threads() == 0
+
+
+def _command_threads() -> int:
+    return sum(1 for t in threading.enumerate()
+               if t.name.startswith("bnnlab-command") and t.is_alive())
 
 
 def test_a_backlog_of_commands_closes_the_stream(server):
