@@ -857,14 +857,15 @@ class Session:
         """Take validated settings; returns True when they started a new run (data,
         architecture or method changed). lr, β, prior σ, steps, steps per redraw and the grid
         apply to the running run."""
-        if playground.needs_reset(self.run.cfg, self._effective(cfg, self.uploaded)):
-            # raises (bad data, over the cost budget): then the previous run and cfg stay
-            self._replace_run(cfg)
+        with self.commands:  # not halfway through a click of the push route (`click`)
+            if playground.needs_reset(self.run.cfg, self._effective(cfg, self.uploaded)):
+                # raises (bad data, over the cost budget): then the previous run and cfg stay
+                self._replace_run(cfg)
+                self.cfg = cfg
+                return True
+            self.run.update_hyper(cfg)  # raises ConfigError over the budget, changing nothing
             self.cfg = cfg
-            return True
-        self.run.update_hyper(cfg)  # raises ConfigError over the budget, changing nothing
-        self.cfg = cfg
-        return False
+            return False
 
     @property
     def notices(self) -> list[str]:
@@ -1100,6 +1101,11 @@ class Session:
     def _restart(self, added: list, uploaded: tuple[np.ndarray, np.ndarray] | None) -> bool:
         """A new run on `added` / `uploaded` points; on any error (e.g. out of memory while
         initialising) the previous run, points and upload stay and `message` says why."""
+        with self.commands:  # not halfway through a click of the push route (`click`)
+            return self._restart_locked(added, uploaded)
+
+    def _restart_locked(self, added: list,
+                        uploaded: tuple[np.ndarray, np.ndarray] | None) -> bool:
         old = (self.added, self.uploaded)
         k = self._effective(self.cfg, uploaded).num_classes
         self.added, self.uploaded = [p for p in added if p[2] < k], uploaded
