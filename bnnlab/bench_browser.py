@@ -161,9 +161,15 @@ def run(watch_s: float = 10.0) -> dict:
 # ------------------------------------------------------------------ push path (issue 18)
 # rAF loop: the time (performance.now) of every change of the chart's step and of its count of
 # training points, so that the effect of a click is timed where the learner sees it.
+# The count of pending points drawn at the click (live_chart.js `markers`) is watched too.
 CHANGES_JS = """() => {
-  window.__bnnSteps = []; window.__bnnPoints = []; window.__bnnWatchChanges = true;
-  let step = null, points = null;
+  window.__bnnSteps = []; window.__bnnPoints = []; window.__bnnMarkers = [];
+  window.__bnnWatchChanges = true;
+  // The values now, read at once: a change is one seen after this (a press right after
+  // this returns must not count the first animation frame's read as its effect).
+  const e0 = document.querySelector('.bnn-live');
+  let step = e0 ? e0.dataset.step : null, points = e0 ? e0.dataset.trainPoints : null;
+  let markers = e0 ? e0.dataset.markers : null;
   const tick = () => {
     if (!window.__bnnWatchChanges) return;
     const e = document.querySelector('.bnn-live');
@@ -173,6 +179,9 @@ CHANGES_JS = """() => {
       }
       if (e.dataset.trainPoints !== points) {
         points = e.dataset.trainPoints; window.__bnnPoints.push(performance.now());
+      }
+      if (e.dataset.markers !== markers) {
+        markers = e.dataset.markers; window.__bnnMarkers.push(performance.now());
       }
     }
     requestAnimationFrame(tick);
@@ -201,11 +210,15 @@ def _after(times: list[float], t0: float) -> list[float]:
     return [t - t0 for t in times if t > t0]
 
 
-def run_push(watch_s: float = 10.0, query: str = QUERY, clicks: int = 5) -> dict:
+def run_push(watch_s: float = 10.0, query: str = QUERY, clicks: int = 5,
+             presses: int = 3) -> dict:
     """The live chart over the push route (the app's default where it is served): warm click
-    Train → first frame, redraws and steps per second, blank frames (as `run`), and the time
-    from a Pause / a map click (adding a point while training) until the chart shows its
-    effect: Pause, the last new step on screen; a click, the new point drawn."""
+    Train → first frame, redraws and steps per second, blank frames (as `run`), and, timed in
+    the page (performance.now at the click, and at the animation frame that shows the effect),
+    on a warm server: Train (then Resume, `presses` times in all) → the first new step on
+    screen; Pause → the last new step on screen and → the buttons redrawn; a map click adding
+    a point while training → the point drawn at once (pending, `markers`) and → the first
+    frame from the server that holds it (the chart's count of training points changes)."""
     with _fresh_server_browser() as (browser, url):
         _session(browser, url, 1.0, query)  # compiles the architecture
         warm = _session(browser, url, watch_s, query)
@@ -222,24 +235,37 @@ def run_push(watch_s: float = 10.0, query: str = QUERY, clicks: int = 5) -> dict
                                ".includes('click to add')")
         page.wait_for_function(SETTLED_JS)
         page.evaluate(CHANGES_JS)
-        page.evaluate(PRESS_JS, "Train")
-        page.wait_for_function("Number(document.querySelector('.bnn-live')?.dataset.step) > 0")
-        time.sleep(1.0)
-        click_s = []
-        for k in range(clicks):
-            before = len(page.evaluate("window.__bnnPoints"))
-            t0 = page.evaluate(MAP_CLICK_JS, [0.1 + 0.15 * k, 0.2])
-            page.wait_for_function(f"window.__bnnPoints.length > {before}")
-            click_s.append(_after(page.evaluate("window.__bnnPoints"), t0)[0] / 1000)
+        train_s, pause_s, buttons_s, marker_s, click_s = [], [], [], [], []
+        for k in range(presses):
+            t0 = page.evaluate(PRESS_JS, "Train" if k == 0 else "Resume")
+            page.wait_for_function(f"window.__bnnSteps.some((t) => t > {t0})")
+            train_s.append(_after(page.evaluate("window.__bnnSteps"), t0)[0] / 1000)
+            page.get_by_role("button", name="Pause", exact=True).wait_for()
+            page.wait_for_function(SETTLED_JS)
+            time.sleep(1.0)
+            for j in range(clicks if k == 0 else 0):
+                before = len(page.evaluate("window.__bnnPoints"))
+                t0 = page.evaluate(MAP_CLICK_JS, [0.1 + 0.15 * j, 0.2])
+                page.wait_for_function(f"window.__bnnPoints.length > {before}")
+                marker_s.append(_after(page.evaluate("window.__bnnMarkers"), t0)[0] / 1000)
+                click_s.append(_after(page.evaluate("window.__bnnPoints"), t0)[0] / 1000)
+                time.sleep(0.5)
             time.sleep(0.5)
-        time.sleep(1.0)
-        t0 = page.evaluate(PRESS_JS, "Pause")
-        page.get_by_role("button", name="Resume", exact=True).wait_for()
-        buttons_s = (page.evaluate("performance.now()") - t0) / 1000
-        time.sleep(1.5)
-        late = _after(page.evaluate("window.__bnnSteps"), t0)
+            t0 = page.evaluate(PRESS_JS, "Pause")
+            page.get_by_role("button", name="Resume", exact=True).wait_for()
+            buttons_s.append((page.evaluate("performance.now()") - t0) / 1000)
+            time.sleep(1.5)
+            late = _after(page.evaluate("window.__bnnSteps"), t0)
+            pause_s.append(max(late) / 1000 if late else 0.0)
+            page.wait_for_function(SETTLED_JS)
         pushed = page.evaluate("Number(document.querySelector('.bnn-live')?.dataset.pushed)")
+        commands = page.evaluate("window.__bnnCommandsSent || 0")
+        remounts = page.evaluate("window.__bnnMounts || 0")
         context.close()
+
+    def rounded(values: list[float]) -> list[float]:
+        return [round(v, 3) for v in values]
+
     return {
         "name": "browser_push",
         "config": f"{query}; frames over the push route",
@@ -248,10 +274,14 @@ def run_push(watch_s: float = 10.0, query: str = QUERY, clicks: int = 5) -> dict
         "steps_per_s_while_drawing": round(warm["steps_per_s"], 1),
         "blank_frames": warm["blank"],
         "frames_sampled": warm["frames"],
-        "pause_last_new_step_s": round(max(late) / 1000, 3) if late else 0.0,
-        "pause_buttons_redrawn_s": round(buttons_s, 3),
-        "click_to_point_drawn_s": [round(s, 3) for s in click_s],
+        "train_to_first_new_step_s": rounded(train_s),
+        "pause_last_new_step_s": rounded(pause_s),
+        "pause_buttons_redrawn_s": rounded(buttons_s),
+        "click_to_point_drawn_s": rounded(marker_s),
+        "click_to_server_frame_with_point_s": rounded(click_s),
         "frames_pushed_in_click_session": pushed,
+        "commands_sent_on_socket": commands,
+        "chart_mounts_in_click_session": remounts,
         "watch_s": watch_s,
     }
 

@@ -387,11 +387,24 @@ def make_engine(static: StaticConfig) -> Engine:
 
     def sample_probs(rng_key: jax.Array, state: TrainState, x: jax.Array,
                      num_samples: int) -> jax.Array:
-        x = jnp.asarray(x, jnp.float32).reshape(-1, num_inputs)
+        # Padded here to a power of two (whole chunks of points above PREDICT_CHUNK), so that
+        # the compiled functions see few shapes: a point clicked onto the map changes the
+        # metrics' n by one, and each new n compiled again (~0.14 s on 2 cores, measured;
+        # issue 18).
+        x = np.asarray(x, np.float32).reshape(-1, num_inputs)
+        n = x.shape[0]
+        size = 1 << max(0, n - 1).bit_length()
+        if n > PREDICT_CHUNK:
+            size = -(-n // PREDICT_CHUNK) * PREDICT_CHUNK
+        padded = np.zeros((size, num_inputs), np.float32)
+        padded[:n] = x
         if own_predictive is not None:
-            return jitted_own_probs(rng_key, state, x, num_samples=static.num_draws(num_samples))
-        thetas = jitted_sample_params(rng_key, state, static.num_draws(num_samples))
-        return jitted_probs(thetas, x)
+            probs = jitted_own_probs(rng_key, state, padded,
+                                     num_samples=static.num_draws(num_samples))
+        else:
+            thetas = jitted_sample_params(rng_key, state, static.num_draws(num_samples))
+            probs = jitted_probs(thetas, padded)
+        return np.asarray(probs)[:, :n]  # on the host: a device slice compiles per n
 
     def predictive_chunk(thetas: jax.Array, x_chunk: jax.Array) -> jax.Array:
         TRACE_COUNTS[("predictive_chunk", static)] += 1

@@ -54,6 +54,10 @@ NUM_BOUNDARY_SAMPLES = 10
 BOUNDARY_GRID = 40
 HISTORY_POINTS = 400  # the objective chart gets at most this many points
 REFRESH_S = 0.4  # metrics and history refresh while training (`Session.refresh_s`)
+# Map clicks carry an id (the browser's) when they may arrive twice, over the push route and
+# through the page; the session remembers the ids of the last ones it applied (`Session.click`).
+MAX_CLICK_IDS = 64
+MAX_CLICK_ID_CHARS = 32
 UNCERTAINTY_KINDS = tuple(registry.UNCERTAINTY_KINDS)
 UNCERTAINTY_LABELS = dict(registry.UNCERTAINTY_KINDS)
 
@@ -612,6 +616,9 @@ class Trainer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._last_seen = time.monotonic()
+        # `start` is called from the page, the push route's commands and `Session.tick`:
+        # two at once must not start two threads.
+        self._start_lock = threading.Lock()
 
     @property
     def running(self) -> bool:
@@ -626,15 +633,16 @@ class Trainer:
 
     def start(self, max_steps: int | None = None) -> None:
         """Train (at most `max_steps` more steps when given); a no-op while running."""
-        if self.running:
-            return
-        self.error = None
-        self.touch()
-        stop = threading.Event()
-        thread = threading.Thread(target=self._loop, args=(stop, max_steps),
-                                  name="bnnlab-trainer", daemon=True)
-        thread.start()  # may raise (no thread to be had): then there is nothing to stop
-        self._stop, self._thread = stop, thread
+        with self._start_lock:
+            if self.running:
+                return
+            self.error = None
+            self.touch()
+            stop = threading.Event()
+            thread = threading.Thread(target=self._loop, args=(stop, max_steps),
+                                      name="bnnlab-trainer", daemon=True)
+            thread.start()  # may raise (no thread to be had): then there is nothing to stop
+            self._stop, self._thread = stop, thread
 
     def stop(self, wait: bool = True) -> None:
         """Stop after the current chunk; with `wait`, block until then (at most
@@ -717,6 +725,10 @@ class Session:
         self.probe: tuple[float, float, np.ndarray] | None = None
         self.wants_training = False
         self.error: str | None = None
+        # Train, Pause and map clicks come from the page and from the push route's commands
+        # (ui/push_route.py), on two threads: one at a time.
+        self.commands = threading.RLock()
+        self._applied_clicks: tuple[str, ...] = ()  # replaced whole: read without the lock
         self._shown: int | None = None  # serial of the snapshot last drawn
         self._metrics: tuple[int, float, dict, float] | None = None  # serial, time, metrics, rate
         self._history_sent: tuple[int, float, float] | None = None
@@ -843,24 +855,45 @@ class Session:
         """Take validated settings; returns True when they started a new run (data,
         architecture or method changed). lr, β, prior σ, steps, steps per redraw and the grid
         apply to the running run."""
-        if playground.needs_reset(self.run.cfg, self._effective(cfg, self.uploaded)):
-            # raises (bad data, over the cost budget): then the previous run and cfg stay
-            self._replace_run(cfg)
+        with self.commands:  # not halfway through a click of the push route (`click`)
+            if playground.needs_reset(self.run.cfg, self._effective(cfg, self.uploaded)):
+                # raises (bad data, over the cost budget): then the previous run and cfg stay
+                self._replace_run(cfg)
+                self.cfg = cfg
+                return True
+            self.run.update_hyper(cfg)  # raises ConfigError over the budget, changing nothing
             self.cfg = cfg
-            return True
-        self.run.update_hyper(cfg)  # raises ConfigError over the budget, changing nothing
-        self.cfg = cfg
-        return False
+            return False
 
     @property
     def notices(self) -> list[str]:
         """What the cost budget changed in the run's settings (e.g. a shortened chunk)."""
         return list(self.run.notices)
 
-    def click(self, x: float, y: float, mode: str) -> str | None:
+    def click(self, x: float, y: float, mode: str, click_id: Any = None) -> str | None:
         """A click on the map at (x, y) (standardised units): adds a training point of class k
         (`mode` "add0" … "add{K−1}") keeping the learned parameters, or probes the posterior
-        there ("probe"). Returns a message when the click is refused."""
+        there ("probe"). Returns a message when the click is refused.
+
+        `click_id` (a short string; anything else counts as none) names the click where it
+        may arrive twice (the push route and the page): an added point's id is remembered
+        (the last `MAX_CLICK_IDS`) and the same id again does nothing. A refused click is not
+        remembered, so its second arrival is refused again and the page can say why."""
+        if not (isinstance(click_id, str) and 0 < len(click_id) <= MAX_CLICK_ID_CHARS):
+            click_id = None
+        with self.commands:
+            if click_id is not None and click_id in self._applied_clicks:
+                return None
+            refused = self._click(x, y, mode)
+            if refused is None and click_id is not None and str(mode).startswith("add"):
+                self._applied_clicks = (*self._applied_clicks, click_id)[-MAX_CLICK_IDS:]
+            return refused
+
+    def applied_click(self, click_id: str) -> bool:
+        """Whether the point of the click named `click_id` was added (and is remembered)."""
+        return click_id in self._applied_clicks
+
+    def _click(self, x: float, y: float, mode: str) -> str | None:
         try:
             x, y = float(x), float(y)
         except (TypeError, ValueError):
@@ -941,6 +974,8 @@ class Session:
         for a new chunk rather than send the browser the frame it already shows. The payload is
         None when drawing failed (then `message` says why)."""
         view = view or View()
+        # Read before the frame: an id listed here names a point that the frame's data hold.
+        applied_clicks = self._applied_clicks
         run, trainer = self.run, self.trainer
         trainer.touch()
         if self.wants_training and not trainer.running and not run.finished \
@@ -963,6 +998,7 @@ class Session:
         payload["mode"] = "add" if mode.startswith("add") else mode
         payload["add_class"] = mode[-1] if mode.startswith("add") else ""
         payload["view_revision"] = f"{run.cfg.dataset}-{view.zoom}"
+        payload["clicks"] = list(applied_clicks[-8:])  # the chart's pending points: done
         self._shown = snap.serial
         status = self.status
         if status in (Status.FINISHED, Status.DIVERGED, Status.ERROR):
@@ -1022,15 +1058,18 @@ class Session:
     # ---------------------------------------------------------------- buttons
     def train(self) -> None:
         """Train in the background; the script thread never runs a chunk."""
-        if self.run.finished:
-            return
-        self.wants_training = True
-        self.error = None
-        self.trainer.start()
+        with self.commands:
+            if self.run.finished:
+                return
+            self.wants_training = True
+            self.error = None
+            self.trainer.start()  # a no-op while running (e.g. the push route started it)
 
     def pause(self) -> None:
-        self.wants_training = False
-        self.trainer.stop()
+        """Stop after the current chunk (blocks until then); a no-op when stopped."""
+        with self.commands:
+            self.wants_training = False
+            self.trainer.stop()
 
     def step(self) -> None:
         """One chunk's worth of steps (`steps_per_chunk`), trained in the background; a
@@ -1060,6 +1099,11 @@ class Session:
     def _restart(self, added: list, uploaded: tuple[np.ndarray, np.ndarray] | None) -> bool:
         """A new run on `added` / `uploaded` points; on any error (e.g. out of memory while
         initialising) the previous run, points and upload stay and `message` says why."""
+        with self.commands:  # not halfway through a click of the push route (`click`)
+            return self._restart_locked(added, uploaded)
+
+    def _restart_locked(self, added: list,
+                        uploaded: tuple[np.ndarray, np.ndarray] | None) -> bool:
         old = (self.added, self.uploaded)
         k = self._effective(self.cfg, uploaded).num_classes
         self.added, self.uploaded = [p for p in added if p[2] < k], uploaded

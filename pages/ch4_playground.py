@@ -324,7 +324,9 @@ def live_view() -> None:
         return
     stream = push_route.stream_for(live, view) if push_on else None
     if stream:
-        payload["push"] = {**stream, "live": status in LIVE}
+        # Train/Resume and Pause (by their keys) also go over the stream, ahead of the rerun.
+        payload["push"] = {**stream, "live": status in LIVE,
+                           "buttons": {"train": P + "train", "pause": P + "pause"}}
     chart = live_chart(payload, key=P + "live")
     if push_on and getattr(chart, "push_failed", None):
         st.session_state[P + "push_off"] = True  # poll through reruns from now on
@@ -332,7 +334,8 @@ def live_view() -> None:
     click = getattr(chart, "click", None)
     if click and click != st.session_state.get(P + "last_click"):
         st.session_state[P + "last_click"] = click
-        refused = live.click(click.get("x"), click.get("y"), view.mode)
+        # Skipped when the push route already added this click's point (same id).
+        refused = live.click(click.get("x"), click.get("y"), view.mode, click_id=click.get("id"))
         if refused:
             st.toast(escape_markdown(refused), icon=":material/block:")
         elif view.mode != "view":

@@ -147,6 +147,10 @@ def test_a_click_far_outside_the_data_gets_a_message(app_server, page):
     page.get_by_text("±50 standardised units").first.wait_for(timeout=30_000)
     assert _live_attr(page, "data-train-points") == count
     assert "added=" not in page.evaluate("location.search")
+    # The point drawn at the click while the push route had it (live_chart.js) goes again.
+    assert _live_attr(page, "data-markers") == "1"
+    page.wait_for_function("document.querySelector('.bnn-live').__live.pending.length === 0",
+                           timeout=10_000)
 
 
 FINISHING = ("num_points=120&hidden=8&num_samples=2&steps_per_chunk=10&grid_size=16"

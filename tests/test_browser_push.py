@@ -113,3 +113,73 @@ def test_a_refused_stream_falls_back_to_the_fragment_path(app_server, page):
     step = _value(page, STEP)
     page.wait_for_function(f"{STEP} > {step}", timeout=30_000)
     assert _value(page, PUSHED) == 0
+
+
+COMMANDS = "Number(document.querySelector('.bnn-live')?.dataset.commands || 0)"
+POINTS = "Number(document.querySelector('.bnn-live')?.dataset.trainPoints)"
+
+
+def _add_mode(page) -> None:
+    page.get_by_test_id("stSelectbox").filter(has_text="Click on the map to").click()
+    page.get_by_role("option", name="Add class 1 (blue)").click()
+    page.wait_for_function("document.querySelector('.bnn-map .bnn-title').textContent"
+                           ".includes('click to add')")
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
+
+
+def _click_map(page, fx: float, fy: float) -> None:
+    """A real mouse click at (fx, fy) of the mean map's plot area."""
+    box = page.locator(".bnn-map canvas").bounding_box()
+    page.mouse.click(box["x"] + 38 + fx * (box["width"] - 46),
+                     box["y"] + 6 + fy * (box["height"] - 30))
+
+
+def test_train_pause_and_an_added_point_go_over_the_socket_once(app_server, page):
+    """Train and Pause are sent on the push socket (and still reach Streamlit: the buttons
+    follow); a point clicked onto the map goes over the socket and through the page with one
+    id, and the run holds exactly one more training point."""
+    open_playground(page, f"{app_server.url}/playground?{SMALL}")
+    page.wait_for_function("document.querySelector('.bnn-live')?.dataset.push === 'open'")
+    _add_mode(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_role("button", name="Pause", exact=True).wait_for()
+    page.wait_for_function(f"{STEP} >= 30", timeout=60_000)
+    assert _value(page, COMMANDS) == 1
+    points = _value(page, POINTS)
+    _click_map(page, 0.3, 0.3)
+    page.wait_for_function(f"{POINTS} === {points} + 1", timeout=30_000)
+    assert _value(page, COMMANDS) == 2
+    time.sleep(2.5)  # the page's rerun of the same click has come and gone
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
+    assert _value(page, POINTS) == points + 1
+    assert _value(page, "document.querySelector('.bnn-live').__live.pending.length") == 0
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Resume", exact=True).wait_for()
+    assert _value(page, COMMANDS) == 3
+    time.sleep(1.0)
+    paused_step = _value(page, STEP)
+    time.sleep(1.5)
+    assert _value(page, STEP) == paused_step
+    page.get_by_role("button", name="Resume", exact=True).click()
+    page.wait_for_function(f"{STEP} > {paused_step}", timeout=30_000)
+    assert _value(page, COMMANDS) == 4
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Resume", exact=True).wait_for()
+
+
+def test_without_the_route_a_click_adds_exactly_one_point(server_without_push, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        open_playground(page, f"{server_without_push.url}/playground?{SMALL}")
+        _add_mode(page)
+        points = _value(page, POINTS)
+        _click_map(page, 0.3, 0.3)
+        page.wait_for_function(f"{POINTS} === {points} + 1", timeout=30_000)
+        time.sleep(1.5)
+        page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
+        assert _value(page, POINTS) == points + 1
+        assert _value(page, COMMANDS) == 0
+    finally:
+        context.close()

@@ -4,6 +4,7 @@ oversized and late messages refused, one frame in flight, no thread left after 1
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -56,9 +57,33 @@ class FakeSession:
         self.added: list = []
         self.probe = None
         self.ticks = 0
+        self.calls = []
+        self.threads: set[str] = set()
+        self.pause_s = 0.0
 
     def advance(self) -> None:
         self.run.snapshot = _Snap(self.run.snapshot.serial + 1)
+
+    # The commands (ui/push_route.execute): recorded, in the order they ran, and by which thread.
+    calls: list
+
+    def train(self) -> None:
+        self._record(("train",))
+        self.status = "training"
+
+    def pause(self) -> None:
+        self._record(("pause",))
+        time.sleep(self.pause_s)
+        self.status = "paused"
+
+    def click(self, x: float, y: float, mode: str, click_id: str | None = None) -> str | None:
+        self._record(("click", x, y, mode, click_id))
+        self.added.append((x, y, int(mode[3:])))
+        return None
+
+    def _record(self, call: tuple) -> None:
+        self.calls.append(call)
+        self.threads.add(threading.current_thread().name)
 
     def tick(self, view: Any, wait_s: float = 0.0) -> tuple[dict, str]:
         self.ticks += 1
@@ -220,3 +245,99 @@ def test_100_connect_disconnect_cycles_leave_no_pump_behind(server):
     with _open(server) as ws:  # and the token still works
         ws.send(sub.token)
         assert push.unpack_frame(ws.recv(timeout=10))["payload"]["who"] == "c"
+
+
+# ---------------------------------------------------------------------------- commands
+@pytest.mark.parametrize("text, parsed", [
+    ('{"c":"train"}', {"c": "train"}),
+    ('{"c": "pause"}', {"c": "pause"}),
+    ('{"c":"click","x":0.25,"y":-1,"mode":"add1","id":"m1x-_9"}',
+     {"c": "click", "x": 0.25, "y": -1.0, "mode": "add1", "id": "m1x-_9"}),
+    ('{"c":"click","x":1e3,"y":2.5,"mode":"probe","id":"p"}',
+     {"c": "click", "x": 1000.0, "y": 2.5, "mode": "probe", "id": "p"}),
+])
+def test_valid_commands_parse(text, parsed):
+    assert push_route.parse_command(text) == parsed
+
+
+@pytest.mark.parametrize("text", [
+    "", "train", "[]", "null", "1", '"train"', '{"c":"reset"}', '{"c":"train","x":1}',
+    '{"c":"TRAIN"}', '{"c":["train"]}',
+    '{"c":"click","x":0,"y":0,"mode":"add1"}',  # no id
+    '{"c":"click","x":0,"y":0,"mode":"add1","id":"a","extra":1}',
+    '{"c":"click","x":NaN,"y":0,"mode":"add1","id":"a"}',
+    '{"c":"click","x":Infinity,"y":0,"mode":"add1","id":"a"}',
+    '{"c":"click","x":1e999,"y":0,"mode":"add1","id":"a"}',  # overflows to inf
+    '{"c":"click","x":"1","y":0,"mode":"add1","id":"a"}',
+    '{"c":"click","x":true,"y":0,"mode":"add1","id":"a"}',
+    '{"c":"click","x":null,"y":0,"mode":"add1","id":"a"}',
+    '{"c":"click","x":0,"y":0,"mode":"add9","id":"a"}',
+    '{"c":"click","x":0,"y":0,"mode":"view","id":"a"}',
+    '{"c":"click","x":0,"y":0,"mode":"add1","id":""}',
+    '{"c":"click","x":0,"y":0,"mode":"add1","id":"' + "a" * 33 + '"}',
+    '{"c":"click","x":0,"y":0,"mode":"add1","id":"<b>"}',
+    '{"c":"click","x":0,"y":0,"mode":"add1","id":7}',
+    "[" * 300,
+    '{"c":"train"' + " " * 300 + "}",
+])
+def test_malformed_or_unknown_commands_are_refused(text):
+    assert push_route.parse_command(text) is None
+
+
+@contextlib.contextmanager
+def _streaming(server, marker: str):
+    """A connection authenticated for a new FakeSession, its first frame read."""
+    live, sub = _issue(marker)
+    with _open(server) as ws:
+        ws.send(sub.token)
+        push.unpack_frame(ws.recv(timeout=10))
+        yield live, ws
+
+
+def test_commands_act_on_their_own_session_in_order_on_one_worker_and_a_frame_follows(server):
+    other, _ = _issue("bystander")
+    with _streaming(server, "cmd") as (live, ws):
+        ws.send("k")
+        ws.send('{"c":"train"}')
+        frame = push.unpack_frame(ws.recv(timeout=10))  # woken by the command
+        assert frame["status"] == "training"
+        ws.send('{"c":"click","x":0.5,"y":-0.25,"mode":"add1","id":"c1"}')
+        ws.send('{"c":"click","x":0.5,"y":0.25,"mode":"probe","id":"p1"}')  # left to the page
+        ws.send('{"c":"pause"}')
+        ws.send("k")
+        deadline = time.monotonic() + 10
+        while len(live.calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert live.calls == [("train",), ("click", 0.5, -0.25, "add1", "c1"), ("pause",)]
+        assert len(live.threads) == 1 and next(iter(live.threads)).startswith("bnnlab-command")
+        assert other.calls == []
+        ws.send('{"c":"fly"}')
+        assert _closed_code(ws) == push_route.CLOSE_UNSUPPORTED
+    deadline = time.monotonic() + 10  # the connection's worker ends with it
+    while _command_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _command_threads() == 0
+
+
+def _command_threads() -> int:
+    return sum(1 for t in threading.enumerate()
+               if t.name.startswith("bnnlab-command") and t.is_alive())
+
+
+def test_a_backlog_of_commands_closes_the_stream(server):
+    """Pause blocks until the chunk ends; a browser that floods commands is cut off (1008),
+    not queued without bound."""
+    with _streaming(server, "flood") as (live, ws):
+        live.pause_s = 0.5
+        for _ in range(push_route.MAX_PENDING_COMMANDS + 3):
+            ws.send('{"c":"pause"}')
+        assert _closed_code(ws) == push_route.CLOSE_POLICY
+    assert len(live.calls) <= 3  # queued ones were dropped with the connection
+
+
+def test_a_command_as_the_first_message_is_not_a_token(server):
+    live, _ = _issue("first")
+    with _open(server) as ws:
+        ws.send('{"c":"train"}')
+        assert _closed_code(ws) == push_route.CLOSE_REFUSED
+    assert live.calls == []

@@ -10,6 +10,14 @@ const MARGIN = { left: 38, right: 8, top: 6, bottom: 24 };
 // Plotly re-measures its axis labels on every update (~15 ms of the browser's main thread on
 // 2 cores): twice a second is live enough for the objective and leaves the frames to the maps.
 const ELBO_INTERVAL_MS = 500;
+// A point added on the map is drawn at once (pending) and replaced by the server's own when a
+// frame lists its click id (`clicks`); one that no frame lists within this time (refused: off
+// the map, too many points, over the budget) is taken away again.
+const PENDING_POINT_MS = 2000;
+// A click sent on the socket reaches the page this much later: the page's rerun then finds the
+// frame with the new point computed (the server's cache) instead of computing it a second time
+// alongside the push route, on the same cores (measured on 2 cores: see bench_browser).
+const PAGE_CLICK_DELAY_MS = 200;
 
 function loadPlotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
@@ -314,6 +322,11 @@ class CanvasMap {
     };
     drawPoints(this.live.decoded.train, false);
     if (this.kind === "mean") drawPoints(this.live.decoded.test, true);
+    const pending = this.live.pending;
+    if (pending.length) {
+      drawPoints({ x: pending.map((p) => p.x), y: pending.map((p) => p.y),
+                   c: pending.map((p) => p.c) }, false);
+    }
     ctx.restore();
     // Axes.
     const v = this.live.view;
@@ -384,6 +397,8 @@ class LiveChart {
     this.lastElbo = 0;
     this.elboPending = null;
     this.redraws = 0;
+    this.pending = [];  // points clicked onto the map that no frame holds yet: {id, x, y, c, at}
+    this.markers = 0;
     new ResizeObserver(() => this.redrawMaps()).observe(root);
   }
 
@@ -393,8 +408,42 @@ class LiveChart {
     this.redrawMaps();
   }
 
+  // A click on a map. In "add" mode with the push socket open, the point goes to the server on
+  // the socket and is drawn here at once; the page hears of the click through Streamlit too,
+  // with the same id (the server adds it once; the page shows a refusal's reason).
   sendClick(x, y) {
-    if (this.setTrigger) this.setTrigger("click", { x: x, y: y, t: Date.now() });
+    const id = Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+    const d = this.data;
+    const t = this.root.__transport;
+    const click = { x: x, y: y, t: Date.now(), id: id };
+    if (d && d.mode === "add" && t && /^[0-9]$/.test(String(d.add_class))) {
+      const mode = "add" + d.add_class;
+      if (t.send({ c: "click", x: x, y: y, mode: mode, id: id })) {
+        this.pending.push({ id: id, x: x, y: y, c: Number(d.add_class), at: performance.now() });
+        this.redrawMaps();
+        this.markers += 1;
+        this.root.dataset.markers = String(this.markers);
+        setTimeout(() => this.dropPending([]), PENDING_POINT_MS + 50);
+        setTimeout(() => { if (this.setTrigger) this.setTrigger("click", click); },
+                   PAGE_CLICK_DELAY_MS);
+        return;
+      }
+    }
+    if (this.setTrigger) this.setTrigger("click", click);
+  }
+
+  // Forget the pending points that a frame holds (`applied`: its click ids) or that waited too
+  // long; redraw if any went.
+  dropPending(applied) {
+    if (!this.pending.length) return false;
+    const now = performance.now();
+    const keep = this.pending.filter((p) => !applied.includes(p.id) &&
+                                           now - p.at < PENDING_POINT_MS);
+    if (keep.length === this.pending.length) return false;
+    this.pending = keep;
+    this.root.dataset.pending = String(keep.length);
+    this.redrawMaps();
+    return true;
   }
 
   mapTitle(d) {
@@ -416,13 +465,14 @@ class LiveChart {
   }
 
   update(d) {
+    const applied = Array.isArray(d.clicks) ? d.clicks : [];
     // The same frame again (the page ticked before the next chunk finished): only the
     // metrics and titles may have changed; the maps and the chart stay as they are.
     if (d.frame_id && d.frame_id === this.frameId && this.data &&
         this.viewRevision === d.view_revision) {
       const titleChanged = this.mapTitle(d) !== this.mapTitle(this.data);
       this.data = d;
-      if (titleChanged) this.redrawMaps();
+      if (!this.dropPending(applied) && titleChanged) this.redrawMaps();
       this.showMetrics(d.metrics || []);
       if (d.history) this.scheduleElbo(d.history);
       return;
@@ -436,6 +486,12 @@ class LiveChart {
       this.viewRevision = d.view_revision;
       const g = d.grid;
       this.view = { x0: g.x0, x1: g.x0 + g.dx * (g.nx - 1), y0: g.y0, y1: g.y0 + g.dy * (g.ny - 1) };
+    }
+    if (this.pending.length) {
+      const now = performance.now();
+      this.pending = this.pending.filter((p) => !applied.includes(p.id) &&
+                                                now - p.at < PENDING_POINT_MS);
+      this.root.dataset.pending = String(this.pending.length);
     }
     for (const m of this.maps) m.setFrame(d);
     drawLegends(this.root, d, this.decoded.segments.length > 0);
@@ -528,6 +584,7 @@ export default function (component) {
     root.className = "bnn-live";
     parentElement.appendChild(root);
     root.__live = new LiveChart(root);
+    window.__bnnMounts = (window.__bnnMounts || 0) + 1;
   }
   root.__live.setTrigger = setTriggerValue;
   if (!data) return;

@@ -60,10 +60,13 @@ _component = canvas_component("bnnlab_live_chart", CSS, "live_chart.js", "live_p
 
 def live_chart(payload: dict[str, Any], key: str) -> Any:
     """Mount (or update in place) the live chart; returns the component result whose `click`
-    is `{"x", "y", "t"}` on the rerun after a click on either map, else None. With
+    is `{"x", "y", "t", "id"}` on the rerun after a click on either map, else None (`id`:
+    the browser's name for the click; a point added in "add" mode was also sent on the push
+    route with it, and `Session.click(..., click_id=id)` adds it once). With
     `payload["push"]` ({url, token, live}: `ui.push_route.stream_for`) it also takes frames
     pushed on that route; then `push_failed` says the route did not work in this browser
     (fall back to reruns), and `status` that a pushed frame's status left or entered training
-    (rerun for the buttons)."""
+    (rerun for the buttons). `payload["push"]["buttons"]` ({"train": key, "pause": key}) names
+    the page's Train/Resume and Pause buttons, whose clicks are also sent on the route."""
     return _component(key=key, data=payload, on_click_change=lambda: None,
                       on_push_failed_change=lambda: None, on_status_change=lambda: None)

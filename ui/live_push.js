@@ -3,9 +3,23 @@
 // WebSocket (one binary message per finished chunk). Both go through `offer`: the newest frame
 // waits for the next animation frame and older ones are dropped, never queued. Drawing itself is
 // LiveChart.update (live_chart.js), unchanged.
+//
+// Commands go the other way on the same socket (`send`): Train/Resume and Pause (recognised by
+// their Streamlit keys, the page's `push.buttons`) and points added on the map, so they act
+// without waiting for a Streamlit rerun. The click still reaches Streamlit too (the buttons and
+// the page follow); the server makes the second arrival harmless (ui/push_route.py).
 const PUSH_MAGIC = "BNF1";
 const PUSH_RETRY_MS = 1000;
 const PUSH_MAX_RETRIES = 5;
+// After a button's command the page's own rerun (from the same click) redraws the buttons:
+// a status change seen in a frame within this time asks for no rerun of its own.
+const PUSH_COMMAND_QUIET_MS = 1500;
+// The button's click reaches Streamlit this much after its command went on the socket: the
+// page's rerun (server and browser work on the same 2 cores) then comes after the first frame
+// it caused, not alongside it. Measured (bench_browser --push, shared 2 cores, load 3.3-7):
+// Train -> first new step 0.11-0.19 s and Pause -> last new step 0.11-0.25 s with it,
+// 0.13-1.52 s and 0.15-0.49 s without; the buttons flip ~0.2 s later. 0: no delay.
+const PAGE_BUTTON_DELAY_MS = 200;
 
 // The global creation order of a frame: "runSerial-n" -> n (larger is newer).
 function frameOrder(d) {
@@ -51,6 +65,23 @@ class FrameTransport {
     this.dropped = 0;
     this.trigger = null;
     this.statusSent = null;
+    this.commandAt = -Infinity;
+  }
+
+  // A command ({c: "train"} | {c: "pause"} | {c: "click", x, y, mode, id}) on the open,
+  // authenticated socket; false when there is none (then Streamlit's path does it alone).
+  send(command) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || !ws.__opened) return false;
+    try {
+      ws.send(JSON.stringify(command));
+    } catch (err) {
+      return false;
+    }
+    this.commands = (this.commands || 0) + 1;
+    this.root.dataset.commands = String(this.commands);
+    window.__bnnCommandsSent = (window.__bnnCommandsSent || 0) + 1;  // across remounts
+    return true;
   }
 
   // A frame from either source: keep it if it is the newest seen, draw at the next frame.
@@ -133,6 +164,17 @@ class FrameTransport {
   // Status changes that the page's buttons must follow (e.g. training finished): one rerun.
   noteStatus(status) {
     const live = ["training", "waiting", "compiling"].includes(status);
+    this.lastStatus = status;
+    const quiet = this.commandAt + PUSH_COMMAND_QUIET_MS - performance.now();
+    if (quiet > 0) {  // looked at again once the button's own rerun has had its time
+      if (!this.quietTimer) {
+        this.quietTimer = setTimeout(() => {
+          this.quietTimer = 0;
+          this.noteStatus(this.lastStatus);
+        }, quiet);
+      }
+      return;
+    }
     if (this.spec && live !== !!this.spec.live && this.statusSent !== status && this.trigger) {
       this.statusSent = status;
       this.trigger("status", status);
@@ -154,10 +196,48 @@ class FrameTransport {
   }
 }
 
+// Train/Resume and Pause: one capture-phase listener on the document (installed once) sees the
+// click on the page's button (Streamlit puts `st-key-<key>` on a keyed widget's container)
+// before Streamlit does and sends the command over the socket when it is open; the click then
+// goes on to Streamlit PAGE_BUTTON_DELAY_MS later (the same button clicked again), where its
+// handler is a no-op by then. Continue, Step and Reset change budgets or runs: Streamlit only.
+function installButtonCommands() {
+  if (window.__bnnButtonCommands) return;
+  window.__bnnButtonCommands = true;
+  document.addEventListener("click", (ev) => {
+    const t = window.__bnnPushTransport;
+    const keys = t && t.spec && t.spec.buttons;
+    const target = ev.target instanceof Element ? ev.target : null;
+    if (!keys || !target) return;
+    const button = target.closest("button");
+    if (!button || button.disabled) return;
+    if (window.__bnnReleased === button) {  // the delayed click itself: Streamlit's now
+      window.__bnnReleased = null;
+      return;
+    }
+    for (const c of ["train", "pause"]) {
+      if (keys[c] && button.closest(`.st-key-${CSS.escape(keys[c])}`)) {
+        if (t.send({ c })) {
+          t.commandAt = performance.now();
+          if (PAGE_BUTTON_DELAY_MS > 0) {
+            ev.stopImmediatePropagation();
+            ev.preventDefault();
+            setTimeout(() => { window.__bnnReleased = button; button.click(); },
+                       PAGE_BUTTON_DELAY_MS);
+          }
+        }
+        return;
+      }
+    }
+  }, true);
+}
+
 // The component's entry (called by live_chart.js's default export with Streamlit's data).
 function bnnLiveReceive(root, data, setTriggerValue) {
   if (!root.__transport) root.__transport = new FrameTransport(root);
   const t = root.__transport;
+  window.__bnnPushTransport = t;
+  installButtonCommands();
   t.trigger = setTriggerValue;
   if (data.push) {
     if (!t.spec || t.spec.live !== data.push.live) t.statusSent = null;

@@ -9,12 +9,24 @@ message within `AUTH_TIMEOUT_S`, then receives frames and answers each with the 
 (one frame in flight: the server keeps only the newest frame while it waits, so a slow browser
 gets fewer, fresher frames, never a queue).
 
+Commands (issue 18: Train, Pause and a point added on the map take effect without waiting for
+a Streamlit rerun): after the token the browser may also send `{"c": "train"}`,
+`{"c": "pause"}` or `{"c": "click", "x": float, "y": float, "mode": "add0"…"add4" | "probe",
+"id": str}` (`parse_command` says exactly what is accepted). They act on the token's own
+Session only, in order, on one worker thread per connection (Pause blocks until the chunk in
+flight ends), and each wakes the pump for a fresh frame. The same button press or map click
+still reaches the page through Streamlit, where it is harmless: Train is a no-op while
+training, Pause while paused, and a click whose id the Session already applied is skipped
+(`Session.click`); a refused click is not applied here, so the page's run refuses it again and
+says why. A probe click is accepted and left to the page (its histogram is a Streamlit chart).
+
 Refusals (the connection is closed; nothing of any session is sent): Origin missing or not the
 page's own host, or a Host outside `server.allowedHosts` (HTTP 403 before the handshake); a
 first message that is not a live token for this browser (code 4403: unknown, malformed,
 another server's, expired with its session, or issued to a browser with another XSRF
-cookie); a message over `MAX_MESSAGE_CHARS` (1009) or anything but "k" afterwards (1003);
-the session ending while connected (4401).
+cookie); a message over `MAX_MESSAGE_CHARS` (1009) or anything but "k" or a valid command
+afterwards (1003); more than `MAX_PENDING_COMMANDS` commands waiting (1008); the session
+ending while connected (4401).
 
 Where the route is not mounted (AppTest, `BNNLAB_PUSH=0`, a page run outside app.py),
 `stream_for` returns None and the page polls through fragment reruns as before.
@@ -23,21 +35,31 @@ Where the route is not mounted (AppTest, `BNNLAB_PUSH=0`, a page run outside app
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
+import json
+import logging
+import math
 import os
+import re
 import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from bnnlab import push
+from bnnlab import config, push
 
 ROUTE = "bnnlab/frames"
 AUTH_TIMEOUT_S = 5.0
 ACK_TIMEOUT_S = 30.0  # a browser that stops reading for this long is disconnected
 ALIVE_CHECK_S = 1.0  # how often a connected stream re-checks that its session lives
-MAX_MESSAGE_CHARS = 64
+MAX_MESSAGE_CHARS = 256  # "k" and the commands; a click with full-precision floats is ~110
+MAX_PENDING_COMMANDS = 16  # commands queued behind the one running: more closes (1008)
+CLICK_MODES = ("probe", *(f"add{k}" for k in range(config.MAX_CLASSES)))
+CLICK_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 CLOSE_REFUSED, CLOSE_EXPIRED, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED = 4403, 4401, 1009, 1003
+CLOSE_POLICY = 1008
+_log = logging.getLogger(__name__)
 
 XSRF_COOKIE = "_streamlit_xsrf"
 HUB = push.Hub()
@@ -139,6 +161,60 @@ def origin_allowed(origin: str | None, host: str | None) -> bool:
     return bool(is_host_allowed(host))
 
 
+# ---------------------------------------------------------------------------- commands
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def parse_command(text: Any) -> dict | None:
+    """A browser's command, validated, or None when `text` is not exactly one of:
+    `{"c": "train"}`, `{"c": "pause"}`, or `{"c": "click", "x": x, "y": y, "mode": m, "id": i}`
+    with finite numbers x, y (not booleans), m in `CLICK_MODES` and i matching `CLICK_ID`; no
+    other keys. Whether the click lies on the map or its class exists is the Session's to say."""
+    if not isinstance(text, str) or len(text) > MAX_MESSAGE_CHARS:
+        return None
+    try:
+        obj = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    kind = obj.get("c")
+    if kind in ("train", "pause"):
+        return {"c": kind} if set(obj) == {"c"} else None
+    if kind != "click" or set(obj) != {"c", "x", "y", "mode", "id"}:
+        return None
+    x, y, mode, click_id = obj["x"], obj["y"], obj["mode"], obj["id"]
+    if any(type(v) not in (int, float) or not math.isfinite(v) for v in (x, y)):
+        return None
+    if mode not in CLICK_MODES or not isinstance(click_id, str) \
+            or not CLICK_ID.fullmatch(click_id):
+        return None
+    return {"c": "click", "x": float(x), "y": float(y), "mode": mode, "id": click_id}
+
+
+def execute(sub: push.Subscription, command: dict) -> None:
+    """Apply a parsed command to the subscription's own Session (on the connection's worker
+    thread), then wake its pump so that a frame with the new status or point goes out now."""
+    if not sub.alive():
+        return
+    live = sub.session
+    try:
+        if command["c"] == "train":
+            live.train()
+        elif command["c"] == "pause":
+            live.pause()
+        elif command["mode"].startswith("add"):
+            # Refused (off the map, too many points, over the budget): nothing changes here and
+            # the page's run of the same click shows the reason.
+            live.click(command["x"], command["y"], command["mode"], click_id=command["id"])
+        # "probe": the page draws the probe's histogram (a Streamlit chart): left to it.
+    except Exception:  # noqa: BLE001 - the page's path of the same command reports errors
+        _log.debug("push command %s failed", command["c"], exc_info=True)
+    finally:
+        sub.poke.set()
+
+
 async def _close(ws: Any, code: int) -> None:
     with contextlib.suppress(Exception):
         await ws.close(code=code)
@@ -207,11 +283,21 @@ async def _stream(ws: Any, sub: push.Subscription) -> None:
             size = len(text) if text is not None else len(data or b"")
             if size > MAX_MESSAGE_CHARS:
                 return CLOSE_TOO_BIG
-            if text != "k":
+            if text == "k":
+                acked.set()
+                if latest[0] is not None:
+                    fresh.set()
+                continue
+            command = parse_command(text)
+            if command is None:
                 return CLOSE_UNSUPPORTED
-            acked.set()
-            if latest[0] is not None:
-                fresh.set()
+            pending[:] = [f for f in pending if not f.done()]
+            if len(pending) > MAX_PENDING_COMMANDS:
+                return CLOSE_POLICY
+            if not workers:  # one thread per connection, started by its first command
+                workers.append(concurrent.futures.ThreadPoolExecutor(
+                    1, thread_name_prefix="bnnlab-command"))
+            pending.append(workers[0].submit(execute, sub, command))
 
     async def watch() -> int:
         while True:
@@ -221,6 +307,8 @@ async def _stream(ws: Any, sub: push.Subscription) -> None:
             if not pump.running:
                 return 1011 if pump.error else 1000
 
+    pending: list[concurrent.futures.Future] = []
+    workers: list[concurrent.futures.ThreadPoolExecutor] = []
     pump = sub.attach(emit)
     tasks = [asyncio.ensure_future(c) for c in (send(), receive(), watch())]
     code = 0
@@ -232,6 +320,8 @@ async def _stream(ws: Any, sub: push.Subscription) -> None:
     finally:
         gone.set()
         sub.detach(pump)
+        for worker in workers:  # a command already running (a Pause) finishes on its own
+            worker.shutdown(wait=False, cancel_futures=True)
         for task in tasks:
             task.cancel()
         for task in tasks:
