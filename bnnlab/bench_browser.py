@@ -146,7 +146,7 @@ def run(watch_s: float = 10.0) -> dict:
         warm = _session(browser, url, watch_s)
     return {
         "name": "browser_live",
-        "config": "moons-512 2-32-32-1 tanh S=8, 25 steps per redraw (the default), 64x64 grid",
+        "config": "moons-512 2-32-32-1 tanh S=8, 15 steps per redraw (the default), 64x64 grid",
         "page_ready_cold_s": round(cold["ready_s"], 3),
         "click_to_first_frame_cold_s": round(cold["first_frame_s"], 3),
         "click_to_first_frame_warm_s": round(warm["first_frame_s"], 3),

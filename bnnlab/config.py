@@ -139,9 +139,11 @@ class TrainConfig:
     kl_weight: float = 1.0
     lr: float = 1e-2
     steps: int = 2_000
-    # Steps per redraw in the playground: 25 measured the smoothest on the 2-core machine that
-    # still trains ≥ 500 steps/s while drawing (`bench --browser`: 50 gave 7–8 new frames/s).
-    steps_per_chunk: int = 25
+    # Steps per redraw in the playground: redraws follow chunks, so on the 2-core machine with
+    # frames pushed (`bnnlab.bench_browser --push`, quiet) 25 redrew 28 times a second at 720
+    # steps/s and 15 redrew 36 times at 605 steps/s (cutting 25-step chunks to ~25 ms instead
+    # gave 31-34 at 540-580: a chunk of fewer steps than its engine's K still pays for K).
+    steps_per_chunk: int = 15
     grid_size: int = 64
     # Method settings, used only by their method (see bnnlab.dropout, .ensemble, .hmc).
     dropout_rate: float = 0.1  # MC dropout: probability of dropping a hidden unit

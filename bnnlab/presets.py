@@ -50,7 +50,8 @@ def widget_values(preset: MappingProxyType) -> dict:
 # Each experiment's figures were measured with these exact settings (moons, 512 points, seed 0,
 # 2-32-32-1 tanh, 8 MC samples, lr 0.01, 2,000 steps) through bnnlab.session.Run, the page's
 # own engine and metrics, then again with 10 and 50 steps per redraw (a chunk draws its own
-# noise, so runs differ by a few hundredths) and with `python -m bnnlab train ... --json`; the
+# noise, so runs differ by a few hundredths; experiments 1, 2, 3 and 5 again at 15, the default
+# since 30 November) and with `python -m bnnlab train ... --json`; the
 # text gives figures that held in every one of those runs ("about"). Experiment 4 was also
 # clicked in the page (P(blue) read from the map's hover readout: β = 1 0.008 → 0.082, the
 # talk's recipe 0.000 → 0.41 at the nearest grid node; the library gave 0.59–0.65 there).
@@ -70,7 +71,7 @@ TRY_THIS: list[tuple[str, dict, str, str]] = [
      "MAP."),
     ("A tight prior", {"prior_std": 0.3},
      "Train with prior σ = 0.3 instead of 3.",
-     "the prior pulls every weight towards zero: test accuracy falls to about 0.87 (0.97 at "
+     "the prior pulls every weight towards zero: test accuracy falls to about 0.86 (0.97 at "
      "σ = 3) and the entropy near the data rises to about 0.37 nats. The prior is a modelling "
      "choice, and it shows."),
     ("Zoom out", {},
@@ -91,7 +92,7 @@ TRY_THIS: list[tuple[str, dict, str, str]] = [
      "Train on *Moons with a gap* (no points where the moons interleave).",
      "in the empty band the mean entropy is about 0.3 nats against 0.14–0.18 on the test "
      "points, highest where the boundary crosses the gap; with the talk's recipe about 0.1 "
-     "against 0.004. Foong et al. (2019) show factorised posteriors staying too confident "
+     "against under 0.01. Foong et al. (2019) show factorised posteriors staying too confident "
      "in such gaps."),
     ("Say \"I don't know\": HMC", widget_values(SAY_I_DONT_KNOW),
      "Set up the *Say I don't know* preset (HMC/NUTS on a 2-16-16-1 network, 200 warm-up "
