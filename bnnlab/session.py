@@ -682,6 +682,8 @@ class Trainer:
                                          cost_s=getattr(self.target, "expected_chunk_s",
                                                         None)):
                         self.waiting = False
+                        if stop.is_set():  # Pause came while this chunk waited for its slot
+                            break
                         left = None if max_steps is None else max_steps - done
                         done += self.target.advance(left)
                 except scheduler.SlotTimeout:
