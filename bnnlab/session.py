@@ -519,9 +519,10 @@ class Run:
         }
 
     def _frame_grids(self, grid_size: int, zoom: float, version: int, data: Any) -> tuple:
-        """The map's grid (xs, ys, points padded to whole `PREDICT_CHUNK`s, on device) and the
-        boundaries' grid (bx, by, points float32[ny, nx, 2] on device) for this data and view:
-        made once per data version, grid size and zoom, not every frame."""
+        """The map's grid (xs, ys, its points float32[C, chunk, 2] on device: C chunks of at most
+        `PREDICT_CHUNK` points, the last padded), the boundaries' grid (bx, by, its points
+        float32[ny, nx, 2] on device) and the train / test points' payloads, for this data and
+        view: made once per data version, grid size and zoom, not every frame."""
         def compute():
             every = np.concatenate([data.x_train, data.x_test])
             xs, ys, grid = predict.make_grid(every, grid_size, margin=0.5, zoom=zoom)
