@@ -44,9 +44,11 @@ MAX_TOKEN_CHARS = 64  # a longer first message is not a token (refused unread)
 BINARY_FIELDS = ("mean", "uncertainty", "boundaries.q", "train.x", "train.y", "test.x",
                  "test.y", "history.step", "history.elbo", "history.ell", "history.neg_kl")
 MIN_FRAME_INTERVAL_S = 1 / 60  # never more frames than a display shows
-# While others wait for a slot, frames take at most this share of a session's time: frames and
-# chunks alternate (a frame's wall time stretches while 40 threads share two cores, and a share
-# of 0.25 spaced a light session's frames to ~5/s in a class of 20 before its CPU ran out).
+# While others wait for a slot, frames take at most this share of a session's time (0.25
+# before 1 December). Frames are charged to the session's own account in the slots, so a
+# larger share slows only its own training (beside four heavy sessions the default session now
+# redraws 3.6 times a second at 108 steps/s, 1.2 at 209 before this and that day's other
+# changes: docs/BENCHMARKS.md).
 CONTENDED_FRAME_SHARE = 0.5
 CONTENDED_REFRESH_S = 2.0  # metrics/history refresh while others wait for a slot
 IDLE_POLL_S = 0.25  # how often an idle pump re-checks liveness, status and view
