@@ -54,7 +54,11 @@ def widget_values(preset: MappingProxyType) -> dict:
 # since 30 November) and with `python -m bnnlab train ... --json`; the
 # text gives figures that held in every one of those runs ("about"). Experiment 4 was also
 # clicked in the page (P(blue) read from the map's hover readout: β = 1 0.008 → 0.082, the
-# talk's recipe 0.000 → 0.41 at the nearest grid node; the library gave 0.59–0.65 there).
+# talk's recipe 0.000 → 0.41 at the nearest grid node; the library gave 0.59–0.65 there). On 1
+# December experiment 4 was measured again through bnnlab.session.Session (three add-class-1
+# clicks 0.1 apart, each training its 500 steps, P(blue) at their centre, 64 draws) at 15, 25 and
+# 50 steps per redraw: the recipe 0.23 / 0.25 / 0.17 with the clicks in the middle of the orange
+# arc's top, 0.66 at its top edge, 0.89 between; β = 1 0.07 in all three places.
 TRY_BASE = {"dataset": "moons", "num_classes": 2, "num_points": 512, "noise": 0.15,
             "test_fraction": 0.25, "seed": 0, "hidden": "32,32", "activation": "tanh",
             "method": "vi",
@@ -84,10 +88,11 @@ TRY_THIS: list[tuple[str, dict, str, str]] = [
      "With the talk's recipe, train to the end, choose *Click on the map to: Add class 1 "
      "(blue)* and click three points into the top of the orange moon. Each click trains on "
      f"for {config.CLICK_TRAIN_STEPS} steps, also after the run has finished.",
-     "a small island grows around the new points: there P(blue) goes from 0.00 to 0.4–0.65 "
-     "and the entropy to about 0.65 nats or more, nearly a coin flip. At β = 1 the same three "
-     "points move P(blue) only from about 0.01 to 0.08: the KL holds the posterior where it "
-     "was."),
+     "a small island grows around the new points: there P(blue) goes from 0.00 to somewhere "
+     "between about 0.2 and 0.9, depending on how many orange points surround them (0.66 at "
+     "the moon's top edge, 0.23 in the middle of the arc), and the entropy to 0.35–0.65 nats. "
+     "At β = 1 the same three points move P(blue) only from under 0.01 to about 0.07: the KL "
+     "holds the posterior where it was."),
     ("The gap between the moons", {"dataset": "moons_gap", "noise": 0.1},
      "Train on *Moons with a gap* (no points where the moons interleave).",
      "in the empty band the mean entropy is about 0.3 nats against 0.14–0.18 on the test "
