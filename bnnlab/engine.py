@@ -406,24 +406,24 @@ def make_engine(static: StaticConfig) -> Engine:
             probs = jitted_probs(thetas, padded)
         return np.asarray(probs)[:, :n]  # on the host: a device slice compiles per n
 
-    def predictive_chunk(thetas: jax.Array, x_chunk: jax.Array) -> jax.Array:
-        TRACE_COUNTS[("predictive_chunk", static)] += 1
-        probs = link(flat.batched_logits(thetas, x_chunk))
+    def summary_rows(probs: jax.Array) -> jax.Array:
+        """Sample-wise probabilities -> `predictive_summary`'s rows for their points."""
         if static.categorical:  # K mean probabilities, then total, aleatoric, epistemic
             mean, *split = predict.categorical_split(probs, jnp)
             return jnp.concatenate([mean.T, jnp.stack(split)])
         return jnp.stack(predict.uncertainty_split(probs, jnp))
+
+    def predictive_chunk(thetas: jax.Array, x_chunk: jax.Array) -> jax.Array:
+        TRACE_COUNTS[("predictive_chunk", static)] += 1
+        return summary_rows(link(flat.batched_logits(thetas, x_chunk)))
 
     jitted_chunk = jax.jit(predictive_chunk, compiler_options=hot)
 
     def own_predictive_chunk(rng_key: jax.Array, state: TrainState, x_chunk: jax.Array,
                              num_samples: int) -> jax.Array:
         TRACE_COUNTS[("predictive_chunk", static)] += 1
-        probs = link(own_predictive(rng_key, state.method_state, x_chunk, num_samples))
-        if static.categorical:
-            mean, *split = predict.categorical_split(probs, jnp)
-            return jnp.concatenate([mean.T, jnp.stack(split)])
-        return jnp.stack(predict.uncertainty_split(probs, jnp))
+        return summary_rows(link(own_predictive(rng_key, state.method_state, x_chunk,
+                                                num_samples)))
 
     jitted_own_chunk = jax.jit(own_predictive_chunk, static_argnames="num_samples")
 
@@ -487,13 +487,6 @@ def make_engine(static: StaticConfig) -> Engine:
         quantised = jnp.round(jnp.clip(quads / box, 0.0, 1.0) * 65535).astype(jnp.uint16)
         # compacted on the host (`quads[used]`, ~0.1 ms): `jnp.nonzero` here cost ~2 ms a frame
         return summary, quantised.reshape(-1, 4), used.reshape(-1)
-
-    def summary_rows(probs: jax.Array) -> jax.Array:
-        """Sample-wise probabilities -> `predictive_summary`'s rows for their points."""
-        if static.categorical:  # K mean probabilities, then total, aleatoric, epistemic
-            mean, *split = predict.categorical_split(probs, jnp)
-            return jnp.concatenate([mean.T, jnp.stack(split)])
-        return jnp.stack(predict.uncertainty_split(probs, jnp))
 
     frame_static = ("num_samples", "num_boundary")
     return Engine(

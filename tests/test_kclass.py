@@ -10,11 +10,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.flatten_util import ravel_pytree
 
-from bnnlab import cli, compare, config, datasets, engine, models, predict, registry, session, wire
+from bnnlab import cli, compare, config, datasets, engine, predict, registry, session, wire
 from bnnlab.datasets import DataError
 from bnnlab.figures import palette
+from tests.test_categorical import _embed  # a binary θ as K = 2 logits (0, f)
 
 KCLASS = registry.kclass_dataset_names()
 
@@ -137,18 +137,6 @@ def test_data_shape_two_classes_is_bernoulli():
 
 
 # ------------------------------------------------------------------ K = 2 equals Bernoulli
-
-def _embed(theta_binary: np.ndarray, hidden: tuple[int, ...]) -> np.ndarray:
-    """A binary MLP's θ as a 2-output MLP's θ whose first output is 0: logits (0, f)."""
-    _, unravel = ravel_pytree(models.make_mlp(hidden).init(jax.random.key(0),
-                                                           jnp.zeros((1, 2)))["params"])
-    params = dict(unravel(jnp.asarray(theta_binary)))
-    last = f"Dense_{len(hidden)}"
-    kernel, bias = params[last]["kernel"], params[last]["bias"]
-    params[last] = {"bias": jnp.concatenate([jnp.zeros_like(bias), bias]),
-                    "kernel": jnp.concatenate([jnp.zeros_like(kernel), kernel], axis=1)}
-    return np.array(ravel_pytree(params)[0])
-
 
 def test_two_class_categorical_metrics_and_maps_equal_bernoulli():
     """A MAP network trained on the two-arm spiral, run once as the Bernoulli engine and once,
