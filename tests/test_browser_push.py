@@ -83,22 +83,29 @@ def server_without_push(tmp_path_factory):
     assert "Traceback" not in server.log(), server.log()
 
 
-def test_without_the_route_the_fragment_path_trains_and_redraws(server_without_push, browser):
+@pytest.fixture
+def page_without_push(server_without_push, browser):
+    """A fresh browser context on the playground of the server without the push route."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
         page.set_default_timeout(60_000)
         open_playground(page, f"{server_without_push.url}/playground?{SMALL}")
-        assert page.evaluate("document.querySelector('.bnn-live')?.dataset.push") is None
-        before = _canvas(page)
-        page.get_by_role("button", name="Train", exact=True).click()
-        page.wait_for_function(f"{STEP} >= 30", timeout=60_000)
-        step = _value(page, STEP)
-        page.wait_for_function(f"{STEP} > {step}", timeout=30_000)
-        assert _canvas(page) != before
-        assert _value(page, PUSHED) == 0
+        yield page
     finally:
         context.close()
+
+
+def test_without_the_route_the_fragment_path_trains_and_redraws(page_without_push):
+    page = page_without_push
+    assert page.evaluate("document.querySelector('.bnn-live')?.dataset.push") is None
+    before = _canvas(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function(f"{STEP} >= 30", timeout=60_000)
+    step = _value(page, STEP)
+    page.wait_for_function(f"{STEP} > {step}", timeout=30_000)
+    assert _canvas(page) != before
+    assert _value(page, PUSHED) == 0
 
 
 def test_a_refused_stream_falls_back_to_the_fragment_path(app_server, page):
@@ -167,19 +174,13 @@ def test_train_pause_and_an_added_point_go_over_the_socket_once(app_server, page
     page.get_by_role("button", name="Resume", exact=True).wait_for()
 
 
-def test_without_the_route_a_click_adds_exactly_one_point(server_without_push, browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        open_playground(page, f"{server_without_push.url}/playground?{SMALL}")
-        _add_mode(page)
-        points = _value(page, POINTS)
-        _click_map(page, 0.3, 0.3)
-        page.wait_for_function(f"{POINTS} === {points} + 1", timeout=30_000)
-        time.sleep(1.5)
-        page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
-        assert _value(page, POINTS) == points + 1
-        assert _value(page, COMMANDS) == 0
-    finally:
-        context.close()
+def test_without_the_route_a_click_adds_exactly_one_point(page_without_push):
+    page = page_without_push
+    _add_mode(page)
+    points = _value(page, POINTS)
+    _click_map(page, 0.3, 0.3)
+    page.wait_for_function(f"{POINTS} === {points} + 1", timeout=30_000)
+    time.sleep(1.5)
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
+    assert _value(page, POINTS) == points + 1
+    assert _value(page, COMMANDS) == 0
