@@ -278,9 +278,21 @@ def live_view() -> None:
             **({"entropy in gap": _fmt(r.entropy_gap)} if comparison.data.gap else {}),
             "|Δp| vs HMC": _fmt(r.diff_from_hmc),
             "wall s": _fmt(r.wall_s, 1),
-            "steps (HMC: samples) /s": _fmt(r.steps_per_s, 0),
+            "steps/s": _fmt(r.steps_per_s, 0),
         })
-    st.dataframe(rows, hide_index=True, width="stretch")
+    # Widths that fit "800 transitions ✓" and every header at 1366 px (no cut-off labels).
+    # Short headers and set widths: every column and label fits at 1366 px.
+    text = st.column_config.TextColumn
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "progress": text(width=125),
+        "entropy near": text("H near", help="Predictive entropy (nats) on the test points"),
+        "entropy far": text("H far", help="Predictive entropy (nats) at least 2 units from "
+                                          "every training point"),
+        "entropy in gap": text("H in gap", help="Predictive entropy (nats) in the band cut "
+                                                "out of the moons"),
+        "steps/s": text(help="Training steps per second of wall time; HMC: posterior samples "
+                             "per second"),
+    })
     st.subheader("The lesson, computed")
     for line in report.lesson:
         st.markdown(f"- {line}")
