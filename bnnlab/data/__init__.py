@@ -1,6 +1,3 @@
-"""Shipped and generated image data: the 8×8 digits (`digits`), the optdigits rendering
-(`render`), out-of-distribution images (`ood`) and the drawing canvas's strokes (`drawing`)."""
-
-from bnnlab.data.digits import DataError, load_digits, split_digits
-
-__all__ = ["DataError", "load_digits", "split_digits"]
+"""The data layer: the toy 2-D sets (`toy`), uploaded CSV files (`upload`), the shipped 8×8
+digits (`digits`, rendered like `render`), out-of-distribution images (`ood`) and the drawing
+canvas's strokes (`drawing`). `spec` says what a dataset compiles into the engine."""

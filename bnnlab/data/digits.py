@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bnnlab.core.errors import DataError
+from bnnlab.data.spec import ImageSpec
+
 DIGITS_PATH = Path(__file__).resolve().parent / "optdigits_8x8.npz"
 NUM_IMAGES = 1797
 NUM_FEATURES = 64
@@ -20,8 +23,9 @@ MAX_VALUE = 16
 DIGITS_SHA256 = "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826"
 
 
-class DataError(RuntimeError):
-    """The shipped data is missing or corrupt; the message says which file and what to do."""
+SPEC = ImageSpec("8×8 handwritten digits (10 classes)",
+                 "UCI optdigits: 1,797 images of 8×8 pixels 0…16, scaled to [0, 1]",
+                 NUM_FEATURES, NUM_CLASSES)
 
 
 def _fail(path: Path, what: str) -> DataError:

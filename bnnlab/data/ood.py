@@ -149,6 +149,12 @@ def _draw_params(rng: np.random.Generator) -> tuple[float, float, tuple[float, f
     return angle, box, offset, ink
 
 
+def letter_names(num_variants: int = NUM_VARIANTS) -> list[str]:
+    """The letter of each image `make_letters` renders, in its order, without rendering."""
+    return ([letter for _ in PIL_STYLES for letter in LETTERS for _ in range(num_variants)]
+            + [letter for letter in STROKE_LETTERS for _ in range(num_variants)])
+
+
 def make_letters(seed: int = 0, num_variants: int = NUM_VARIANTS,
                  ) -> tuple[np.ndarray, list[str], list[str]]:
     """-> (images float32[n, 64] in 0..16, letter per image, style per image): every letter of

@@ -21,7 +21,7 @@ BLOCK = 4  # side of a counted block: 8×8 blocks of 16 pixels
 SIDE = BITMAP // BLOCK  # 8
 MAX_VALUE = BLOCK * BLOCK  # 16
 # The shipped digits' ink: mean and standard deviation of the on-pixels per 32×32 bitmap
-# (sum of the 64 block counts), measured by tests/test_digits_data.py on the shipped file.
+# (sum of the 64 block counts), measured by tests/unit/test_digits_data.py on the shipped file.
 DIGIT_INK_MEAN = 312.6
 DIGIT_INK_STD = 34.5
 

@@ -1,6 +1,6 @@
 """Plotly figures for chapter 1 (Bayes' theorem): numbers in, `go.Figure` out.
 
-Nothing here computes probabilities; the numbers come from `bnnlab.bayes`. Non-finite
+Nothing here computes probabilities; the numbers come from `bnnlab.lessons.bayes`. Non-finite
 values (a posterior that does not exist, an ELBO of −∞) become gaps in the lines.
 """
 
@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
-from bnnlab.bayes import ElboTerms, NaturalFrequencies
+from bnnlab.lessons.bayes import ElboTerms, NaturalFrequencies
 
 BUG_FREE = "#2e7d32"
 BUGGY = "#c62828"
@@ -31,8 +31,8 @@ def _rule(fig: go.Figure, line: dict, *, y: float | None = None, x: float | None
           text: str = "", text_at: str = "top left") -> None:
     """A horizontal (y) or vertical (x) line across the plot, with an optional label.
 
-    The same picture as `fig.add_hline` / `add_vline`, which cost ~15 ms each on every slider
-    step (plotly's axis-spanning machinery); a plain shape costs well under 1 ms.
+    The same picture as `fig.add_hline` / `add_vline`, whose axis-spanning machinery costs far
+    more than a plain shape, on every slider step.
     """
     horizontal = y is not None
     fig.add_shape(type="line", xref="paper" if horizontal else "x",
@@ -124,7 +124,7 @@ def natural_frequencies_waffle(freqs: NaturalFrequencies, columns: int = 40) -> 
     """One square per program, filled column by column: passing programs form the left block.
 
     Args:
-      freqs: whole-number counts from `bnnlab.bayes.natural_frequencies`.
+      freqs: whole-number counts from `bnnlab.lessons.bayes.natural_frequencies`.
       columns: squares per row; the population must be a multiple of it.
     """
     population = freqs.population

@@ -29,9 +29,8 @@ def class_bars(mean: np.ndarray, low: np.ndarray, high: np.ndarray, title: str,
                colour: str = "#1f77b4") -> go.Figure:
     """Per-class mean probability float[10] with an interval [low, high] over posterior
     draws. Built from a plain spec without plotly's validation (`_validate=False`): redrawn on
-    every stroke, and validation took ~85% of its time (36–51 ms against 6–8 ms, measured on
-    the loaded 2-core machine); `tests/test_figures_digits.py` checks the spec against the
-    validated figure."""
+    every stroke, where validation took most of its time (docs/BENCHMARKS.md);
+    `tests/unit/test_figures_digits.py` checks the spec against the validated figure."""
     classes = [str(k) for k in range(len(mean))]
     mean, low, high = (np.asarray(v, np.float64) for v in (mean, low, high))
     spec = dict(

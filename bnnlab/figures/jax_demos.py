@@ -6,15 +6,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from bnnlab.lessons.jax_timing import format_duration
+
 EAGER_COLOUR = "#d62728"
 JIT_COLOUR = "#1f77b4"
 FD_COLOUR = "#ff7f0e"
 _MARGIN = dict(l=10, r=10, t=60, b=10)
-
-
-def _ms(seconds: float) -> str:
-    """'1.43 ms' below a second, '6.54 s' above."""
-    return f"{seconds:.3g} s" if seconds >= 1 else f"{seconds * 1e3:.3g} ms"
 
 
 def grad_figure(x: np.ndarray, value: np.ndarray, grad: np.ndarray,
@@ -52,7 +49,7 @@ def jit_figure(eager_first_s: float, eager_median_s: float, jit_first_s: float,
     for name, values, colour in (("without jit", (eager_first_s, eager_median_s), EAGER_COLOUR),
                                  ("jax.jit", (jit_first_s, jit_median_s), JIT_COLOUR)):
         fig.add_bar(x=groups, y=[v * 1e3 for v in values], name=name, marker_color=colour,
-                    text=[_ms(v) for v in values], textposition="outside")
+                    text=[format_duration(v) for v in values], textposition="outside")
     fig.update_yaxes(type="log", title_text="milliseconds (log scale)")
     fig.update_layout(title=f"One VI training step on {device}", barmode="group", height=height,
                       margin=_MARGIN, legend=dict(orientation="h", y=-0.15))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from bnnlab.figures import palette
+from bnnlab.core import palette
 
 
 def probe_histogram(probs: np.ndarray, x: float, y: float) -> go.Figure:

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bnnlab.figures.palette import CLASS_COLOURS, PROBABILITY_COLORSCALE
+from bnnlab.core.palette import CLASS_COLOURS, PROBABILITY_COLORSCALE
 
 DRAW_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                 "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -35,9 +35,11 @@ def likelihood_figure(axis: np.ndarray, probs: np.ndarray, x: np.ndarray, y: np.
                       point_log_lik: np.ndarray, height: int = 340) -> go.Figure:
     """One network's P(class | x, θ) over the plane with the data on top.
 
-    axis float[G] (both plane axes), probs float[G, G, K] (row = x₂), x float[n, 2], y int[n],
-    point_log_lik float[n] (marker size grows with −log P(y_i | x_i, θ)).
+    axis float[G] (both plane axes), probs float[G·G, K] row-major over (x₂, x₁) or
+    float[G, G, K] (row = x₂), x float[n, 2], y int[n], point_log_lik float[n] (marker size
+    grows with −log P(y_i | x_i, θ)).
     """
+    probs = np.asarray(probs).reshape(len(axis), len(axis), -1)
     num_classes = probs.shape[-1]
     fig = go.Figure()
     if num_classes == 2:

@@ -76,6 +76,8 @@ def decomposition_figure(steps: np.ndarray, log_evidence: np.ndarray, elbo: np.n
     fig.add_scatter(x=steps, y=elbo, mode="lines", name="ELBO (sum)", showlegend=False,
                     line=dict(color="#2ca02c", width=1, dash="dot"), row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
+    fig.update_yaxes(title_text="nats", row=1, col=1)
+    fig.update_yaxes(title_text="nats", row=2, col=1)
     fig.update_layout(height=height, margin=_MARGIN, legend=dict(orientation="h", y=-0.15),
                       uirevision="decomposition")
     return fig

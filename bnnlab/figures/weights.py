@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from bnnlab.weights import WeightSummary, display_indices, snr_bound_at_prior
+from bnnlab.core.weights import WeightSummary, display_indices, snr_bound_at_prior
 
 INFORMED_COLOR = "#4e79a7"
 AT_PRIOR_COLOR = "#b0b0b0"
@@ -63,7 +63,7 @@ def posterior_bars(summary: WeightSummary, indices: np.ndarray | None = None,
     fig.add_trace(go.Scatter(
         x=[left, right, right, left, left], y=[-sp, -sp, sp, sp, -sp], fill="toself", mode="lines",
         fillcolor=PRIOR_BAND_COLOR, line={"color": PRIOR_LINE_COLOR, "width": 1},
-        hoverinfo="skip", name=f"prior N(0, σₚ²): ±σₚ = ±{sp:g}"))
+        hoverinfo="skip", name=f"prior N(0, σₚ²): ±σₚ = ±{sp:.3g}"))
     for label, sel, color in (("informed by data: mean ± σ", ~at_prior, INFORMED_COLOR),
                               ("at the prior: mean ± σ", at_prior, AT_PRIOR_COLOR)):
         if not sel.any():

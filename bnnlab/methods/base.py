@@ -1,8 +1,9 @@
 """What a method is, in blackjax's shape, and what the engine gives it.
 
-A method is a `MethodSpec` (one per module, e.g. `bnnlab.vi.SPEC`): a label, the `TrainConfig`
-fields compiled into its engine (`static_fields`), and `build(problem) -> Algorithm`. An
-`Algorithm` is a bundle of pure functions for one compiled configuration:
+A method is one module ending with its `SPEC`, a `MethodSpec`: a label, its own settings
+(`bnnlab.core.settings.Setting`: each becomes a `TrainConfig` field, a CLI flag, a URL key and a
+widget), and `build(problem) -> Algorithm`. An `Algorithm` is a bundle of pure functions for one
+compiled configuration:
 
 * `init(rng_key, init_std) -> State`
 * `step(rng_key, state, batch, hyper) -> (State, Info)`, with the method's own `Info`
@@ -11,6 +12,7 @@ fields compiled into its engine (`static_fields`), and `build(problem) -> Algori
 plus what the engine needs around them: `draw_noise` / `step_from_noise` (a whole chunk's
 random numbers in one draw, cheaper than K draws inside `lax.scan`), `trace` (the three numbers
 every chart plots) and `checked` (the arrays a non-finite step would spoil). Nothing here jits.
+Behaviour that cuts across methods is a wrapper around an `Algorithm` (`bnnlab.methods.wrappers`).
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from bnnlab import models
+from bnnlab.core import models
+from bnnlab.core.settings import Setting
 
 
 class Batch(NamedTuple):
     """Training data padded to the bucket size; padded rows have mask 0."""
 
-    x: jax.Array  # float32[m, 2]
-    y: jax.Array  # float32[m], labels in {0, 1}
+    x: jax.Array  # float32[m, D]
+    y: jax.Array  # float32[m], labels in 0…K−1
     mask: jax.Array  # float32[m]
 
 
@@ -58,14 +61,16 @@ class Trace(NamedTuple):
     regulariser: jax.Array
 
 
-# log_likelihood(logits float32[m], batch) -> float32[]: Σ_i mask_i · log P(y_i | logit_i).
+# (logits float32[m] or [m, K], batch) -> float32[]: Σ_i mask_i · log P(y_i | logit_i).
 LikelihoodFn = Callable[[jax.Array, Batch], jax.Array]
+# θ float32[d] -> float32[]: log P(Y | X, θ) summed over the data.
+LogLikelihoodFn = Callable[[jax.Array], jax.Array]
 
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
     """Everything static a method builds on: the network, the likelihood, the sample count and
-    the method's own compiled-in settings (`options`, the spec's `static_fields`)."""
+    the method's own compiled-in settings (`options`: its settings' names and values)."""
 
     model: models.MLP
     flat: models.FlatMLP
@@ -82,7 +87,7 @@ class Problem:
         """Flax's default initialisation, flattened: float32[d]."""
         return models.initial_position(self.model, rng_key)
 
-    def log_likelihood_fn(self, batch: Batch) -> Callable[[jax.Array], jax.Array]:
+    def log_likelihood_fn(self, batch: Batch) -> LogLikelihoodFn:
         """θ float32[d] -> log P(Y | X, θ) summed over the batch: float32[]."""
         return lambda theta: self.log_likelihood(self.flat.logits_fn(theta, batch.x), batch)
 
@@ -95,38 +100,47 @@ class Problem:
         return log_prior
 
 
+def _whole(state: Any) -> tuple[Any, None]:
+    return state, None
+
+
+def _join_whole(rest: None, trained: Any, moved: jax.Array) -> Any:
+    del rest, moved
+    return trained
+
+
 class Algorithm(NamedTuple):
-    """One method compiled for one `Problem`: pure functions, jitted by the caller."""
+    """One method compiled for one `Problem`: pure functions, jitted by the caller.
+
+    `split` and `join` say which part of the state training steps change: by default all of
+    it. A method that keeps a fitted posterior beside what it trains (Laplace) is built with
+    `wrappers.trained_part`, so that the engine's scan carries only the trained part.
+    """
 
     # (rng_key, init_std float32[]) -> State
     init: Callable[..., Any]
-    # (rng_key, state, batch, hyper) -> (State, Info)
+    # (rng_key, trained, batch, hyper) -> (trained, Info)
     step: Callable[..., tuple[Any, Any]]
     # (rng_key, state, num_samples static) -> θ float32[num_samples, d]
     predictive_samples: Callable[..., jax.Array]
     # (rng_key, num_steps static) -> noise with a leading axis num_steps
     draw_noise: Callable[..., Any]
-    # (noise for one step, state, batch, hyper) -> (State, Info)
+    # (noise for one step, trained, batch, hyper) -> (trained, Info)
     step_from_noise: Callable[..., tuple[Any, Any]]
     # Info -> Trace
     trace: Callable[[Any], Trace]
-    # State -> list of arrays that must stay finite
+    # trained -> list of arrays that must stay finite
     checked: Callable[[Any], list[jax.Array]]
     # Optional post-training fit, (state, batch, hyper) -> State: a posterior built once the
-    # training steps are done (linearised Laplace around the MAP network). The engine jits it
-    # as `Engine.fit_posterior`; the CLI calls it after the last step, the playground at the
-    # end of a run and on "Make this network Bayesian". None: nothing to fit.
+    # training steps are done (linearised Laplace around the MAP network). None: nothing to fit.
     fit: Callable[..., Any] | None = None
     # Optional predictive that is not "the network at sampled θ": (rng_key, state,
     # x float32[n, D], num_samples static) -> logits float32[S, n] (or [S, n, K]), e.g. the
     # linearised network of Laplace. None: the network evaluated at `predictive_samples`.
     predictive_logits: Callable[..., jax.Array] | None = None
-    # Optional: the part of State that training steps change, `trained_part(State) -> Part`,
-    # and `join_part(State, Part, moved bool[]) -> State`. When given, `step`,
-    # `step_from_noise`, `trace` and `checked` work on the Part, and the engine's scan carries
-    # only it (Laplace: the MAP state, not the fit's k×k eigenvectors).
-    trained_part: Callable[[Any], Any] | None = None
-    join_part: Callable[..., Any] | None = None
+    # state -> (trained, rest); (rest, trained, moved bool[]) -> state
+    split: Callable[[Any], tuple[Any, Any]] = _whole
+    join: Callable[[Any, Any, jax.Array], Any] = _join_whole
 
 
 def keyed_step(draw_noise, step_from_noise):
@@ -148,52 +162,157 @@ def no_noise(rng_key: jax.Array, num_steps: int) -> jax.Array:
     return jnp.zeros((num_steps, 0), jnp.float32)
 
 
+# ------------------------------------------------------------------ what the pages read
+
+
+class CostModel(NamedTuple):
+    """What one step of the method costs, for the cost budget (`bnnlab.training.cost`).
+    `options`: the method's settings, name -> value."""
+
+    # likelihood gradients per step (HMC: one per leapfrog step of the longest trajectory)
+    gradient_evaluations: Callable[[dict], int] = lambda options: 1
+    # networks evaluated side by side per draw (an ensemble: M)
+    parallel_copies: Callable[[dict], int] = lambda options: 1
+    # (options, num_samples, num_params, num_units) -> random numbers drawn per step
+    noise_floats: Callable[[dict, int, int, int], int] = (
+        lambda options, num_samples, num_params, num_units: 0)
+    # (options, num_params) -> float32 numbers in the method's state
+    state_floats: Callable[[dict, int], int] = lambda options, num_params: 3 * num_params
+
+
+class Stat(NamedTuple):
+    """One number a method shows about its run, beside the maps (e.g. HMC's acceptance)."""
+
+    label: str
+    value: str
+    help: str = ""
+
+
+class Progress(NamedTuple):
+    """How far a run has come in the method's own terms (e.g. HMC's warm-up, then draws)."""
+
+    fraction: float  # 0 to 1
+    text: str
+
+
+class Warmup(NamedTuple):
+    """A sampler's warm-up: transitions that adapt it before it keeps draws. Its steps count
+    the warm-up; on the Compare page it runs warm-up + the draws asked for."""
+
+    setting: str  # the TrainConfig field holding the number of warm-up steps
+    unit: str = "transitions"  # what one step is called on the pages
+    steps_per_chunk: int = 20  # steps per chunk on the Compare page (each is costly)
+
+
+class Temper(NamedTuple):
+    """How a method takes a posterior temperature T (Wenzel et al. 2020): `apply(cfg, T) ->
+    cfg`, and what that means, in a phrase for the page ("samples p(θ|D)^(1/T)")."""
+
+    apply: Callable[[Any, float], Any]
+    says: str
+
+
+class Curve(NamedTuple):
+    """A curve a fit draws (Laplace: the log evidence over prior σ): float arrays and labels."""
+
+    x: Any
+    y: Any
+    best: float  # the x the fit chose
+    x_label: str
+    y_label: str
+    title: str
+    subtitle: str = ""
+
+
+class Fit(NamedTuple):
+    """A posterior fitted once training is done (`Algorithm.fit`), and what the page says of it.
+
+    label: the button that runs it ("Make this network Bayesian").
+    takes_over: methods whose trained network it can fit (Laplace: MAP).
+    details: method state -> dict (`fitted` at least), e.g. the evidence curve.
+    before: what the page says before the fit (markdown).
+    after: details -> what the page says once fitted (markdown, after "fitted in … ms: ").
+    prior_std: details -> the prior σ the fitted posterior was built with (None: the run's).
+    curve: details -> the `Curve` to draw, or None.
+    caption: a line under it (the method's references).
+    """
+
+    label: str
+    details: Callable[[Any], dict]
+    before: str
+    after: Callable[[dict], str]
+    takes_over: tuple[str, ...] = ()
+    prior_std: Callable[[dict], float | None] = lambda details: None
+    curve: Callable[[dict], Curve | None] = lambda details: None
+    caption: str = ""
+
+
 @dataclasses.dataclass(frozen=True)
 class MethodSpec:
-    """A registry entry: what the CLI, the widgets, the URL parser and the engine read.
+    """A registry entry: everything the CLI, the pages, the URL parser and the engine know of a
+    method comes from here (docs/ADDING_A_METHOD.md).
 
-    name: the key in URLs, the CLI and `TrainConfig.method`.
-    label: the one text shown for the method everywhere.
-    description: one line for help texts.
-    static_fields: `TrainConfig` fields compiled into the engine (changing one recompiles).
-    uses_samples: whether `num_samples` draws enter each training step (else the engine is
-      built with 1, so the slider does not recompile it).
-    build: Problem -> Algorithm.
-    num_draws: (options, requested samples) -> distinct posterior draws behind a predictive
-      (MAP: 1, an ensemble: M).
-    trace_labels: chart names of `Trace`'s objective, log-likelihood and regulariser.
-    report: (cfg, state) -> extra CLI JSON fields (e.g. HMC's acceptance rate).
-    validate: cfg -> None, raising `config.ConfigError` for a run that cannot do what it says.
-    The cost model (`config.chunk_cost`) reads the last four:
-    gradient_evaluations: options -> likelihood gradients per step (HMC: one per leapfrog step
-      of the longest trajectory, and one at its start).
-    parallel_copies: options -> networks evaluated side by side per draw (an ensemble: M).
-    noise_floats: (options, num_samples, num_params, num_units) -> random numbers per step.
-    state_floats: (options, num_params) -> float32 numbers in the method's state.
-    fit_label: the button that runs the algorithm's post-training `fit` (None: it has none).
-    fit_details: method state -> dict for the page after a fit (e.g. Laplace's evidence curve).
-    weight_marginals: method state -> (mean float[d], std float[d]) of the weight posterior when
-      the method has them in closed form (VI, Laplace, MAP: std 0); None: estimated from
-      `predictive_samples` (HMC's kept draws, an ensemble's members).
+    The maths:
+      build: Problem -> Algorithm.
+      settings: its own `TrainConfig` fields (compiled into its engine: changing one
+        recompiles); each is a CLI flag, a URL key and a widget.
+      uses_samples: whether `num_samples` draws enter each training step (else the engine is
+        built with 1, so the slider does not recompile it).
+      uses_init_std: whether `init_std` sets its initial posterior σ (VI).
+      num_draws: (options, requested samples) -> distinct posterior draws behind a predictive
+        (MAP: 1, an ensemble: M).
+      weight_marginals: method state -> (mean float[d], std float[d]) of the weight posterior
+        when the method has them in closed form (VI, Laplace, MAP: std 0); None: estimated
+        from `predictive_samples` (HMC's kept draws, an ensemble's members).
+      validate: cfg -> None, raising ConfigError for a run that cannot do what it says.
+      cost: the cost model's view of one step (`CostModel`).
+    What it says of a run:
+      trace_labels: chart names of `Trace`'s objective, log-likelihood and regulariser.
+      weighs_regulariser: whether β (`kl_weight`) multiplies the regulariser in its
+        objective (VI's KL, the MAP family's penalty); HMC's target ignores β.
+      report: (cfg, train state) -> extra CLI JSON fields (e.g. HMC's acceptance rate).
+      stats: (cfg, train state) -> `Stat`s shown beside the live maps (None: none).
+      progress: (cfg, train state) -> `Progress` (None: steps against the step budget).
+    What it can do:
+      warmup: a sampler's `Warmup` (None: every step counts).
+      temper: how it takes a posterior temperature (None: it ignores one).
+      fit: a posterior fitted after training (`Fit`; None: none).
     """
 
     name: str
     label: str
     description: str
     build: Callable[[Problem], Algorithm]
-    static_fields: tuple[str, ...] = ()
+    settings: tuple[Setting, ...] = ()
     uses_samples: bool = True
+    uses_init_std: bool = False
     num_draws: Callable[[dict, int], int] = lambda options, num_samples: num_samples
-    trace_labels: tuple[str, str, str] = ("objective", "log-likelihood", "regulariser")
-    report: Callable[[Any, Any], dict] = lambda cfg, state: {}
-    validate: Callable[[Any], None] = lambda cfg: None
-    gradient_evaluations: Callable[[dict], int] = lambda options: 1
-    parallel_copies: Callable[[dict], int] = lambda options: 1
-    noise_floats: Callable[[dict, int, int, int], int] = (
-        lambda options, num_samples, num_params, num_units: 0)
-    state_floats: Callable[[dict, int], int] = lambda options, num_params: 3 * num_params
-    fit_label: str | None = None
-    # methods whose trained network this one can take over and fit (Laplace: ("map",))
-    fits_from: tuple[str, ...] = ()
-    fit_details: Callable[[Any], dict] | None = None
     weight_marginals: Callable[[Any], tuple[Any, Any]] | None = None
+    validate: Callable[[Any], None] = lambda cfg: None
+    cost: CostModel = CostModel()
+    trace_labels: tuple[str, str, str] = ("objective", "log-likelihood", "regulariser")
+    weighs_regulariser: bool = True
+    report: Callable[[Any, Any], dict] = lambda cfg, state: {}
+    stats: Callable[[Any, Any], list[Stat]] | None = None
+    progress: Callable[[Any, Any], Progress] | None = None
+    warmup: Warmup | None = None
+    temper: Temper | None = None
+    fit: Fit | None = None
+
+    def regulariser_term(self, kl_weight: float) -> tuple[float, str]:
+        """The objective's third line as the chart draws it: the factor on the regulariser
+        (−β, or −1 where β does nothing) and its name ("−β·KL(q ‖ prior)", or for HMC's
+        "−log prior" regulariser "log prior")."""
+        name = self.trace_labels[2]
+        if self.weighs_regulariser:
+            return -float(kl_weight), ("β·" + name[1:] if name.startswith("−") else "−β·" + name)
+        return -1.0, (name[1:] if name.startswith("−") else "−" + name)
+
+    @property
+    def static_fields(self) -> tuple[str, ...]:
+        """The `TrainConfig` fields compiled into this method's engine: its settings."""
+        return tuple(setting.name for setting in self.settings)
+
+    def options(self, cfg: Any) -> dict[str, Any]:
+        """Its settings' values in `cfg`, name -> value."""
+        return {name: getattr(cfg, name) for name in self.static_fields}
