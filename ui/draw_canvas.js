@@ -5,6 +5,39 @@
 const BITMAP = 32;
 const MIN_STEP = 0.25; // bitmap pixels between kept points
 const MAX_POINTS = 4000; // bnnlab.data.drawing.MAX_POINTS
+const MAX_STROKES = 200; // bnnlab.data.drawing.MAX_STROKES
+
+// What may be sent as "strokes": at most MAX_STROKES arrays of [x, y] pairs of finite numbers,
+// MAX_POINTS points in all. Anything else (e.g. an array 5,000 deep, set from the browser's
+// console) is never sent: Streamlit's JSON decoding of it raised RecursionError on the server
+// before the page's own checks (bnnlab.data.drawing.parse_strokes) could refuse it.
+function isDrawing(value) {
+  if (!Array.isArray(value) || value.length > MAX_STROKES) return false;
+  let points = 0;
+  for (const stroke of value) {
+    if (!Array.isArray(stroke)) return false;
+    points += stroke.length;
+    if (points > MAX_POINTS) return false;
+    for (const p of stroke) {
+      if (!Array.isArray(p) || p.length !== 2 || !p.every(Number.isFinite)) return false;
+    }
+  }
+  return true;
+}
+
+// The component's setter behind the check above (the setter itself stays in this closure).
+const REFUSED = "That is not a drawing: it was not sent.";
+
+function checkedSetter(setStateValue, pad) {
+  return (name, value) => {
+    if (name === "strokes" && isDrawing(value)) {
+      if (pad.hint.textContent === REFUSED) pad.hint.textContent = "";
+      setStateValue(name, value);
+    } else {
+      pad.hint.textContent = REFUSED;
+    }
+  };
+}
 
 class DrawCanvas {
   constructor(root) {
@@ -151,7 +184,7 @@ export default function (component) {
     root.__draw = new DrawCanvas(root);
   }
   const pad = root.__draw;
-  pad.setState = setStateValue;
+  pad.setState = checkedSetter(setStateValue, pad);
   if (data && Number.isFinite(data.pen_radius)) pad.penRadius = data.pen_radius;
   if (data && data.hint !== undefined && !pad.hint.textContent) pad.hint.textContent = data.hint;
   pad.restore(data ? data.strokes : null);

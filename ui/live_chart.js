@@ -51,6 +51,68 @@ function niceTicks(lo, hi, count) {
   return ticks;
 }
 
+// ---------------------------------------------------------------- far probes, reliability
+const FAR_PROBES_KEY = "bnnlab-far-probes";
+
+function farProbesWanted() {
+  try { return sessionStorage.getItem(FAR_PROBES_KEY) === "1"; } catch (err) { return false; }
+}
+
+// `frames.far_probes_payload`: the probe grid's nodes where the mask byte is 1.
+function decodeFarProbes(p) {
+  const out = { x: [], y: [] };
+  if (!p || !p.mask) return out;
+  const mask = decodeBytes(p.mask);
+  for (let k = 0; k < mask.length; k++) {
+    if (!mask[k]) continue;
+    out.x.push(p.x0 + (k % p.n) * p.dx);
+    out.y.push(p.x0 + Math.floor(k / p.n) * p.dx);
+  }
+  return out;
+}
+
+// A reliability diagram beside ECE (`predict.reliability`): each confidence bin's accuracy as
+// a bar against the diagonal (calibrated), in a 54 × 40 SVG; empty bins draw nothing.
+function drawReliability(el, r) {
+  if (!el) return;
+  const key = r ? JSON.stringify(r) : "";
+  if (el.__key === key) return;
+  el.__key = key;
+  el.innerHTML = "";
+  if (!r || !Array.isArray(r.accuracy)) return;
+  const W = 54, H = 40, n = r.accuracy.length, lo = Number(r.lowest) || 0;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("width", W); svg.setAttribute("height", H);
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("role", "img");
+  const shown = r.accuracy.map((a, b) => r.count[b] ? `${(lo + (b + 0.5) * (1 - lo) / n)
+    .toFixed(2)}: ${(100 * a).toFixed(0)}% right` : null).filter(Boolean);
+  svg.setAttribute("aria-label", "Reliability diagram: accuracy per confidence bin, " +
+                   shown.join(", "));
+  const y = (v) => H - 1 - (H - 2) * v;
+  const rect = document.createElementNS(ns, "rect");
+  rect.setAttribute("x", 0.5); rect.setAttribute("y", 0.5);
+  rect.setAttribute("width", W - 1); rect.setAttribute("height", H - 1);
+  rect.setAttribute("fill", "none"); rect.setAttribute("stroke", "#bbb");
+  svg.appendChild(rect);
+  r.accuracy.forEach((a, b) => {
+    if (!r.count[b] || !Number.isFinite(a)) return;
+    const bar = document.createElementNS(ns, "rect");
+    const x = 1 + (b * (W - 2)) / n;
+    bar.setAttribute("x", x.toFixed(1)); bar.setAttribute("width", ((W - 2) / n - 1).toFixed(1));
+    bar.setAttribute("y", y(a).toFixed(1)); bar.setAttribute("height", (H - 1 - y(a)).toFixed(1));
+    bar.setAttribute("fill", "#2f6db5");
+    svg.appendChild(bar);
+  });
+  const diag = document.createElementNS(ns, "line");  // confidence = accuracy: calibrated
+  diag.setAttribute("x1", 1); diag.setAttribute("y1", y(lo).toFixed(1));
+  diag.setAttribute("x2", W - 1); diag.setAttribute("y2", y(1).toFixed(1));
+  diag.setAttribute("stroke", "#c0392b"); diag.setAttribute("stroke-dasharray", "2 2");
+  svg.appendChild(diag);
+  el.appendChild(svg);
+}
+
 // ---------------------------------------------------------------- legends
 // The frame's classes: `d.classes = [{label, color: "#rrggbb"}, ...]` (K entries) when the
 // server sends them, else wire.js's two palette classes.
@@ -99,6 +161,17 @@ function drawLegends(root, d, hasBoundaries) {
   if (hasBoundaries) {
     mean.appendChild(legendItem('<span class="bnn-line"></span>', "one posterior sample's boundary"));
   }
+  const far = legendItem('<input type="checkbox" class="bnn-far-toggle">',
+                         "far probe points (\u2265 2 units from every training point)");
+  far.classList.add("bnn-far-item");
+  const box = far.querySelector("input");
+  box.checked = !!root.__live.showFar;
+  box.setAttribute("aria-label", "Show the far probe points on the maps");
+  box.addEventListener("change", () => root.__live.setShowFar(box.checked));
+  const label = document.createElement("label");
+  label.className = far.className;
+  label.append(...far.childNodes);
+  mean.appendChild(label);
   const unc = root.querySelector(".bnn-unc .bnn-legend");
   const max = Number(d.uncertainty_max);
   unc.textContent = "";
@@ -106,8 +179,11 @@ function drawLegends(root, d, hasBoundaries) {
   text.className = "bnn-legend-scale";
   const k = Number.isFinite(max) ? Math.round(Math.exp(max)) : 2;  // max = ln K for K classes
   const top = `yellow ${Number.isFinite(max) ? max.toFixed(2) : "0.69"} nats = ln ${k}`;
-  text.textContent = `dark 0 = certain · ${top}` + (UNCERTAINTY_TOP[d.uncertainty_kind] ||
-                                                   UNCERTAINTY_TOP.total);
+  // a coin flip is two classes' top; with K it is every class equally likely
+  const meaning = d.uncertainty_kind === "total" && k > 2
+    ? ", every class equally likely: \u201cI don\u2019t know\u201d"
+    : (UNCERTAINTY_TOP[d.uncertainty_kind] || UNCERTAINTY_TOP.total);
+  text.textContent = `dark 0 = certain · ${top}` + meaning;
   unc.appendChild(text);
 }
 
@@ -261,6 +337,20 @@ class CanvasMap {
     setText(lo, "0");
   }
 
+  // The far probe points (≥ 2 units from every training point: where "epistemic far" is
+  // measured) as small dots, dark on the mean map and white on the uncertainty map.
+  drawFarProbes(ctx) {
+    const far = this.live.decoded.far;
+    ctx.fillStyle = this.kind === "mean" ? "rgba(40,40,40,0.8)" : "rgba(255,255,255,0.9)";
+    ctx.beginPath();
+    for (let k = 0; k < far.x.length; k++) {
+      const [px, py] = this.toPixel(far.x[k], far.y[k]);
+      ctx.moveTo(px + 1.4, py);
+      ctx.arc(px, py, 1.4, 0, 2 * Math.PI);
+    }
+    ctx.fill();
+  }
+
   draw(d, title) {
     setText(this.titleEl, title);
     this.cachedSize = this.measure();
@@ -320,6 +410,7 @@ class CanvasMap {
         }
       }
     };
+    if (this.live.showFar) this.drawFarProbes(ctx);
     drawPoints(this.live.decoded.train, false);
     if (this.kind === "mean") drawPoints(this.live.decoded.test, true);
     const pending = this.live.pending;
@@ -385,7 +476,8 @@ function elboNote(h, range) {
 class LiveChart {
   constructor(root) {
     this.root = root;
-    root.innerHTML = '<div class="bnn-row"><div class="bnn-map"></div><div class="bnn-unc"></div>' +
+    root.innerHTML = '<div class="bnn-verdict" role="status" aria-live="polite"></div>' +
+      '<div class="bnn-row"><div class="bnn-map"></div><div class="bnn-unc"></div>' +
       '</div><div class="bnn-metrics"></div><div class="bnn-elbo"></div>' +
       '<div class="bnn-elbo-note"></div>' +
       '<div class="bnn-error"></div>';
@@ -399,6 +491,7 @@ class LiveChart {
     this.redraws = 0;
     this.pending = [];  // points clicked onto the map that no frame holds yet: {id, x, y, c, at}
     this.markers = 0;
+    this.showFar = farProbesWanted();
     new ResizeObserver(() => this.redrawMaps()).observe(root);
   }
 
@@ -474,13 +567,15 @@ class LiveChart {
       this.data = d;
       if (!this.dropPending(applied) && titleChanged) this.redrawMaps();
       this.showMetrics(d.metrics || []);
+      this.showVerdict(d.verdict);
       if (d.history) this.scheduleElbo(d.history);
       return;
     }
     this.frameId = d.frame_id;
     // Decoded once per frame for both maps (the payload object itself is left as received).
     this.decoded = { segments: decodeSegments(d.boundaries),
-                     train: decodePoints(d.train), test: decodePoints(d.test) };
+                     train: decodePoints(d.train), test: decodePoints(d.test),
+                     far: decodeFarProbes(d.far_probes) };
     this.data = d;
     if (this.viewRevision !== d.view_revision || !this.view) {
       this.viewRevision = d.view_revision;
@@ -501,8 +596,44 @@ class LiveChart {
     this.root.dataset.redraws = String(this.redraws);
     this.root.dataset.step = String(d.step);
     this.root.dataset.trainPoints = String(d.train.n);
+    this.root.dataset.farProbes = String(this.decoded.far.x.length);
     this.showMetrics(d.metrics || []);
+    this.showVerdict(d.verdict);
     if (d.history) this.scheduleElbo(d.history);
+  }
+
+  // The one verdict (bnnlab.core.verdict) above the maps, in a box of fixed height: its
+  // headline, why in a few words, and the step it was read at; the full sentence on hover.
+  showVerdict(v) {
+    const box = this.root.querySelector(".bnn-verdict");
+    if (!v) { setText(box, ""); return; }
+    // After a server restart (ui/live_push.js) the fresh run's strip says so until it trains.
+    const restarted = this.restarted && Number(v.step) === 0;
+    if (!restarted) this.restarted = false;
+    const key = [v.kind, v.headline, v.reason, v.step, restarted].join("|");
+    if (box.__key === key) return;
+    box.__key = key;
+    box.className = "bnn-verdict bnn-verdict-" + v.kind;
+    box.dataset.kind = v.kind;
+    box.title = v.sentence || "";
+    box.textContent = "";
+    const head = document.createElement("strong");
+    const why = document.createElement("span");
+    if (restarted) {
+      head.textContent = "The server restarted: the run you had is gone.";
+      why.textContent = " This is a fresh run from the settings in your link (step 0).";
+    } else {
+      head.textContent = `Verdict: ${v.headline}`;
+      why.textContent = ` \u2014 ${v.reason} (step ${Number(v.step).toLocaleString("en")})`;
+    }
+    box.append(head, why);
+  }
+
+  setShowFar(on) {
+    this.showFar = on;
+    try { sessionStorage.setItem(FAR_PROBES_KEY, on ? "1" : "0"); } catch (err) { /* private */ }
+    this.root.dataset.showFar = on ? "1" : "0";
+    this.redrawMaps();
   }
 
   showMetrics(items) {
@@ -512,14 +643,18 @@ class LiveChart {
       for (let k = 0; k < items.length; k++) {
         const cell = document.createElement("div");
         cell.className = "bnn-metric";
-        cell.innerHTML = '<div class="bnn-metric-label"></div><div class="bnn-metric-value"></div>';
+        cell.innerHTML = '<div class="bnn-metric-label"></div><div class="bnn-metric-value">' +
+          '<span class="bnn-metric-number"></span><span class="bnn-metric-se"></span>' +
+          '<span class="bnn-reliability"></span></div>';
         box.appendChild(cell);
       }
     }
     items.forEach((item, k) => {
       const cell = box.children[k];
       setText(cell.querySelector(".bnn-metric-label"), item.label);
-      setText(cell.querySelector(".bnn-metric-value"), item.value);
+      setText(cell.querySelector(".bnn-metric-number"), item.value);
+      setText(cell.querySelector(".bnn-metric-se"), item.se ? `\u00b1${item.se}` : "");
+      drawReliability(cell.querySelector(".bnn-reliability"), item.reliability);
       if (cell.title !== (item.help || "")) cell.title = item.help || "";
       if (cell.dataset.label !== item.label) cell.dataset.label = item.label;
     });
@@ -551,7 +686,8 @@ class LiveChart {
         { type: "scatter", mode: "lines", name: labels[1],
           x: steps, y: plotlyArray(h.ell), line: { color: "#2f6db5" } },
         { type: "scatter", mode: "lines",
-          name: labels[2].startsWith("−") ? "β·" + labels[2].slice(1) : "−β·" + labels[2],
+          name: h.trace_names ? h.trace_names[2]  // the method's own (frames.history_payload)
+            : labels[2].startsWith("−") ? "β·" + labels[2].slice(1) : "−β·" + labels[2],
           x: steps, y: plotlyArray(h.neg_kl), line: { color: "#c0392b" } },
       ];
       const range = recentRange(traces, steps);
@@ -559,11 +695,15 @@ class LiveChart {
         title: { text: vi ? "ELBO = E_q[log P(Y|X,θ)] − β·KL(q‖prior), per step"
                           : (h.method_label || "MAP") + ": " + labels[0] + " per step",
                  font: { size: 13 } },
-        height: 260, margin: { l: 60, r: 10, t: 34, b: 30 },
-        xaxis: { title: { text: "step" } }, legend: { orientation: "h", y: -0.3 },
+        // the legend under the axis title, never on it (a MAP run's longer names wrap)
+        height: 290, margin: { l: 60, r: 10, t: 34, b: 66 },
+        xaxis: { title: { text: "step", standoff: 4 } },
+        legend: { orientation: "h", x: 0, y: -0.32, yanchor: "top" },
         yaxis: { title: { text: range.clipped ? "nats per point (recent)" : "nats per point",
                           font: { size: 11 } },
-                 range: range.y, autorange: range.y ? false : true },
+                 // no `range: null`: with uirevision, Plotly.react re-applies a kept
+                 // `yaxis.range[0]` into the new layout and throws on a null container
+                 ...(range.y ? { range: range.y, autorange: false } : { autorange: true }) },
         uirevision: this.viewRevision,
       };
       setText(this.root.querySelector(".bnn-elbo-note"), elboNote(h, range));

@@ -84,8 +84,27 @@ class FrameTransport {
     return true;
   }
 
+  // The page's buttons changed (its spec's `live` flipped): a status pushed before the new
+  // spec arrived was judged against the old buttons, so ask for the current frame and status
+  // again (the server sends them whether or not they changed). Not a learner's command: it is
+  // not counted. No open socket: its first frame, sent on opening, carries the status anyway.
+  sync() {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || !ws.__opened) return;
+    try { ws.send(JSON.stringify({c: "sync"})); } catch (err) { /* closing: it reopens */ }
+  }
+
   // A frame from either source: keep it if it is the newest seen, draw at the next frame.
+  // Frames from another server process (a restart under this tab: its counter starts at 1
+  // again) reset the order, and the chart says the old run is gone.
   offer(d) {
+    const server = d && d.server;
+    if (server && this.server && server !== this.server) {
+      this.shownOrder = -1;
+      this.pending = null;
+      this.root.__live.restarted = true;
+    }
+    if (server) this.server = server;
     const n = frameOrder(d);
     if (n >= 0 && n < this.shownOrder) { this.dropped += 1; return; }
     if (this.pending && n >= 0 && n < frameOrder(this.pending)) { this.dropped += 1; return; }
@@ -215,18 +234,16 @@ function installButtonCommands() {
       window.__bnnReleased = null;
       return;
     }
-    for (const c of ["train", "pause"]) {
-      if (keys[c] && button.closest(`.st-key-${CSS.escape(keys[c])}`)) {
-        if (t.send({ c })) {
-          t.commandAt = performance.now();
-          if (PAGE_BUTTON_DELAY_MS > 0) {
-            ev.stopImmediatePropagation();
-            ev.preventDefault();
-            setTimeout(() => { window.__bnnReleased = button; button.click(); },
-                       PAGE_BUTTON_DELAY_MS);
-          }
+    const c = keys.command;  // what the run button says now: "train", "pause" or none
+    if (c && keys.key && button.closest(`.st-key-${CSS.escape(keys.key)}`)) {
+      if (t.send({ c })) {
+        t.commandAt = performance.now();
+        if (PAGE_BUTTON_DELAY_MS > 0) {
+          ev.stopImmediatePropagation();
+          ev.preventDefault();
+          setTimeout(() => { window.__bnnReleased = button; button.click(); },
+                     PAGE_BUTTON_DELAY_MS);
         }
-        return;
       }
     }
   }, true);
@@ -240,8 +257,10 @@ function bnnLiveReceive(root, data, setTriggerValue) {
   installButtonCommands();
   t.trigger = setTriggerValue;
   if (data.push) {
-    if (!t.spec || t.spec.live !== data.push.live) t.statusSent = null;
+    const flipped = !!t.spec && t.spec.live !== data.push.live;
+    if (!t.spec || flipped) t.statusSent = null;
     t.connect(data.push);
+    if (flipped) t.sync();
   } else {
     t.connect(null);
   }

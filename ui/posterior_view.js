@@ -8,6 +8,9 @@ const POST_LUT = makeLut(BLUE_STOPS);
 const FAST_FPS = 30;  // trajectories per second
 const SLOW_FPS = 15;  // leapfrog states per second
 const POST_PAD = 4;
+const AXIS_LEFT = 34;  // room for the vertical axis's title and its end values
+const AXIS_BOTTOM = 30;  // room for the horizontal axis's title and its end values
+const AXIS_FONT = '12px "Source Sans Pro", sans-serif';
 
 class PosteriorView {
   constructor(root) {
@@ -95,13 +98,16 @@ class PosteriorView {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
     ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(this.image, POST_PAD, POST_PAD, w - 2 * POST_PAD, h - 2 * POST_PAD);
+    // the plot's box: room on the left and below for the axes' titles when the payload names them
+    const left = d.axes ? AXIS_LEFT : POST_PAD, bottom = d.axes ? AXIS_BOTTOM : POST_PAD;
+    const pw = w - left - POST_PAD, ph = h - POST_PAD - bottom;
+    ctx.drawImage(this.image, left, POST_PAD, pw, ph);
     const [x0, x1, y0, y1] = d.box;
-    const px = (x) => POST_PAD + (x - x0) / (x1 - x0) * (w - 2 * POST_PAD);
-    const py = (y) => h - POST_PAD - (y - y0) / (y1 - y0) * (h - 2 * POST_PAD);
+    const px = (x) => left + (x - x0) / (x1 - x0) * pw;
+    const py = (y) => POST_PAD + ph - (y - y0) / (y1 - y0) * ph;
     ctx.save();
     ctx.beginPath();
-    ctx.rect(POST_PAD, POST_PAD, w - 2 * POST_PAD, h - 2 * POST_PAD);
+    ctx.rect(left, POST_PAD, pw, ph);
     ctx.clip();
     let info = d.note || "";
     if (d.gaussian) info = this.drawGaussian(ctx, d.gaussian, px, py);
@@ -109,11 +115,38 @@ class PosteriorView {
     ctx.restore();
     ctx.strokeStyle = "#888";
     ctx.lineWidth = 1;
-    ctx.strokeRect(POST_PAD, POST_PAD, w - 2 * POST_PAD, h - 2 * POST_PAD);
+    ctx.strokeRect(left, POST_PAD, pw, ph);
+    if (d.axes) this.drawAxes(ctx, d.axes, d.box, left, pw, ph);
     setText(this.info, info);
     this.frames += 1;
     this.root.dataset.frames = String(this.frames);
     this.root.dataset.method = d.method;
+  }
+
+  drawAxes(ctx, names, box, left, pw, ph) {
+    // Each axis: its parameter's name in the middle, its two end values at the ends.
+    const [x0, x1, y0, y1] = box;
+    const base = POST_PAD + ph;
+    ctx.fillStyle = "#333";
+    ctx.font = AXIS_FONT;
+    ctx.textBaseline = "top";
+    ctx.textAlign = "left";
+    ctx.fillText(fixed(x0, 1), left, base + 3);
+    ctx.textAlign = "right";
+    ctx.fillText(fixed(x1, 1), left + pw, base + 3);
+    ctx.textAlign = "center";
+    ctx.fillText(names[0], left + pw / 2, base + 14);
+    ctx.save();
+    ctx.translate(left - 3, base);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textBaseline = "bottom";
+    ctx.textAlign = "left";
+    ctx.fillText(fixed(y0, 1), 0, 0);
+    ctx.textAlign = "right";
+    ctx.fillText(fixed(y1, 1), ph, 0);
+    ctx.textAlign = "center";
+    ctx.fillText(names[1], ph / 2, -13);
+    ctx.restore();
   }
 
   drawGaussian(ctx, g, px, py) {

@@ -3,8 +3,8 @@ over it in the browser (a v2 component). A Gaussian method is its 1σ and 2σ el
 plays its chain one trajectory per animation frame: the leapfrog states, the end momenta whose
 turning back stopped the trajectory (the U-turn), the state drawn from it, and the samples
 accumulating, with the step size and the warm-up phase shown. The payload comes from
-`bnnlab.exact.lab.Comparison.view_payload`; the image is repainted only when its id changes,
-so switching methods sends and draws little."""
+`bnnlab.lessons.exact.table.MethodTable.view_payload`; the image is repainted only when its id
+changes, so switching methods sends and draws little."""
 
 from __future__ import annotations
 

@@ -9,9 +9,10 @@ message within `AUTH_TIMEOUT_S`, then receives frames and answers each with the 
 (one frame in flight: the server keeps only the newest frame while it waits, so a slow browser
 gets fewer, fresher frames, never a queue).
 
-Commands (issue 18: Train, Pause and a point added on the map take effect without waiting for
+Commands (Train, Pause and a point added on the map take effect without waiting for
 a Streamlit rerun): after the token the browser may also send `{"c": "train"}`,
-`{"c": "pause"}` or `{"c": "click", "x": float, "y": float, "mode": "add0"…"add4" | "probe",
+`{"c": "pause"}`, `{"c": "sync"}` (send the current frame and status again: the page's buttons
+changed) or `{"c": "click", "x": float, "y": float, "mode": "add0"…"add4" | "probe",
 "id": str}` (`parse_command` says exactly what is accepted). They act on the token's own
 Session only, in order, on one worker thread per connection (Pause blocks until the chunk in
 flight ends), and each wakes the pump for a fresh frame. The same button press or map click
@@ -47,7 +48,8 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from bnnlab import config, push
+from bnnlab.core import limits
+from bnnlab.live import push
 
 ROUTE = "bnnlab/frames"
 AUTH_TIMEOUT_S = 5.0
@@ -55,7 +57,7 @@ ACK_TIMEOUT_S = 30.0  # a browser that stops reading for this long is disconnect
 ALIVE_CHECK_S = 1.0  # how often a connected stream re-checks that its session lives
 MAX_MESSAGE_CHARS = 256  # "k" and the commands; a click with full-precision floats is ~110
 MAX_PENDING_COMMANDS = 16  # commands queued behind the one running: more closes (1008)
-CLICK_MODES = ("probe", *(f"add{k}" for k in range(config.MAX_CLASSES)))
+CLICK_MODES = ("probe", *(f"add{k}" for k in range(limits.MAX_CLASSES)))
 CLICK_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 CLOSE_REFUSED, CLOSE_EXPIRED, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED = 4403, 4401, 1009, 1003
 CLOSE_POLICY = 1008
@@ -168,9 +170,10 @@ def _no_constant(name: str) -> Any:
 
 def parse_command(text: Any) -> dict | None:
     """A browser's command, validated, or None when `text` is not exactly one of:
-    `{"c": "train"}`, `{"c": "pause"}`, or `{"c": "click", "x": x, "y": y, "mode": m, "id": i}`
-    with finite numbers x, y (not booleans), m in `CLICK_MODES` and i matching `CLICK_ID`; no
-    other keys. Whether the click lies on the map or its class exists is the Session's to say."""
+    `{"c": "train"}`, `{"c": "pause"}`, `{"c": "sync"}`, or
+    `{"c": "click", "x": x, "y": y, "mode": m, "id": i}` with finite numbers x, y (not
+    booleans), m in `CLICK_MODES` and i matching `CLICK_ID`; no other keys. Whether the click
+    lies on the map or its class exists is the Session's to say."""
     if not isinstance(text, str) or len(text) > MAX_MESSAGE_CHARS:
         return None
     try:
@@ -180,7 +183,7 @@ def parse_command(text: Any) -> dict | None:
     if not isinstance(obj, dict):
         return None
     kind = obj.get("c")
-    if kind in ("train", "pause"):
+    if kind in ("train", "pause", "sync"):
         return {"c": kind} if set(obj) == {"c"} else None
     if kind != "click" or set(obj) != {"c", "x", "y", "mode", "id"}:
         return None
@@ -204,6 +207,8 @@ def execute(sub: push.Subscription, command: dict) -> None:
             live.train()
         elif command["c"] == "pause":
             live.pause()
+        elif command["c"] == "sync":
+            sub.resync()
         elif command["mode"].startswith("add"):
             # Refused (off the map, too many points, over the budget): nothing changes here and
             # the page's run of the same click shows the reason.

@@ -1,4 +1,4 @@
-"""A message about an uploaded file that cannot go stale (issue 14).
+"""A message about an uploaded file that cannot go stale.
 
 Streamlit's file uploader refuses a file over `server.maxUploadSize` in the browser and does not
 rerun the script, so an `st.error` about the previous file stayed on screen next to Streamlit's

@@ -1,28 +1,26 @@
 """Chapter 2 · The Bayesian view of training: data, likelihood and prior; functions drawn from
 the prior; and why the evidence integral is out of reach for any real network.
 
-UI only: the networks and their numbers come from `bnnlab.prior_predictive`, the figures from
-`bnnlab.figures.prior`. Each numbered section is a fragment: its own widgets rerun only it.
+UI only: the networks, their numbers and the sentences built from them come from
+`bnnlab.lessons.prior`, the figures from `bnnlab.figures.prior`. Each numbered section is a
+fragment: its own widgets rerun only it.
 """
 
 from __future__ import annotations
 
-import functools
 from concurrent.futures import Future
 
 import jax
 import numpy as np
 import streamlit as st
 
-from bnnlab import prior_predictive as pp
-from bnnlab import toy_posterior as tp
+from bnnlab.core.text import fmt
 from bnnlab.figures import prior as figs
-from bnnlab.text import fmt
+from bnnlab.lessons import prior as pp
 from ui.figure import figure
 
 WIDTHS = (2, 4, 8, 16, 32, 64)
 GRID_POINTS = (2, 3, 5, 10, 20, 50, 100, 1000)
-EVIDENCE_GRIDS = (5, 10, 20, 50, 100, 200)
 MAX_POINTS = 200
 NUM_BOUNDARY_DRAWS = 6
 # One picture: 10 networks on a 60×60 plane, a line of 200 points and the data (padded to 200).
@@ -37,22 +35,10 @@ def prior_picture(seed: int, hidden: tuple[int, ...], activation: str, num_class
                                  prior_std, data_x, **PICTURE)
 
 
-def evidence_rows() -> list[tuple[int, float, float]]:
-    """(G, log P(D), warm seconds) for chapter 3's logistic regression on G×G grids."""
-    data = tp.make_data("logistic", 40, 0.05, seed=0)
-    rows = []
-    for g in EVIDENCE_GRIDS:
-        grid, seconds = pp.time_warm(functools.partial(
-            tp.exact_posterior, data, "logistic", 1.5, size=g, num_refinements=0,
-            box=(-7.5, 7.5, -7.5, 7.5)))
-        rows.append((g, grid.log_evidence, seconds))
-    return rows
-
-
 @st.cache_resource(show_spinner=False)
 def evidence_table() -> Future[list[tuple[int, float, float]]]:
     """The table, timed once per server process in the background while the page draws."""
-    return pp.in_background(evidence_rows)
+    return pp.in_background(pp.evidence_on_grids)
 
 
 evidence_table()  # starts timing now, in the background
@@ -96,29 +82,24 @@ def pieces_section(hidden: tuple[int, ...], activation: str, num_classes: int,
         data = pp.make_blobs(int(num_points), int(num_classes), float(spread), seed)
         figure(figs.dataset_figure(data.x, data.y), key="ch2_data_chart")
     with c_lik:
-        name = "Bernoulli on σ(f(x))" if num_classes == 2 else "categorical on softmax(f(x))"
-        st.markdown(f"**Likelihood** P(Y | X, θ): {name}, a product over the points.")
+        st.markdown(f"**Likelihood** P(Y | X, θ): {pp.likelihood_name(num_classes)}, a "
+                    "product over the points.")
         draw = st.slider("Which network θ (a draw from the prior)", 1, NUM_BOUNDARY_DRAWS, 1,
                          key="ch2_draw", persist_state="session")
         with st.spinner("Compiling this network (once per architecture and server)…",
                         show_time=True):
             picture = prior_picture(seed, hidden, activation, int(num_classes), prior_std,
                                     data.x)
-        view = pp.view_network(picture.thetas[draw - 1], np.concatenate(
-            [picture.plane_logits[draw - 1], picture.data_logits[draw - 1]]),
-            picture.plane_logits.shape[1], data.y, prior_std)
-        res = len(picture.axis)
-        figure(figs.likelihood_figure(
-            picture.axis, view.plane_probs.reshape(res, res, -1), data.x, data.y,
-            view.point_log_lik), key="ch2_likelihood_chart")
+        view = pp.view_drawn_network(picture, draw - 1, data.y, prior_std)
+        figure(figs.likelihood_figure(picture.axis, view.plane_probs, data.x, data.y,
+                                      view.point_log_lik), key="ch2_likelihood_chart")
         st.metric("log P(Y | X, θ) = Σᵢ log P(yᵢ | xᵢ, θ)", fmt(view.point_log_lik.sum(), 2),
                   help="Bigger markers are points this network finds surprising "
                        "(low log P(yᵢ | xᵢ, θ)).")
     with c_prior:
         st.markdown(f"**Prior** P(θ) = N(0, {prior_std:g}²) on each of the d = {num_params:,} "
                     "weights and biases: small values around zero.")
-        figure(figs.prior_weights_figure(view.theta, float(prior_std)),
-                        key="ch2_prior_chart")
+        figure(figs.prior_weights_figure(view.theta, float(prior_std)), key="ch2_prior_chart")
         st.metric("log P(θ) for this network", f"{view.log_prior:.1f}")
 
 
@@ -137,10 +118,9 @@ def prior_functions_section(prior_2d: pp.PriorPicture) -> None:
         prior_2d.line_x, prior_2d.line_logits[:num_draws, :, 0]), key="ch2_functions_chart")
     st.markdown("The same networks on the whole plane (two classes): each panel is one "
                 "network's P(class 1 | x), the black line its decision boundary.")
-    res = len(prior_2d.axis)
-    probs = pp.class_probabilities(prior_2d.plane_logits[:NUM_BOUNDARY_DRAWS])[..., 1]
-    figure(figs.boundary_draws_figure(prior_2d.axis, probs.reshape(-1, res, res)),
-                    key="ch2_boundaries_chart")
+    figure(figs.boundary_draws_figure(
+        prior_2d.axis, pp.boundary_probabilities(prior_2d, NUM_BOUNDARY_DRAWS)),
+        key="ch2_boundaries_chart")
 
 
 @st.fragment
@@ -162,15 +142,11 @@ def evidence_section(num_params: int) -> None:
         st.metric("Parameters d", f"{num_params:,}")
         st.metric("Grid points Gᵈ", pp.format_power_of_ten(cost.log10_grid_points))
         st.metric("Atoms in the universe", "≈ 10⁸⁰")
-        st.markdown(f"At 10⁹ likelihood evaluations a second this takes "
-                    f"**{pp.format_power_of_ten(cost.log10_years)} years** (the universe is "
-                    "about 1.4 × 10¹⁰ years old)." if cost.log10_years > 0 else
-                    f"At 10⁹ likelihood evaluations a second this takes "
-                    f"{10 ** cost.log10_years * pp.SECONDS_PER_YEAR:.2g} s.")
+        st.markdown(pp.grid_time_sentence(cost))
     with f_col:
         figure(figs.intractability_figure(num_params, points_per_axis,
-                                                   pp.LOG10_ATOMS_IN_UNIVERSE),
-                        key="ch2_intractability_chart")
+                                          pp.LOG10_ATOMS_IN_UNIVERSE),
+               key="ch2_intractability_chart")
 
 
 pieces_section(hidden, activation, int(num_classes), prior_std, seed, num_params)
@@ -185,15 +161,7 @@ with st.spinner("Timing the grid integrals on this server…", show_time=True):
         evidence_table.clear()
         table = []
         st.warning(f"The timing table could not be computed here ({type(err).__name__}).")
-rows = [f"| {g} × {g} = {g * g:,} | {log_evidence:.8f} | {seconds * 1000:.1f} ms |"
-        for g, log_evidence, seconds in table]
-st.markdown(
-    "Logistic regression on 1-D data, y ~ Bernoulli(σ(w·x + b)), has two parameters. Here is "
-    "its log evidence on ever finer grids over [−7.5, 7.5]² (prior σ = 1.5, 40 points): by "
-    "G = 100 it has stopped changing, after only 10⁴ likelihood evaluations. The times were "
-    "measured on this server (numpy, the median of three calls after a first one).\n\n"
-    "| grid | log P(D) | time |\n|---|---|---|\n" + "\n".join(rows)
-)
+st.markdown(pp.evidence_table_markdown(table))
 st.markdown("Chapter 3 uses exactly this to put the exact posterior next to its variational "
             "approximation and to compute every term of the ELBO: "
             "[→ 3 · Variational inference](variational-inference)")

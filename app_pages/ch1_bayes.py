@@ -1,8 +1,9 @@
 """Chapter 1 · Bayes' theorem, felt through the talk's bug-free code example.
 
-UI only: every number comes from `bnnlab.bayes`, every figure from `bnnlab.figures.bayes`. The
-three sliders at the top feed every section; the n-passes slider and the variational section
-are fragments, so their own widgets rerun only them.
+UI only: every number comes from `bnnlab.lessons.bayes`, every sentence that depends on one from
+`bnnlab.lessons.bayes_text`, every figure from `bnnlab.figures.bayes`. The three sliders at the
+top feed every section; the n-passes slider and the variational section are fragments, so their
+own widgets rerun only them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import math
 import numpy as np
 import streamlit as st
 
-from bnnlab import bayes
-from bnnlab import bayes_text as text
+from bnnlab.core.text import fmt
 from bnnlab.figures import bayes as figures
-from bnnlab.text import fmt
+from bnnlab.lessons import bayes
+from bnnlab.lessons import bayes_text as text
 from ui.figure import figure
 
 MAX_PASSES = 20
@@ -23,15 +24,9 @@ POPULATION = 1000
 PHI_GRID = np.linspace(0.0, 1.0, 401)
 PRIOR_GRID = np.linspace(0.0, 1.0, 201)
 TICK_S = 0.12
-num, nats = bayes.format_probability, bayes.format_nats
 
 st.title("1 · Bayes' theorem")
-st.markdown(
-    "You wrote some code and the tests pass. How sure should you now be that it is bug-free? "
-    "Let **F** = *my code is bug-free* and **T** = *the tests pass*. Bayes' theorem turns "
-    "your belief **before** the tests, the prior P(F), into your belief **after** them, "
-    "the posterior P(F | T). Drag the sliders and watch it move."
-)
+st.markdown(text.INTRO)
 left, middle, right = st.columns(3)
 prior = left.slider("Prior P(F): how sure you are before testing", 0.0, 1.0, 0.5, 0.01,
                     key="ch1_prior", persist_state="session",
@@ -47,29 +42,22 @@ try:
 except ValueError as err:  # only reachable through a tampered session state
     st.error(f"Invalid input: {err}. Reload the page to get the defaults back.")
     st.stop()
-talks_case = lik_bug_free == 1.0 and lik_buggy == 0.5
 
 st.header("The update, step by step")
 numbers, derivation = st.columns([2, 3], gap="large")
 with derivation:
     st.markdown("**Bayes' theorem**")
-    st.latex(r"P(F \mid T) = \frac{P(T \mid F)\,P(F)}{P(T)}")
+    st.latex(text.BAYES_LATEX)
     st.markdown("**The evidence: every way the tests can pass**")
     st.latex(text.evidence_latex(passed))
     if passed.posterior is not None:
         st.markdown("**The posterior**")
         st.latex(text.posterior_latex(passed))
-    if passed.posterior is not None and talks_case:
+    if passed.posterior is not None and bayes.is_talks_case(lik_bug_free, lik_buggy):
         st.markdown("**The talk's case**: P(T | F) = 1 and P(T | ¬F) = ½, so")
         st.latex(text.talks_case_latex(passed))
 if passed.posterior is None:
-    st.warning(
-        "**This evidence is impossible under your model.** With these numbers the tests can "
-        "never pass: P(T) = 0, because every program you consider possible fails them. "
-        "Bayes' theorem would divide by zero, so there is no posterior. If the tests did "
-        "pass, your model is wrong: give some probability to passing (raise P(T | F) or "
-        "P(T | ¬F), or move the prior away from 0 and 1)."
-    )
+    st.warning(text.IMPOSSIBLE_EVIDENCE)
     st.stop()
 posterior = passed.posterior
 with numbers:
@@ -96,8 +84,7 @@ freq_text_col.markdown(text.natural_frequencies_markdown(freqs))
 if freqs.passing > 0:
     freq_text_col.latex(text.natural_frequency_latex(freqs, posterior))
 else:
-    freq_text_col.info(f"Passing is so rare here that none of {POPULATION:,} whole programs "
-                       "pass; the exact posterior above still holds.")
+    freq_text_col.info(text.no_passing_note(POPULATION))
 
 
 @st.fragment
@@ -121,36 +108,22 @@ def evidence_over_time(prior: float, lik_bug_free: float, lik_buggy: float) -> N
         words.markdown(note)
     words.subheader("…and then the tests fail once")
     if failed.posterior is None:
-        words.warning("**A failure is impossible under your model**: with these numbers every "
-                      "program you consider possible passes (P(¬T) = 0), so P(F | ¬T) does not "
-                      "exist. If you ever see one fail, your model was wrong.")
+        words.warning(text.IMPOSSIBLE_FAILURE)
         return
     words.metric("P(F | ¬T): the tests fail", f"{failed.posterior:.4f}")
     words.latex(text.failure_latex(failed))
-    if lik_bug_free == 1.0 and prior > 0.0:
-        words.error("**One failure proves there is a bug.** Bug-free code always passes "
-                    "(P(T | F) = 1), so a failing run is impossible if F is true: the posterior "
-                    "drops to exactly 0, no matter how many passes came before (the dotted red "
-                    "line stays at 0). Passing tests can never prove code correct; one failing "
-                    "test proves it wrong.")
+    if bayes.failure_proves_a_bug(prior, lik_bug_free):
+        words.error(text.FAILURE_PROVES_A_BUG)
     elif failed.posterior < prior:
-        words.markdown("A failure is evidence against F, but since bug-free code can fail too "
-                      f"(P(¬T | F) = {num(1 - lik_bug_free)}), it is not proof.")
+        words.markdown(text.failure_not_proof(lik_bug_free))
 
 
 evidence_over_time(prior, lik_bug_free, lik_buggy)
 
 st.header("The same example as variational inference")
-st.markdown(
-    "Chapter 3 will approximate a posterior we cannot compute. Here we can compute it, so "
-    "we can watch the approximation work. Choose a distribution **q** over the two "
-    "hypotheses H ∈ {F, ¬F} with q(F) = φ, and score it with the **ELBO**:"
-)
-st.latex(r"\mathrm{ELBO}(\varphi) = \mathbb{E}_q[\log P(T \mid H)] - \mathrm{KL}(q \,\Vert\, "
-         r"P(H)) \qquad\text{and}\qquad \log P(T) = \mathrm{ELBO}(\varphi) + \mathrm{KL}(q "
-         r"\,\Vert\, P(H \mid T))")
-st.markdown("log P(T) does not depend on φ, and KL ≥ 0 with equality only at q = posterior, so "
-            "**maximising the ELBO is the same as making q equal to the posterior**.")
+st.markdown(text.ELBO_INTRO)
+st.latex(text.ELBO_LATEX)
+st.markdown(text.ELBO_MAXIMISER)
 
 
 def _start_optimising() -> None:
@@ -181,8 +154,7 @@ def variational_section(prior: float, lik_bug_free: float, lik_buggy: float,
                             0.0, 1.0, step=0.001, format="%.3f", key="ch1_phi",
                             persist_state="session",
                             disabled=running)
-    if ascent and not running and abs(phi - round(ascent.phi, 3)) > 0.01:
-        # φ moved by hand (by more than the slider's echo of the optimiser's value): forget it.
+    if ascent and ascent.moved_by_hand(phi):  # the learner took over: forget the ascent
         st.session_state.pop("ch1_vi", None)
         ascent = None
     degenerate = posterior in (0.0, 1.0)
@@ -198,11 +170,8 @@ def variational_section(prior: float, lik_bug_free: float, lik_buggy: float,
         st.info(text.certain_posterior_note(posterior))
     if not math.isfinite(elbo):
         st.warning(text.infinite_elbo_note(phi, posterior))
-    for col, label, value in zip(st.columns(5), (
-            "E_q[log P(T|H)]", "KL(q ‖ prior)", "ELBO(φ)", "KL(q ‖ posterior)", "log P(T)"), (
-            float(current.expected_log_likelihood[0]), float(current.kl_to_prior[0]), elbo,
-            kl_post, grid.log_evidence), strict=True):
-        col.metric(label, nats(value))
+    for col, (label, value) in zip(st.columns(5), text.elbo_metrics(current), strict=True):
+        col.metric(label, value)
     if math.isfinite(elbo):
         st.latex(text.identity_latex(elbo, kl_post, grid.log_evidence))
     chart_col, bars_col = st.columns([3, 2], gap="large")
@@ -214,9 +183,7 @@ def variational_section(prior: float, lik_bug_free: float, lik_buggy: float,
         with bars_col:
             figure(figures.elbo_waterfall(current), key="ch1_waterfall")
     if ascent and not running and ascent.phis:
-        st.success(f"Gradient ascent took {int(ascent.state.step)} steps to φ = "
-                   f"{ascent.phi:.4f}; the exact posterior is P(F | T) = {posterior:.4f}. "
-                   "The ELBO's maximiser is the posterior.")
+        st.success(text.ascent_summary(int(ascent.state.step), ascent.phi, posterior))
 
 
 variational_section(prior, lik_bug_free, lik_buggy, posterior)
