@@ -1,8 +1,8 @@
 """Load test: N headless-browser learners press Train on one local server and watch for a while;
 then one learner does Train/Reset cycles while the server's memory is sampled.
 
-    python loadtest/run_load.py                       # 20 sessions, 60 s, 100 cycles
-    python loadtest/run_load.py --sessions 3 --seconds 10 --cycles 10   # a quick check
+    python tools/loadtest/run_load.py                       # 20 sessions, 60 s, 100 cycles
+    python tools/loadtest/run_load.py --sessions 3 --seconds 10 --cycles 10   # a quick check
 
 Reports (and writes as JSON with --out): errors (page errors, console errors, exception
 elements, tracebacks in the server log), each session's steps and redraws, how often sessions

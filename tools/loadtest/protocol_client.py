@@ -19,7 +19,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from bnnlab import push
+from bnnlab.live import push
 
 XSRF_COOKIE = "_streamlit_xsrf"
 LIVE = ("training", "waiting", "compiling")

@@ -1,9 +1,9 @@
-"""Fair share (issue 14): a default session's click Train → first frame in a real browser, alone
+"""Fair share: a default session's click Train → first frame in a real browser, alone
 and while 4 heavy sessions train on the same server. The heavy sessions are protocol clients
-(loadtest/protocol_client.py: Streamlit's protocol plus the push route, frames received and
+(tools/loadtest/protocol_client.py: Streamlit's protocol plus the push route, frames received and
 acked as the chart does), so that their browsers do not eat the 2 cores the server runs on.
 
-    python loadtest/fair_share.py [--heavy 4] [--repeats 3] [--watch 5] [--out f.json]
+    python tools/loadtest/fair_share.py [--heavy 4] [--repeats 3] [--watch 5] [--out f.json]
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
+for path in (ROOT, Path(__file__).resolve().parent):  # bnnlab and tests; this folder
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
-from bnnlab import bench_browser  # noqa: E402
-from loadtest.protocol_client import Learner  # noqa: E402
+from protocol_client import Learner  # noqa: E402
+
+from bnnlab.bench import browser as bench_browser  # noqa: E402
 
 HEAVY_QUERY = bench_browser.HEAVY_QUERY  # near the cost budget: 2000 points, 128,128, S=16
 

@@ -2,7 +2,7 @@
 nginx with cookie affinity; browser sessions go through nginx, spread over both backends, and
 each one trains undisturbed.
 
-    python loadtest/two_process.py [--sessions 8] [--seconds 20]
+    python tools/loadtest/two_process.py [--sessions 8] [--seconds 20]
 
 Checks: every request of a session (page, static files, the /_stcore/stream WebSocket) reached
 one backend; both backends served sessions; every session made progress with no errors; no

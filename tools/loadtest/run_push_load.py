@@ -1,5 +1,5 @@
-"""Load test of the push path with lightweight protocol clients (loadtest/protocol_client.py), not
-browsers, so that the server is what is measured (issue 18):
+"""Load test of the push path with lightweight protocol clients (protocol_client.py), not
+browsers, so that the server is what is measured:
 
 * for each learner count N (default 1, 5, 10, 20, 30, 40): N learners open the playground,
   press Train and receive frames on the push route for `--seconds`; per-learner frames/s
@@ -10,7 +10,7 @@ browsers, so that the server is what is measured (issue 18):
 Bounded: at most 60 learners, 120 s a window, a global `--deadline`; loopback only. Writes a
 JSON file and, with `--plot`, a PNG drawn by plotly.js in headless Chromium.
 
-    python loadtest/run_push_load.py --out loadtest/results/push_load.json \\
+    python tools/loadtest/run_push_load.py --out tools/loadtest/results/push_load.json \\
         --plot docs/push_load.png
 """
 
@@ -23,12 +23,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
+for path in (ROOT, Path(__file__).resolve().parent):  # bnnlab and tests; this folder
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
-from loadtest.common import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, cpu_seconds, rss_mb  # noqa: E402
-from loadtest.protocol_client import Learner, ProtocolError  # noqa: E402
+from common import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, cpu_seconds, rss_mb  # noqa: E402
+from protocol_client import Learner, ProtocolError  # noqa: E402
 
 QUERY = ("num_points=200&hidden=16,16&num_samples=4&steps_per_chunk=20&grid_size=40"
          "&steps=100000")
