@@ -1,7 +1,13 @@
-"""Shared fixtures: a live `streamlit run` server and a headless Debian Chromium via Playwright.
+"""Shared fixtures and helpers of every tier, defined once.
 
-Browser tests never call `playwright install`: they drive /usr/bin/chromium. Where it is
-missing they skip locally, but under CI (env CI=true) a skipped browser test is a failure.
+Tiers by folder (they mirror the package): `unit/` (bnnlab's pieces against exact references),
+`contract/` (every method and dataset through one suite, the CLI's JSON, the method doc),
+`live/` (runs, trainer, scheduler, push), `pages/` (AppTest), `browser/` (Playwright driving
+Debian's Chromium against `streamlit run`). Browser tests and long training runs are marked
+`slow`: `python3 -m pytest -q -m "not slow"` is the fast tier, `python3 -m pytest -q` everything.
+
+Browser tests never call `playwright install`: they drive /usr/bin/chromium. Where it is missing
+they skip locally, but under CI (env CI=true) a skipped test is a failure.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,10 +38,30 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/browser/ is a browser test, and slow."""
+    browser_dir = ROOT / "tests" / "browser"
+    for item in items:
+        if browser_dir in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def eventually(predicate: Callable[[], bool], timeout: float, poll: float = 0.02) -> bool:
+    """Whether `predicate()` holds within `timeout` s, checked every `poll` s: for a state that
+    no event announces (a thread count, a server coming up). Prefer an event where there is one."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
 
 
 def _unavailable(reason: str) -> None:
@@ -44,35 +71,34 @@ def _unavailable(reason: str) -> None:
 
 
 class StreamlitServer:
-    """`streamlit run app.py` on 127.0.0.1 and a free port, logging to a file."""
+    """`streamlit run <script>` (the app by default) on 127.0.0.1 and a free port, logging to a
+    file."""
 
-    def __init__(self, log_path: Path, extra_env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, log_path: Path, extra_env: dict[str, str] | None = None,
+                 script: str = "app.py", port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), **(extra_env or {}))
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py",
+            [sys.executable, "-m", "streamlit", "run", script,
              "--server.headless", "true", "--server.address", "127.0.0.1",
              "--server.port", str(self.port), "--browser.gatherUsageStats", "false",
              "--server.fileWatcherType", "none"],
             cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env,
         )
-        self._wait_healthy(timeout_s=90)
+        if not eventually(self._healthy, timeout=90, poll=0.3):
+            raise RuntimeError(f"streamlit did not become healthy:\n{self.log()}")
 
-    def _wait_healthy(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"streamlit did not become healthy:\n{self.log()}")
+    def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{self.log()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
 
     def log(self) -> str:
         if not self._log.closed:
@@ -114,7 +140,7 @@ def browser():
 @pytest.fixture
 def page(browser, app_server):
     """A fresh browser context (1400×1000). No visit to Home first: a deep link works on a
-    fresh server (app.py's st.App lifespan; test_browser_deeplinks.py)."""
+    fresh server (tests/browser/test_browser_deeplinks.py)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     tab = context.new_page()
     tab.set_default_timeout(60_000)
