@@ -14,15 +14,19 @@ import json
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
-from bnnlab import config, datasets
-from bnnlab.text import fmt
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python docs/…` from anywhere
+
+from bnnlab import registry  # noqa: E402
+from bnnlab.core.text import fmt  # noqa: E402
+from bnnlab.data import toy  # noqa: E402
 
 METHODS = ("vi", "map", "dropout", "ensemble")
 
 
 def run(dataset: str, method: str, extra: list[str]) -> dict:
-    noise = datasets.REGISTRY[dataset].default_noise
+    noise = toy.REGISTRY[dataset].default_noise
     cmd = [sys.executable, "-m", "bnnlab", "train", "--dataset", dataset, "--noise", str(noise),
            "--method", method, *extra, "--json"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -46,7 +50,7 @@ def markdown(path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--datasets", default=",".join(config.DATASETS))
+    parser.add_argument("--datasets", default=",".join(registry.MAP_DATASETS))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--extra", default="", help="more CLI flags for every run")
     parser.add_argument("--no-recommended", action="store_true")
@@ -58,7 +62,7 @@ def main() -> None:
     for dataset in args.datasets.split(","):
         for method in args.methods.split(","):
             recommended = [f"--{k.replace('_', '-')}={v}"
-                           for k, v in datasets.recommended(dataset, method).items()]
+                           for k, v in toy.recommended(dataset, method).items()]
             variants = [shlex.split(args.extra)]
             if recommended and not args.no_recommended:
                 variants.append([*shlex.split(args.extra), *recommended])

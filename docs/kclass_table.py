@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from bnnlab import cli, datasets
-from tests.test_kclass import _knn_accuracy, _nearest_shape_rule
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python docs/…` from anywhere
+
+from bnnlab import cli  # noqa: E402
+from bnnlab.data import toy  # noqa: E402
+from tests.unit.test_kclass import _knn_accuracy, _nearest_shape_rule  # noqa: E402
 
 
 def separability(name: str, k: int) -> dict:
-    noise = datasets.REGISTRY[name].default_noise
+    noise = toy.REGISTRY[name].default_noise
     rule, knn = [], []
     for seed in range(3):
-        x, y = datasets.make(name, 512, noise, seed, num_classes=k)
+        x, y = toy.make(name, 512, noise, seed, num_classes=k)
         rule.append(float(np.mean(_nearest_shape_rule(name, x, k) == y)))
         knn.append(_knn_accuracy(x, y))
     return {"kind": "separability", "dataset": name, "num_classes": k, "noise": noise,

@@ -1,12 +1,15 @@
 """Render every registered dataset at its default noise (and the spiral at the old raw noise
-0.15) as one PNG, with Pillow only: `python3 docs/render_datasets.py docs/datasets.png`."""
+0.15) as one PNG, with Pillow only: `python3 docs/render_datasets.py docs/toy.png`."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bnnlab import datasets
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python docs/…` from anywhere
+
+from bnnlab.data import toy  # noqa: E402
 
 PANEL, PAD = 260, 24
 COLOURS = ((31, 119, 180), (214, 39, 40))
@@ -28,10 +31,10 @@ def panel(title: str, x: np.ndarray, y: np.ndarray) -> Image.Image:
 
 def main(out: str) -> None:
     panels = []
-    for name, spec in datasets.REGISTRY.items():
-        x, y = datasets.make(name, 512, spec.default_noise, seed=0)
+    for name, spec in toy.REGISTRY.items():
+        x, y = toy.make(name, 512, spec.default_noise, seed=0)
         panels.append(panel(f"{name}, noise {spec.default_noise:g}", x, y))
-    x, y = datasets.make("spiral", 512, 0.15 / datasets.REGISTRY["spiral"].noise_scale, seed=0)
+    x, y = toy.make("spiral", 512, 0.15 / toy.REGISTRY["spiral"].noise_scale, seed=0)
     panels.append(panel("spiral before (raw std 0.15)", x, y))
     cols = 4
     rows = -(-len(panels) // cols)
@@ -42,4 +45,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "docs/datasets.png")
+    main(sys.argv[1] if len(sys.argv) > 1 else "docs/toy.png")
