@@ -10,11 +10,12 @@ import streamlit as st
 
 from bnnlab import registry
 from bnnlab.core import limits
-from bnnlab.core.errors import DataError
+from bnnlab.core.errors import ConfigError, DataError
 from bnnlab.data import toy
 from bnnlab.data.upload import load_csv
 from bnnlab.lessons import playground
 from bnnlab.lessons.playground import Session
+from bnnlab.lessons.playground_text import upload_refusal
 from bnnlab.live.status import LIVE, Status
 from bnnlab.live.trainer import friendly_error
 from bnnlab.training import config
@@ -220,11 +221,14 @@ def upload(live: Session, prefix: str, file) -> None:
         state.pop(prefix + "upload_error", None)  # a message belongs to its file alone
     if new_file:
         state[prefix + "upload_id"] = file.file_id
+        rows = None
         try:
-            loaded = live.upload(load_csv(file.getvalue()))
-        except DataError as err:
-            state[prefix + "upload_error"] = (
-                file.file_id, f"Could not use {file.name!r}: {err}. Keeping the previous data.")
+            rows = load_csv(file.getvalue())
+            loaded = live.upload(rows)
+        except (DataError, ConfigError) as err:  # bad data, or too costly: the data stay
+            count = 0 if rows is None else len(rows[0])
+            state[prefix + "upload_error"] = (file.file_id,
+                                              upload_refusal(file.name, err, count))
         else:
             if loaded:  # the sidebar was drawn for the old data: draw it again
                 state[prefix + "toast"] = f"Loaded {len(live.uploaded[0])} points from the CSV."

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bnnlab.bench.frame_cost import bench_frame_cost
 from bnnlab.core import predict, runtime
 from bnnlab.data import toy
 from bnnlab.methods.base import Hyper
@@ -461,6 +462,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "grid_predictive": bench_grid_predictive,
     "batched_runs": bench_batched_runs,
     "cost_model": bench_cost_model,
+    "frame_cost": bench_frame_cost,
     "digits_train": bench_digits_train,
 }
 

@@ -39,6 +39,7 @@ MAX_ABS_COORD = 50.0
 # for more than the server has.
 MAX_CHUNK_BYTES = 1 * 2**30  # memory of one compiled training chunk (XLA temp + arguments + out)
 MAX_CHUNK_SECONDS = 0.5  # a chunk ends within this, so Pause and a closed tab act within a second
+MAX_FRAME_SECONDS = 0.5  # a map (modelled) holds a slot no longer than a chunk does
 MAX_RUN_SECONDS = 1_800  # a whole run (warm-up included) at the modelled speed
 
 # The live session (`bnnlab.live`). A chunk aims at CHUNK_SECONDS of wall time (at most

@@ -17,7 +17,7 @@ import numpy as np
 
 from bnnlab import registry
 from bnnlab.core import limits, palette, runtime, verdict
-from bnnlab.core.errors import ConfigError
+from bnnlab.core.errors import BudgetError, ConfigError
 from bnnlab.data import toy
 from bnnlab.lessons.playground_data import (  # noqa: F401 - the session's public helpers
     PlaygroundData,
@@ -32,7 +32,7 @@ from bnnlab.live.compile_cache import CompileBusy
 from bnnlab.live.frames import REFRESH_S, View
 from bnnlab.live.run import Run, Snapshot
 from bnnlab.live.trainer import Status, Trainer, friendly_error, status_of
-from bnnlab.training import links
+from bnnlab.training import cost, links
 from bnnlab.training.config import TrainConfig
 from bnnlab.training.links import AddedPoint
 
@@ -175,9 +175,16 @@ class Session:
         return self.trainer.error or self.error
 
     @property
+    def expected_frame_s(self) -> float:
+        """The modelled cost of the live chart's next frame (the push pump's short lane)."""
+        return frames.frame_seconds(self.run, self.run.cfg.grid_size)
+
+    @property
     def notices(self) -> list[str]:
-        """What the cost budget changed in the run's settings (e.g. a shortened chunk)."""
-        return list(self.run.notices)
+        """What the cost budget changed in the run's settings (e.g. a shortened chunk, a
+        coarser map)."""
+        grid = frames.grid_notice(self.run, self.run.cfg.grid_size)
+        return [*self.run.notices, *([grid] if grid else [])]
 
     # ---------------------------------------------------------------- what the page binds to
     def apply(self, cfg: TrainConfig) -> bool:
@@ -456,7 +463,17 @@ class Session:
         self._restart([], self.uploaded)
 
     def upload(self, xy: tuple[np.ndarray, np.ndarray]) -> bool:
-        """Train on uploaded points `(x float32[n, 2], y int32[n])` from now on."""
+        """Train on uploaded points `(x float32[n, 2], y int32[n])` from now on. Rows over the
+        cost budget raise `BudgetError` and change nothing; when the rows are what to lower,
+        its `at_most` counts the file's rows (the budget counts the training split's)."""
+        cfg = _effective(self.cfg, xy)
+        train = len(build_data(cfg, None, xy).x_train)
+        try:
+            cost.check_cost(cfg, train)
+        except BudgetError as err:
+            if err.setting == "num_points" and err.at_most is not None:
+                err.at_most = int(err.at_most * len(xy[0]) / train)
+            raise
         return self._restart([], xy)
 
     def use_generated(self) -> None:

@@ -24,3 +24,16 @@ HONEST_CAVEAT = (
     "*between* clusters of data: factorised Gaussian posteriors stay confident in the gap (the "
     "*In-between* preset in the sidebar trains the reference, HMC, on it; switch *Inference* "
     "to VI to compare). Measured per method: docs/UNCERTAINTY.md.")
+
+
+def upload_refusal(file_name: str, err: ValueError, rows: int) -> str:
+    """The message for a CSV that cannot be used (`err`: bad data, or the settings with its
+    `rows` points over the cost budget), in the upload's own terms: the points of an upload
+    are its rows, not the *Number of points* setting, which it does not use."""
+    setting, at_most = getattr(err, "setting", None), getattr(err, "at_most", None)
+    if setting == "num_points" and at_most is not None:
+        why = (f"its {rows:,} rows are more than the server can train with these settings "
+               f"(at most {at_most:,}); use fewer rows, or fewer or narrower hidden layers")
+    else:
+        why = str(err)
+    return f"Could not use {file_name!r}: {why}. Keeping the previous data."

@@ -18,6 +18,7 @@ from bnnlab import registry
 from bnnlab.core import limits, palette, predict, text
 from bnnlab.live import wire
 from bnnlab.live.run import Run, Snapshot, serial
+from bnnlab.training import cost
 from bnnlab.training.predictive import PREDICT_CHUNK
 
 NUM_BOUNDARY_SAMPLES = 10  # posterior draws whose decision boundaries the map shows
@@ -48,7 +49,7 @@ def frame(run: Run, grid_size: int, zoom: float, kind: str,
     if kind not in UNCERTAINTY_KINDS:
         raise ValueError(f"kind must be one of {UNCERTAINTY_KINDS}")
     snap = snap or run.snapshot
-    grid_size = int(np.clip(grid_size, limits.MIN_GRID, limits.MAX_GRID))
+    grid_size = map_grid(run, grid_size)
     version = run.data_version
     key = (grid_size, float(zoom), kind, snap.serial, version, run.cfg.method)
 
@@ -59,6 +60,35 @@ def frame(run: Run, grid_size: int, zoom: float, kind: str,
         return payload
 
     return dict(run.cached("frame", key, compute))
+
+
+def map_grid(run: Run, grid_size: int) -> int:
+    """The grid the map is drawn at: `grid_size` (within the limits), or the finest coarser
+    one whose frame, boundaries included, stays within the frame budget
+    (`cost.affordable_grid`)."""
+    grid_size = int(np.clip(grid_size, limits.MIN_GRID, limits.MAX_GRID))
+    static = run.engine.static
+    boundaries = static.num_draws(NUM_BOUNDARY_SAMPLES) * BOUNDARY_GRID ** 2
+    return cost.affordable_grid(run.cfg, grid_size, static.num_draws(predict.MAP_SAMPLES),
+                                boundaries)
+
+
+def frame_seconds(run: Run, grid_size: int) -> float:
+    """The modelled cost of one frame of `run` (`cost.frame_cost`) at the grid it is drawn at."""
+    static = run.engine.static
+    return cost.frame_cost(run.cfg, map_grid(run, grid_size),
+                           static.num_draws(predict.MAP_SAMPLES),
+                           static.num_draws(NUM_BOUNDARY_SAMPLES) * BOUNDARY_GRID ** 2)
+
+
+def grid_notice(run: Run, grid_size: int) -> str | None:
+    """What the learner is told when the map is coarser than the chosen resolution."""
+    drawn = map_grid(run, grid_size)
+    if drawn >= grid_size:
+        return None
+    return (f"the map is drawn at {drawn}×{drawn}, not {grid_size}×{grid_size}: a finer map of "
+            f"this network would hold the server longer than {limits.MAX_FRAME_SECONDS:g} s a "
+            "frame (fewer or narrower hidden layers give a finer map)")
 
 
 def _grids(run: Run, grid_size: int, zoom: float) -> tuple:

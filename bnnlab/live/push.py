@@ -294,11 +294,13 @@ class Pump:
 
     def _expected_cost(self, costs: list[float]) -> float | None:
         """What the next frame should cost, for the slots' short lane: the cheapest recent
-        frame, or the session's modelled chunk time if that is lower (a light session's frame
-        costs about a chunk; measured times stretch while heavy sessions hold the cores)."""
-        chunk = getattr(self.sub.session.run, "expected_chunk_s", None)
-        candidates = [c for c in (min(costs) if costs else None, chunk) if c is not None]
-        return min(candidates) if candidates else None
+        frame (measured times stretch while heavy sessions hold the cores), at most twice the
+        session's modelled frame (`cost.frame_cost`); the model alone before the first frame.
+        A frame is not a chunk: a run of one step a chunk may still draw a five-second map."""
+        model = getattr(self.sub.session, "expected_frame_s", None)
+        if not costs:
+            return model
+        return min(costs) if model is None else min(min(costs), 2 * model)
 
     def _signature(self) -> tuple:
         live = self.sub.session

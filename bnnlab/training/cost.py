@@ -7,6 +7,10 @@ XLA's own `memory_analysis()` / `cost_analysis()` of the compiled chunk in the t
 `check_cost` refuses a run over the budget, naming the setting to lower (from the settings'
 declared `cost`), before anything is compiled. The engine's `start_run`, the live run and the
 CLI call it.
+
+A map costs too: every frame runs the network on grid² points × the map's posterior draws.
+`frame_cost` models it, and `affordable_grid` is the finest grid whose frame stays within
+`limits.MAX_FRAME_SECONDS` (the live maps and Compare's draw at it, with a note).
 """
 
 from __future__ import annotations
@@ -16,16 +20,21 @@ from typing import NamedTuple
 
 from bnnlab import registry
 from bnnlab.core import limits
-from bnnlab.core.errors import ConfigError
+from bnnlab.core.errors import BudgetError
 from bnnlab.training.config import SETTINGS, TrainConfig
 
 # Sustained float32 rate the time model assumes, by JAX backend. CPU: near the low end of what
 # training steps reached on the 2-core machine (`bench cost_model` reports model against
 # measurement), so that time is over- rather than under-estimated.
 ASSUMED_FLOPS_PER_S = {"cpu": 1e10, "gpu": 2e12, "tpu": 2e12}
+# A map's forward passes run on thousands of points at once and reach more of the machine than
+# a training step: `bench frame_cost` measured 1.9e10–5.9e10 flop/s on the 2-core machine, so
+# the frame model takes the low end (it over-estimates, by 1–3×).
+FRAME_FLOPS_PER_S = {"cpu": 2e10, "gpu": 2e12, "tpu": 2e12}
 STEP_OVERHEAD_S = 2e-5  # per scan iteration, whatever its size
 ACTIVATION_COPIES = 3  # activations kept for the backward pass, with their gradients
 FLOPS_PER_UNIT = 30  # activation function and its gradient, per hidden unit and point
+FORWARD_FLOPS_PER_UNIT = 10  # the activation alone (a map's forward pass), per unit and point
 BACKWARD_FACTOR = 3  # forward + backward ≈ 3 forward passes
 NOISE_BYTES_PER_NUMBER = 12  # a random float32 drawn for a whole chunk: bits, value, result
 NOISE_FLOPS_PER_NUMBER = 90  # threefry bits and the transform to a normal (XLA's count)
@@ -114,20 +123,20 @@ def max_steps_per_chunk_for(cfg: TrainConfig, num_points: int) -> int:
     return int(min(limits.MAX_STEPS_PER_CHUNK, max(1, limits.MAX_CHUNK_SECONDS // step_s)))
 
 
-def _lowered(setting_name: str, value: float, ratio: float) -> str:
+def _lowered(setting_name: str, value: float, ratio: float) -> int:
     """What to lower a setting to for a run `ratio` times over a budget: linear settings by
     the ratio, doublings by log2 of it."""
     setting = SETTINGS[setting_name]
     if setting.cost == "doublings":
-        fit = value - max(1, math.ceil(math.log2(ratio)))
-        return f"lower {setting_name} to at most {max(int(fit), 1)}"
-    return f"lower {setting_name} to at most {max(1, int(value / ratio))}"
+        return max(int(value - max(1, math.ceil(math.log2(ratio)))), 1)
+    return max(1, int(value / ratio))
 
 
-def advice(cfg: TrainConfig, num_points: int, ratio: float) -> str:
+def advice_for(cfg: TrainConfig, num_points: int, ratio: float) -> tuple[str, int | None]:
     """Which setting to lower, and to what, for a run `ratio` times over a budget: of the
     settings that enter the cost (`Setting.cost`: the MC samples when the method draws them,
-    the method's own, the points) and the hidden layers, the one nearest its maximum."""
+    the method's own, the points) and the hidden layers, the one nearest its maximum, as
+    (name, value); ("hidden", None) for the layers."""
     spec = registry.method(cfg.method)
     shares: dict[str, tuple[float, float]] = {}  # name -> (share of its maximum, value)
     if spec.uses_samples:
@@ -141,8 +150,20 @@ def advice(cfg: TrainConfig, num_points: int, ratio: float) -> str:
     # on a tie the first (a concrete number) wins
     name = max(shares, key=lambda n: shares[n][0])
     if name == "hidden":
-        return "use fewer or narrower hidden layers"
-    return _lowered(name, shares[name][1], ratio)
+        return name, None
+    if name == "num_points":  # the cost grows with the padded size: a power of two that fits
+        fit = data_bucket(num_points) / ratio
+        if fit < MIN_BUCKET:  # even the smallest padded size is over: the network is too big
+            return "hidden", None
+        return name, 1 << math.floor(math.log2(fit))
+    return name, _lowered(name, shares[name][1], ratio)
+
+
+def advice(cfg: TrainConfig, num_points: int, ratio: float) -> str:
+    """`advice_for` in words."""
+    name, value = advice_for(cfg, num_points, ratio)
+    return "use fewer or narrower hidden layers" if value is None else \
+        f"lower {name} to at most {value}"
 
 
 def check_cost(cfg: TrainConfig, num_points: int) -> tuple[TrainConfig, list[str]]:
@@ -154,16 +175,18 @@ def check_cost(cfg: TrainConfig, num_points: int) -> tuple[TrainConfig, list[str
     cost = chunk_cost(cfg, num_points)
     ratio = max(cost.bytes / limits.MAX_CHUNK_BYTES, cost.step_seconds / limits.MAX_CHUNK_SECONDS)
     if ratio > 1:
-        raise ConfigError(f"these settings need about {cost.bytes / 2**30:.2g} GB and "
+        raise BudgetError(f"these settings need about {cost.bytes / 2**30:.2g} GB and "
                           f"{cost.step_seconds:.2g} s a step, over the server's budget of "
                           f"{limits.MAX_CHUNK_BYTES / 2**30:g} GB and "
-                          f"{limits.MAX_CHUNK_SECONDS:g} s: {advice(cfg, num_points, ratio)}")
+                          f"{limits.MAX_CHUNK_SECONDS:g} s: {advice(cfg, num_points, ratio)}",
+                          *advice_for(cfg, num_points, ratio))
     if cost.run_seconds > limits.MAX_RUN_SECONDS:
-        fix = advice(cfg, num_points, cost.run_seconds / limits.MAX_RUN_SECONDS)
-        raise ConfigError(f"{cfg.steps:,} steps of these settings take about "
+        ratio = cost.run_seconds / limits.MAX_RUN_SECONDS
+        steps = int(limits.MAX_RUN_SECONDS / cost.step_seconds)
+        raise BudgetError(f"{cfg.steps:,} steps of these settings take about "
                           f"{cost.run_seconds / 60:.0f} min, over the "
                           f"{limits.MAX_RUN_SECONDS // 60} min a run may take: lower steps to at "
-                          f"most {int(limits.MAX_RUN_SECONDS / cost.step_seconds):,}, or {fix}")
+                          f"most {steps:,}, or {advice(cfg, num_points, ratio)}", "steps", steps)
     notices: list[str] = []
     limit = max_steps_per_chunk_for(cfg, num_points)
     if cfg.steps_per_chunk > limit:
@@ -171,3 +194,32 @@ def check_cost(cfg: TrainConfig, num_points: int) -> tuple[TrainConfig, list[str
                        f"chunk takes at most {limits.MAX_CHUNK_SECONDS:g} s")
         cfg = cfg.replace(steps_per_chunk=limit)
     return cfg, notices
+
+
+def forward_flops(cfg: TrainConfig) -> float:
+    """Floating-point operations of one forward pass of `cfg`'s network on one point."""
+    num_inputs, num_outputs = data_dims(cfg)
+    sizes = [num_inputs, *cfg.hidden, num_outputs]
+    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    return 2.0 * macs + FORWARD_FLOPS_PER_UNIT * (sum(cfg.hidden) + num_outputs)
+
+
+def frame_cost(cfg: TrainConfig, grid_size: int, draws: int, extra_points: int = 0,
+               backend: str | None = None) -> float:
+    """Modelled seconds of one map: `grid_size`² points through `draws` posterior draws of the
+    network, plus `extra_points` point-draws (e.g. the decision boundaries' grid), at
+    `FRAME_FLOPS_PER_S` (`bench frame_cost` holds it against measured frames)."""
+    rate = FRAME_FLOPS_PER_S.get(backend or _backend(), FRAME_FLOPS_PER_S["cpu"])
+    return (grid_size ** 2 * draws + extra_points) * forward_flops(cfg) / rate
+
+
+def affordable_grid(cfg: TrainConfig, grid_size: int, draws: int, extra_points: int = 0,
+                    budget_s: float = limits.MAX_FRAME_SECONDS,
+                    backend: str | None = None) -> int:
+    """The finest grid, at most `grid_size` and at least `limits.MIN_GRID`, whose map
+    (`frame_cost`) takes at most `budget_s`: a bigger network gets a coarser map rather than
+    frames that hold the server for seconds."""
+    per_point = frame_cost(cfg, 1, draws, 0, backend)
+    fixed = frame_cost(cfg, 0, draws, extra_points, backend)
+    fits = math.isqrt(max(0, int((budget_s - fixed) / per_point))) if per_point > 0 else grid_size
+    return int(min(grid_size, max(limits.MIN_GRID, fits)))

@@ -106,3 +106,32 @@ def test_hmc_run_time_counts_warmup_and_trajectory():
                       steps=20_000, hmc_warmup=5_000)
     with pytest.raises(ConfigError, match="hmc_max_doublings|steps"):
         cost.check_cost(cfg, 3750)
+
+
+# ---------------------------------------------------------------------------- the frame budget
+def test_frame_cost_counts_every_point_through_every_draw():
+    """A frame's model: grid² points × draws (+ the extra point-draws) × one forward pass,
+    2·Σ fan-in·fan-out + FORWARD_FLOPS_PER_UNIT per unit, at the frame rate."""
+    cfg = TrainConfig(hidden=(4,))
+    per_point = 2 * (2 * 4 + 4 * 1) + cost.FORWARD_FLOPS_PER_UNIT * (4 + 1)
+    assert cost.forward_flops(cfg) == per_point
+    seconds = cost.frame_cost(cfg, 10, 3, extra_points=7, backend="cpu")
+    assert seconds == pytest.approx((100 * 3 + 7) * per_point / cost.FRAME_FLOPS_PER_S["cpu"])
+
+
+def test_affordable_grid_keeps_a_light_map_and_coarsens_a_heavy_one():
+    """The defaults keep their grid (even the largest); the issue's heavy network (hidden
+    128×4, grid 150: ~70 GFLOP a frame) gets the finest grid within the frame budget."""
+    light = TrainConfig()
+    assert cost.affordable_grid(light, limits.MAX_GRID, 32, 16_000, backend="cpu") \
+        == limits.MAX_GRID
+    heavy = TrainConfig(hidden=(128,) * 4, grid_size=150)
+    assert cost.frame_cost(heavy, 150, 32, 16_000, backend="cpu") > 3.0
+    grid = cost.affordable_grid(heavy, 150, 32, 16_000, backend="cpu")
+    assert limits.MIN_GRID <= grid < 150
+    budget = limits.MAX_FRAME_SECONDS
+    assert cost.frame_cost(heavy, grid, 32, 16_000, backend="cpu") <= budget
+    assert cost.frame_cost(heavy, grid + 1, 32, 16_000, backend="cpu") > budget
+    # never below the smallest grid, whatever the network; a GPU draws the whole grid
+    assert cost.affordable_grid(heavy, 150, 10_000, backend="cpu") == limits.MIN_GRID
+    assert cost.affordable_grid(heavy, 150, 32, 16_000, backend="gpu") == 150

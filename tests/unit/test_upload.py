@@ -77,3 +77,37 @@ def test_csv_rejects_files_over_the_size_limit():
     """A file over 5 MB is refused before it is parsed."""
     with pytest.raises(DataError, match="limit is 5 MB"):
         upload.load_csv(b"1,2,0\n" * 1_000_000)
+
+
+def test_an_upload_over_the_budget_is_refused_in_rows_and_keeps_the_data():
+    """Issue 29 item 6: a 5,000-row CSV too costly for the network is refused in the upload's
+    own terms (its rows, not *Number of points*, which an upload does not use), says that the
+    previous data stay, and they do."""
+    import numpy as np
+
+    from bnnlab.core.errors import BudgetError
+    from bnnlab.lessons import playground
+    from bnnlab.lessons.playground_text import upload_refusal
+    from bnnlab.live import scheduler
+    from bnnlab.training.config import TrainConfig
+
+    live = playground.Session(TrainConfig(hidden=(128, 128, 128), num_samples=8),
+                              slots=scheduler.Slots(1))
+    try:
+        run = live.run
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(5_000, 2)).astype(np.float32)
+        y = (x[:, 0] > 0).astype(np.int32)
+        with pytest.raises(BudgetError) as caught:
+            live.upload((x, y))
+        err = caught.value
+        assert err.setting == "num_points" and 1_000 < err.at_most < 5_000
+        assert live.run is run and live.uploaded is None
+        message = upload_refusal("big.csv", err, 5_000)
+        assert "5,000 rows" in message and f"at most {err.at_most:,}" in message
+        assert "num_points" not in message and message.endswith("Keeping the previous data.")
+        # the rows it names fit: the budget counts the training split of that many rows
+        x_fit, y_fit = x[:err.at_most], y[:err.at_most]
+        assert live.upload((x_fit, y_fit)) and live.uploaded is not None
+    finally:
+        live.close()

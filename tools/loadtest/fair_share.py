@@ -4,6 +4,10 @@ and while 4 heavy sessions train on the same server. The heavy sessions are prot
 acked as the chart does), so that their browsers do not eat the 2 cores the server runs on.
 
     python tools/loadtest/fair_share.py [--heavy 4] [--repeats 3] [--watch 5] [--out f.json]
+        [--heavy-query frames]
+
+`--heavy-query frames` makes the heavy sessions frame-heavy instead (issue 29: hidden 128×4,
+grid 150, one sample, 15 steps a chunk: light chunks, ~70 GFLOP maps before the frame budget).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from protocol_client import Learner  # noqa: E402
 from bnnlab.bench import browser as bench_browser  # noqa: E402
 
 HEAVY_QUERY = bench_browser.HEAVY_QUERY  # near the cost budget: 2000 points, 128,128, S=16
+FRAME_HEAVY_QUERY = ("hidden=128,128,128,128&num_points=500&num_samples=1&grid_size=150"
+                     "&steps_per_chunk=15&steps=100000")
 
 
 def main() -> None:
@@ -33,9 +39,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--watch", type=float, default=5.0)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--heavy-query", default="chunks",
+                        help="'chunks' (the cost budget's heavy chunks), 'frames' (heavy maps) "
+                             "or a query string")
     args = parser.parse_args()
     heavy_n = min(args.heavy, 8)
-    result: dict = {"heavy_query": HEAVY_QUERY, "default_query": bench_browser.QUERY}
+    heavy_query = {"chunks": HEAVY_QUERY, "frames": FRAME_HEAVY_QUERY}.get(args.heavy_query,
+                                                                          args.heavy_query)
+    result: dict = {"heavy_query": heavy_query, "default_query": bench_browser.QUERY}
     with bench_browser._fresh_server_browser() as (browser, url):
         bench_browser._session(browser, url, 1.0)  # compiles the default architecture
         alone = [bench_browser._session(browser, url, args.watch)
@@ -43,7 +54,7 @@ def main() -> None:
         heavies = []
         try:
             for _ in range(heavy_n):
-                learner = Learner(url, "playground", HEAVY_QUERY, timeout=300)
+                learner = Learner(url, "playground", heavy_query, timeout=300)
                 learner.run_page()
                 learner.run_page("Train")
                 learner.subscribe()
