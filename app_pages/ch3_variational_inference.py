@@ -185,10 +185,11 @@ def every_method() -> None:
         shown = st.radio("Show on the posterior", METHODS, horizontal=True,
                          format_func=METHOD_LABELS.get, key="ch3_method",
                          persist_state="session")
-        if shown not in comparison.rows:
+        comparison.fill_in_background(first=shown)  # every row in a slot, on its own thread
+        if shown not in comparison.rows and shown not in comparison.errors:
             with st.spinner(text.running_text(shown)):
-                comparison.row(shown)
-        comparison.fill_in_background()  # the other rows, off the script thread
+                if not comparison.wait_for(shown, table.ROW_WAIT_S):
+                    st.info(text.SLOT_BUSY, icon=":material/hourglass_top:")
         left, right = st.columns(2)
         with left:
             posterior_view(comparison.view_payload(shown, view_t), key="ch3_posterior_view")
@@ -199,17 +200,16 @@ def every_method() -> None:
                    key="ch3_method_predictive")
 
     shown_view()
-    filling = comparison.filling
 
-    @st.fragment(run_every=TABLE_TICK_S if filling else None)
+    @st.fragment(run_every=TABLE_TICK_S if (filling := comparison.filling) else None)
     def rows() -> None:
         """The table, redrawn as rows come in (then one full rerun drops the timer)."""
+        comparison.fill_in_background()  # still looked at: keep filling (`MethodTable.idle`)
         if progress := comparison.progress():
             st.progress(*progress)
+        right = st.column_config.TextColumn(alignment="right")
         st.dataframe(table.shown(comparison.table(float(x_star))), hide_index=True,
-                     width="stretch",
-                     column_config={c: st.column_config.TextColumn(alignment="right")
-                                    for c in table.TABLE_NUMBERS})
+                     width="stretch", column_config=dict.fromkeys(table.TABLE_NUMBERS, right))
         st.caption(text.table_caption(data, classification))
         if filling and progress is None:
             st.rerun()

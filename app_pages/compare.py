@@ -5,8 +5,6 @@ thread through the server-wide slots; this page arranges widgets, maps and the t
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 from bnnlab import registry
@@ -14,7 +12,7 @@ from bnnlab.core import limits, runtime
 from bnnlab.core.errors import ConfigError
 from bnnlab.figures import compare as figures
 from bnnlab.lessons import compare, compare_view
-from bnnlab.live.trainer import Trainer
+from bnnlab.live.trainer import Trainer, friendly_error
 from bnnlab.training import config
 from ui import forms
 from ui.compare_maps import compare_maps
@@ -171,16 +169,17 @@ def live_view() -> None:
         if trainer.error:
             st.error(escape_markdown(f"Training stopped: {trainer.error}"),
                      icon=":material/error:")
-    report = comparison.report(int(SS[P + "grid_size"]), 3.0 if SS[P + "zoom"] else 1.0)
+    grid, zoom = int(SS[P + "grid_size"]), 3.0 if SS[P + "zoom"] else 1.0
+    report = comparison.latest_report(grid, zoom, compare.REPORT_WAIT_S[training])
+    if comparison.report_error is not None:
+        st.warning(escape_markdown(friendly_error(comparison.report_error)),
+                   icon=":material/warning:")
+    if report is None:
+        st.info(compare_view.DRAWING, icon=":material/hourglass_top:")
+        return
     kind = SS[P + "kind"]
     compare_maps(compare.maps_payload(report, kind, comparison.data), key=P + "maps")
-    k = comparison.num_classes
-    st.caption(f"Colour: {KIND_LABELS[kind]} in nats, one scale for every map (0 to ln {k} = "
-               f"{math.log(k):.2f}). "
-               + ("White line: P(y=1) = 0.5. " if k == 2 else
-                  "White lines: where the most probable class changes. ")
-               + "Dots: training points, coloured by class"
-               + (" · dotted box: the gap cut out of the moons." if comparison.data.gap else "."))
+    st.caption(compare_view.maps_caption(comparison, KIND_LABELS[kind], grid))
     for method in report.rows:
         progress = comparison.progress(method)
         if progress is not None:

@@ -28,14 +28,20 @@ from bnnlab.core.errors import ConfigError, DataError
 from bnnlab.core.settings import Setting
 from bnnlab.data import toy
 from bnnlab.live import scheduler, wire
+from bnnlab.live.latest import Latest
 from bnnlab.live.run import Run, Snapshot
 from bnnlab.methods.base import Progress
+from bnnlab.training import cost
 from bnnlab.training.config import TrainConfig
 
 GAP_DATASET = "moons_gap"  # the default: the set whose empty box shows in-between doubt
 # Every toy dataset (moons_gap included, once); labels from `registry.dataset_label`.
 COMPARE_DATASETS = registry.MAP_DATASETS
 MIN_HMC_DRAWS = 20  # HMC is the reference once it has kept this many draws
+# How long the page waits for a fresh report: while training it draws the last one meanwhile
+# and asks again on its next tick; once stopped it waits for the report of the final state.
+REPORT_WAIT_S = {True: 0.25, False: 10.0}
+FIRST_REPORT_WAIT_S = 60.0  # the first (it compiles each method's predictive) on a busy server
 MAX_SAMPLES_AFTER_WARMUP = 20_000  # draws a sampler keeps after its warm-up, at most
 REFERENCE_METHOD = "hmc"  # the predictive every other method is held against
 SAMPLES_AFTER_WARMUP = Setting(
@@ -174,7 +180,8 @@ class Report(NamedTuple):
 class Comparison:
     """Every chosen method on the same data; one per session."""
 
-    def __init__(self, settings: CompareSettings, data: CompareData | None = None) -> None:
+    def __init__(self, settings: CompareSettings, data: CompareData | None = None,
+                 slots: scheduler.Slots | None = None) -> None:
         self.settings = settings
         base = settings.base
         self.data = data or build_data(settings.dataset, base.num_points, base.noise,
@@ -185,6 +192,7 @@ class Comparison:
         for run in self.runs.values():
             run.share_far_points(self.far_points)
         self._turn = 0
+        self._latest: Latest[Report] = Latest(slots)  # the page's report, computed in a slot
 
     @property
     def finished(self) -> bool:
@@ -233,9 +241,40 @@ class Comparison:
         return run is not None and self._draws_kept(REFERENCE_METHOD,
                                                     run.snapshot) >= MIN_HMC_DRAWS
 
-    def report(self, grid_size: int = 50, zoom: float = 1.0) -> Report:
-        """Metrics, maps and the lesson for every method on one shared grid."""
+    def map_grid(self, grid_size: int) -> int:
+        """The shared grid the maps are drawn at: `grid_size` (within the limits), or the finest
+        coarser one whose maps, every method's together, stay within the frame budget
+        (`cost.affordable_grid`)."""
         grid_size = int(np.clip(grid_size, limits.MIN_GRID, limits.MAX_COMPARE_GRID))
+        draws = sum(run.engine.static.num_draws(predict.MAP_SAMPLES)
+                    for run in self.runs.values())
+        cfg = next(iter(self.runs.values())).cfg  # one architecture for every method
+        return cost.affordable_grid(cfg, grid_size, draws)
+
+    def latest_report(self, grid_size: int, zoom: float, wait_s: float) -> Report | None:
+        """`report` of the current snapshots, computed in a slot of the server-wide pool on a
+        worker thread (`live.latest`), never on the caller's: within `wait_s` s, else the last
+        one computed (None before the first; `report_error` says why if it failed). The first
+        report is waited for longer (`FIRST_REPORT_WAIT_S`): there is nothing else to show."""
+        if self._latest.value is None:
+            wait_s = max(wait_s, FIRST_REPORT_WAIT_S)
+        grid = self.map_grid(grid_size)
+        key = (grid, float(zoom), tuple(run.snapshot.serial for run in self.runs.values()))
+        return self._latest.get(key, lambda: self.report(grid, zoom), wait_s)
+
+    @property
+    def report_pending(self) -> bool:
+        """A newer report is waiting for its slot or being computed."""
+        return self._latest.pending
+
+    @property
+    def report_error(self) -> BaseException | None:
+        """What the last report's computation raised (e.g. no slot in time), if it did."""
+        return self._latest.error
+
+    def report(self, grid_size: int = 50, zoom: float = 1.0) -> Report:
+        """Metrics, maps and the lesson for every method on one shared grid (`map_grid`)."""
+        grid_size = self.map_grid(grid_size)
         every = np.concatenate([self.data.x_train, self.data.x_test])
         xs, ys, grid = predict.make_grid(every, grid_size, margin=0.5, zoom=zoom)
         shape = (len(ys), len(xs))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from bnnlab import registry
-from bnnlab.core import verdict
+from bnnlab.core import limits, verdict
 from bnnlab.core.text import fmt
 from bnnlab.lessons.compare import REFERENCE_METHOD, Comparison, Report, method_verdict
 
@@ -63,3 +63,24 @@ WHAT_YOU_SEE = (
     "same network with NUTS and Stan's warm-up (Hoffman & Gelman 2014; blackjax). The preset "
     "*moons with a gap* asks what each says between the clusters, where no data constrain the "
     "answer (Foong et al. 2019).")
+
+
+DRAWING = ("Drawing the maps: they are computed in a slot of the server's accelerator, "
+           "beside other learners' work…")
+
+
+def maps_caption(comparison: Comparison, kind_label: str, grid_size: int) -> str:
+    """The caption under the maps: the colour scale, the lines and the dots, and the map's
+    resolution when the frame budget made it coarser than `grid_size`."""
+    k = comparison.num_classes
+    drawn = comparison.map_grid(grid_size)
+    return (f"Colour: {kind_label} in nats, one scale for every map (0 to ln {k} = "
+            f"{math.log(k):.2f}). "
+            + ("White line: P(y=1) = 0.5. " if k == 2 else
+               "White lines: where the most probable class changes. ")
+            + "Dots: training points, coloured by class"
+            + (" · dotted box: the gap cut out of the moons." if comparison.data.gap else ".")
+            + (f" The maps are drawn at {drawn}×{drawn}, not {grid_size}×{grid_size}: finer "
+               f"maps of {len(comparison.runs)} methods of this network would hold the server "
+               f"longer than {limits.MAX_FRAME_SECONDS:g} s a report (fewer methods or a smaller "
+               "network give finer maps)." if drawn < grid_size else ""))

@@ -315,3 +315,52 @@ def test_methods_intro_says_why_one_mode_is_enough():
     predictive: θ and −θ (and swapped hidden units) predict the same."""
     assert "θ and −θ predict the same" in text.METHODS_INTRO
     assert "swapping hidden units" in text.METHODS_INTRO
+
+
+def test_table_rows_are_computed_in_a_slot_and_a_left_table_stops(monkeypatch):
+    """Chapter 3's rows go through the server-wide slots like training (issue 29 item 3): with
+    every slot held by others no row runs; the method the page shows runs first when a slot
+    frees; a table no page looks at for `IDLE_S` stops after its row (superseded settings)."""
+    import threading
+    import time
+
+    from bnnlab.lessons.exact import table as table_module
+    from bnnlab.live import scheduler
+
+    ran: list[tuple[str, int]] = []
+    slots = scheduler.Slots(1)
+    monkeypatch.setattr(table_module, "run_method",
+                        lambda method, *a: ran.append((method, slots.in_use())) or "row")
+    monkeypatch.setattr(table_module, "IDLE_S", 0.3)
+    data, _, noise = _case("logistic")
+    comparison = MethodTable(exact_data.ExactProblem(data, "logistic", 1.5, noise), 1.0,
+                             gaussian.make_q((-1.0, 1.0), (1.0, 1.0)), 0, slots=slots)
+    release = threading.Event()
+
+    def hold():
+        with slots.hold(30):
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    while slots.in_use() == 0:
+        time.sleep(0.01)
+    shown_method = approximations.METHODS[-1]
+    comparison.fill_in_background(first=shown_method)
+    assert not comparison.wait_for(shown_method, 0.2) and ran == []  # no slot: nothing ran
+    release.set()
+    assert comparison.wait_for(shown_method, 10)
+    assert ran[0] == (shown_method, 1)  # the page's method first, inside a slot
+    comparison.wait(30)  # looked at: the rest fill in
+    assert comparison.done == len(approximations.METHODS)
+    assert all(in_use == 1 for _, in_use in ran)
+    holder.join(5)
+
+    idle = MethodTable(exact_data.ExactProblem(data, "logistic", 1.5, noise), 1.0,
+                       gaussian.make_q((-1.0, 1.0), (1.0, 1.0)), 1, slots=slots)
+    monkeypatch.setattr(table_module, "run_method",
+                        lambda *a: time.sleep(0.2) or "row")
+    idle.fill_in_background()
+    time.sleep(1.5)  # nobody looks at it: it stops after the row it was on
+    assert 0 < idle.done < len(approximations.METHODS)
+    assert not idle._background.is_alive()

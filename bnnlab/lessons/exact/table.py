@@ -7,10 +7,12 @@ from __future__ import annotations
 import functools
 import math
 import threading
+import time
 import uuid
 
 import numpy as np
 
+from bnnlab.core import limits, runtime
 from bnnlab.core.text import fmt
 from bnnlab.lessons.exact import scoring
 from bnnlab.lessons.exact.approximations import (
@@ -24,8 +26,13 @@ from bnnlab.lessons.exact.data import PARAM_NAMES, ExactProblem
 from bnnlab.lessons.exact.gaussian import GaussianQ, q_covariance
 from bnnlab.lessons.exact.quadrature import exact_posterior, mass_box, posterior_predictive
 from bnnlab.lessons.exact.target import check_temperature
+from bnnlab.live import scheduler
 from bnnlab.live.wire import encode_floats, encode_grid
 
+# A table no page has looked at for this long computes no further row: the learner moved on
+# to other settings (a new table), and the superseded one stops after the row it is on.
+IDLE_S = 3.0
+ROW_WAIT_S = 60.0  # a page waits this long for the row it shows (a slow row of a busy server)
 # The table's numeric columns (the page shows them to 4 decimals, right-aligned).
 TABLE_NUMBERS = ("KL(Q‖P)", "KL(P‖Q)", "log evidence", "pred. at x*", "error",
                  "far entropy", "wall (s)")
@@ -42,18 +49,21 @@ class MethodTable:
     """Every method of `approximations.METHODS` on P_T(θ | D): the rows of the table, computed
     lazily.
 
-    Only the exact posterior is computed on construction. `row(method)` runs one method on
-    first use (the one a learner looks at), and `fill_in_background()` runs the rest on a
-    thread so that the table fills without holding the page's script thread (not a daemon: a
-    JAX call cut off at interpreter exit aborts the process).
-    Thread-safe: one lock per method, so a row is computed once even when the page and the
-    background thread ask for it together."""
+    Only the exact posterior is computed on construction. Every row is computed inside a slot
+    of `slots` (the server-wide pool, as training is), by `row(method)` or by the table's
+    filler thread (`fill_in_background`), which computes the method the learner looks at first
+    and stops once no page has looked at the table (`touch`) for `IDLE_S` s: work for settings
+    the learner has left is cancelled, not finished. The filler is not a daemon (a JAX call cut
+    off at interpreter exit aborts the process); it starts nothing new once the interpreter
+    exits. Thread-safe: one lock per method, so a row is computed once even when two threads
+    ask for it together."""
 
     def __init__(self, problem: ExactProblem, temperature: float, q0: GaussianQ,
-                 seed: int) -> None:
+                 seed: int, slots: scheduler.Slots | None = None) -> None:
         self.problem = problem
         self.temperature = check_temperature(temperature)
         self.q0, self.seed = q0, seed
+        self.slots = slots or scheduler.ACCELERATOR
         p = problem
         self.grid = exact_posterior(p.data, p.model, p.prior_std, p.noise,
                                     temperature=self.temperature)
@@ -61,6 +71,10 @@ class MethodTable:
         self.errors: dict[str, str] = {}
         self._locks = {m: threading.Lock() for m in METHODS}
         self._background: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._landed = threading.Condition()  # notified when a row (or an error) lands
+        self._first: str | None = None  # the method the filler computes next, if pending
+        self._seen = time.monotonic()
         self.id = uuid.uuid4().hex[:12]  # the player reloads its image when this changes
         self._lines: dict[tuple[str, bytes], np.ndarray] = {}
         self._tables: dict[float, list[dict[str, object]]] = {}
@@ -73,26 +87,63 @@ class MethodTable:
         return mass_box(self.grid, tail_mass=1e-4, pad=0.3)
 
     # ------------------------------------------------------------------ computing rows
-    def row(self, method: str) -> MethodResult | None:
-        """The method's row, computed now if it is not yet (None if it failed: `errors`)."""
+    def touch(self) -> None:
+        """A page looks at this table: keep filling it."""
+        self._seen = time.monotonic()
+
+    def idle(self) -> bool:
+        """No page has looked at the table for `IDLE_S` s."""
+        return time.monotonic() - self._seen > IDLE_S
+
+    def row(self, method: str, give_up=lambda: False) -> MethodResult | None:
+        """The method's row, computed now (inside a slot) if it is not yet; None if it failed
+        (`errors`), or if `give_up()` or the interpreter's exit ended the wait for a slot."""
         if method not in self._locks:
             raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
         with self._locks[method]:
             if method not in self.rows and method not in self.errors:
                 try:
-                    self.rows[method] = run_method(method, self.problem, self.grid, self.q0,
-                                                   0.0, self.seed)
+                    with self.slots.hold(limits.COMPILE_WAIT_S, account=id(self),
+                                         give_up=lambda: runtime.exiting() or give_up()):
+                        result = run_method(method, self.problem, self.grid, self.q0, 0.0,
+                                            self.seed)
+                    self.rows[method] = result
+                except scheduler.SlotTimeout:
+                    return None  # given up (or no slot): nothing is recorded, it may run later
                 except Exception as err:  # noqa: BLE001 - shown in the table, never raised
                     self.errors[method] = f"{type(err).__name__}: {err}"
+                with self._landed:
+                    self._landed.notify_all()
         return self.rows.get(method)
 
-    def fill_in_background(self) -> None:
-        """Start (once) a thread computing every row not computed yet."""
-        if self._background is None:
-            self._background = threading.Thread(
-                target=lambda: [self.row(m) for m in METHODS], daemon=False,
-                name=f"ch3-comparison-{self.id}")
+    def fill_in_background(self, first: str | None = None) -> None:
+        """Compute every row not computed yet on the filler thread, `first` before the others
+        (started if it is not running); the caller is a page looking at the table."""
+        self.touch()
+        if first is not None:
+            self._first = first
+        with self._start_lock:
+            alive = self._background is not None and self._background.is_alive()
+            if alive or not self.filling or runtime.exiting():
+                return
+            self._background = threading.Thread(target=self._fill, daemon=False,
+                                                name=f"ch3-comparison-{self.id}")
             self._background.start()
+
+    def _pending(self) -> list[str]:
+        return [m for m in METHODS if m not in self.rows and m not in self.errors]
+
+    def _fill(self) -> None:
+        while (pending := self._pending()) and not self.idle() and not runtime.exiting():
+            method = self._first if self._first in pending else pending[0]
+            if self.row(method, give_up=self.idle) is None and method not in self.errors:
+                return  # gave up waiting for a slot (idle, exiting): a later visit restarts it
+
+    def wait_for(self, method: str, timeout: float) -> bool:
+        """Block until `method`'s row (or its error) is in, or `timeout` s pass; whether it is."""
+        with self._landed:
+            return self._landed.wait_for(
+                lambda: method in self.rows or method in self.errors, timeout)
 
     @property
     def done(self) -> int:
@@ -112,10 +163,14 @@ class MethodTable:
             return None
         return done / len(METHODS), f"Running the methods: {done} of {len(METHODS)} done…"
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until the background thread (if any) has finished (tests, benchmarks)."""
-        if self._background is not None:
-            self._background.join(timeout)
+    def wait(self, timeout: float = 600.0) -> None:
+        """Block until the filler thread (if any) has finished, looking at the table meanwhile
+        as a page does (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while (thread := self._background) is not None and thread.is_alive() \
+                and (left := deadline - time.monotonic()) > 0:
+            self.touch()
+            thread.join(min(left, 0.5))
 
     # --------------------------------------------------------------------- reading rows
     def exact_line(self, x: np.ndarray) -> np.ndarray:

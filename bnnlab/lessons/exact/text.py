@@ -128,6 +128,10 @@ def derivation(run: FitRun, grid_nodes: tuple[int, int]) -> list[tuple[str, str]
     ]
 
 
+SLOT_BUSY = ("The server is busy with other learners' work: this method's result appears when "
+             "an accelerator slot frees.")
+
+
 def running_text(method: str) -> str:
     """The spinner's text while `method` runs in the script thread."""
     return f"Running {METHOD_LABELS[method]} (compiled once per server)…"
