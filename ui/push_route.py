@@ -21,13 +21,19 @@ training, Pause while paused, and a click whose id the Session already applied i
 (`Session.click`); a refused click is not applied here, so the page's run refuses it again and
 says why. A probe click is accepted and left to the page (its histogram is a Streamlit chart).
 
-Refusals (the connection is closed; nothing of any session is sent): Origin missing or not the
-page's own host, or a Host outside `server.allowedHosts` (HTTP 403 before the handshake); a
-first message that is not a live token for this browser (code 4403: unknown, malformed,
-another server's, expired with its session, or issued to a browser with another XSRF
-cookie); a message over `MAX_MESSAGE_CHARS` (1009) or anything but "k" or a valid command
-afterwards (1003); more than `MAX_PENDING_COMMANDS` commands waiting (1008); the session
-ending while connected (4401).
+Refusals (the connection is closed; nothing of any session is sent): Origin missing, or not
+the page's own origin (its scheme must be the request's, http for ws and https for wss, and its
+host:port the request's Host), or a Host outside `server.allowedHosts` (HTTP 403 before the
+handshake); a first message that is not a live token for this browser (code 4403: unknown,
+malformed, another server's, expired with its session, or issued to a browser with another
+XSRF cookie); a message over `MAX_MESSAGE_CHARS` (1009) or anything but "k" or a valid command
+afterwards (1003); messages ("k" and commands together) faster than `MESSAGE_RATE_PER_S` beyond
+a burst of `MESSAGE_BURST` (1008); more than `MAX_PENDING_COMMANDS` commands waiting (1008);
+the session ending while connected (4401).
+
+The request's scheme is the ASGI scope's; this route reads no forwarding header itself. Behind
+a TLS-terminating proxy it is wss only where the proxy sends `X-Forwarded-Proto` and uvicorn
+(as Streamlit runs it) trusts the proxy: env `FORWARDED_ALLOW_IPS`, 127.0.0.1 and ::1 by default.
 
 Where the route is not mounted (AppTest, `BNNLAB_PUSH=0`, a page run outside app.py),
 `stream_for` returns None and the page polls through fragment reruns as before.
@@ -45,6 +51,7 @@ import math
 import os
 import re
 import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,6 +64,14 @@ ACK_TIMEOUT_S = 30.0  # a browser that stops reading for this long is disconnect
 ALIVE_CHECK_S = 1.0  # how often a connected stream re-checks that its session lives
 MAX_MESSAGE_CHARS = 256  # "k" and the commands; a click with full-precision floats is ~110
 MAX_PENDING_COMMANDS = 16  # commands queued behind the one running: more closes (1008)
+# Messages per connection after the token, "k" and commands together. A browser sends one "k"
+# per frame (at most 60 frames/s: `push.MIN_FRAME_INTERVAL_S`, one in flight) and a command per
+# button press or map click; 240/s is four times that. Past it the connection is closed, not
+# the excess dropped: receiving each message is the cost, and dropping would still pay it. So
+# a connection costs at most about four times a browser's own acks. The burst (2 s of acks)
+# absorbs messages that arrive bunched after a stall of either side's event loop.
+MESSAGE_RATE_PER_S = 240.0
+MESSAGE_BURST = 120
 CLICK_MODES = ("probe", *(f"add{k}" for k in range(limits.MAX_CLASSES)))
 CLICK_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 CLOSE_REFUSED, CLOSE_EXPIRED, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED = 4403, 4401, 1009, 1003
@@ -148,19 +163,57 @@ def browser_binding(xsrf_cookie: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------------------- route side
-def origin_allowed(origin: str | None, host: str | None) -> bool:
-    """Same-origin only: the Origin's host:port must be the request's Host, and the Host must
-    be allowed by `server.allowedHosts` (DNS rebinding). A missing Origin is refused (every
-    browser sends one; the load clients send one too)."""
+PAGE_SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
+
+
+def origin_allowed(origin: str | None, host: str | None, scheme: str | None) -> bool:
+    """Same-origin only: the Origin's scheme must be the page's for the request's `scheme`
+    (`PAGE_SCHEMES`: http for ws, https for wss), its host:port the request's Host, and the
+    Host must be allowed by `server.allowedHosts` (DNS rebinding). A missing Origin is refused
+    (every browser sends one; the load clients send one too)."""
     if not origin or not host:
         return False
-    if urlsplit(origin).netloc.lower() != host.lower():
+    parts = urlsplit(origin)
+    if parts.scheme != PAGE_SCHEMES.get((scheme or "").lower()):
+        return False  # e.g. an https page for an http server: not the same origin
+    if parts.netloc.lower() != host.lower():
         return False
     try:
         from streamlit.web.server.starlette.starlette_websocket import is_host_allowed
     except Exception:  # noqa: BLE001 - Streamlit moved it: the same-origin check stands
         return True
     return bool(is_host_allowed(host))
+
+
+class MessageBudget:
+    """A token bucket (one per connection): `burst` messages at once, refilled at `rate_per_s`;
+    `allow(now)` spends one, or says False when none is left. `now`: `time.monotonic()` s."""
+
+    __slots__ = ("rate_per_s", "burst", "tokens", "stamp")
+
+    def __init__(self, rate_per_s: float, burst: int, now: float) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = now
+
+    def allow(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate_per_s)
+        self.stamp = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+def refusal(msg: dict, budget: MessageBudget, now: float) -> int:
+    """The close code for a message after the token that is refused before it is read (over
+    the rate, then over the size), or 0."""
+    if not budget.allow(now):
+        return CLOSE_POLICY
+    text, data = msg.get("text"), msg.get("bytes")
+    size = len(text) if text is not None else len(data or b"")
+    return CLOSE_TOO_BIG if size > MAX_MESSAGE_CHARS else 0
 
 
 # ---------------------------------------------------------------------------- commands
@@ -227,7 +280,7 @@ async def _close(ws: Any, code: int) -> None:
 
 async def frames_endpoint(ws: Any) -> None:
     """The WebSocket handler (Starlette)."""
-    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host")):
+    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), ws.url.scheme):
         await ws.close(code=CLOSE_REFUSED)  # before accept: an HTTP 403
         return
     await ws.accept()
@@ -280,14 +333,15 @@ async def _stream(ws: Any, sub: push.Subscription) -> None:
             await ws.send_bytes(message)
 
     async def receive() -> int:
+        budget = MessageBudget(MESSAGE_RATE_PER_S, MESSAGE_BURST, time.monotonic())
         while True:
             msg = await ws.receive()
             if msg.get("type") == "websocket.disconnect":
                 return 0
-            text, data = msg.get("text"), msg.get("bytes")
-            size = len(text) if text is not None else len(data or b"")
-            if size > MAX_MESSAGE_CHARS:
-                return CLOSE_TOO_BIG
+            code = refusal(msg, budget, time.monotonic())
+            if code:
+                return code
+            text = msg.get("text")
             if text == "k":
                 acked.set()
                 if latest[0] is not None:

@@ -1,6 +1,7 @@
 """ui/push_route.py, the live chart's WebSocket route, served by uvicorn on 127.0.0.1 and spoken
-to by a plain client: same-origin only, a token only for its own browser and session, garbage,
-oversized and late messages refused, one frame in flight, no thread left after 100 cycles."""
+to by a plain client: same-origin only (scheme included), a token only for its own browser and
+session, garbage, oversized, late and too frequent messages refused, one frame in flight, no
+thread left after 100 cycles."""
 
 from __future__ import annotations
 
@@ -181,6 +182,30 @@ def test_garbage_or_oversized_first_message_is_refused(server, first):
         assert _closed_code(ws) == push_route.CLOSE_REFUSED
 
 
+def test_an_https_origin_for_an_http_host_is_refused_before_the_handshake(server):
+    """Same host:port, another scheme: another origin (an https page may not read an http
+    server's frames, nor the reverse)."""
+    with pytest.raises(InvalidStatus) as err:
+        _open(server, origin=f"https://127.0.0.1:{server}")
+    assert err.value.response.status_code == 403
+
+
+def test_behind_a_trusted_tls_proxy_the_origin_must_be_https(server):
+    """uvicorn applies `X-Forwarded-Proto` from a proxy it trusts (127.0.0.1 by default, as
+    Streamlit runs it) to the request's scheme: wss, so an https page is same-origin and an
+    http one is not."""
+    forwarded = {"X-Forwarded-Proto": "https"}
+    with pytest.raises(InvalidStatus) as err:
+        connect(_url(server), origin=f"http://127.0.0.1:{server}", open_timeout=10,
+                additional_headers=forwarded)
+    assert err.value.response.status_code == 403
+    _, sub = _issue("tls")
+    with connect(_url(server), origin=f"https://127.0.0.1:{server}", open_timeout=10,
+                 additional_headers=forwarded, max_size=2**22) as ws:
+        ws.send(sub.token)
+        assert push.unpack_frame(ws.recv(timeout=10))["payload"]["who"] == "tls"
+
+
 def test_no_token_within_the_auth_timeout_is_refused(server, monkeypatch):
     monkeypatch.setattr(push_route, "AUTH_TIMEOUT_S", 0.3)
     with _open(server) as ws:
@@ -352,3 +377,98 @@ def test_a_command_as_the_first_message_is_not_a_token(server):
         ws.send('{"c":"train"}')
         assert _closed_code(ws) == push_route.CLOSE_REFUSED
     assert live.calls == []
+
+
+# ---------------------------------------------------------------------------- origin and rate
+@pytest.mark.parametrize("origin, scheme, allowed", [
+    ("http://127.0.0.1:8621", "ws", True),
+    ("https://127.0.0.1:8621", "wss", True),
+    ("HTTP://127.0.0.1:8621", "WS", True),
+    ("https://127.0.0.1:8621", "ws", False),  # an https page, an http server
+    ("http://127.0.0.1:8621", "wss", False),
+    ("ws://127.0.0.1:8621", "ws", False),  # not a page's scheme
+    ("ftp://127.0.0.1:8621", "ws", False),
+    ("http://127.0.0.1:8621", "ftp", False),
+    ("http://127.0.0.1:8621", None, False),
+    ("http://127.0.0.1:8622", "ws", False),
+    ("//127.0.0.1:8621", "ws", False),  # no scheme at all
+])
+def test_origin_must_have_the_requests_scheme_and_host(origin, scheme, allowed):
+    assert push_route.origin_allowed(origin, "127.0.0.1:8621", scheme) is allowed
+
+
+def test_budget_allows_a_burst_then_refuses_until_it_refills():
+    """`MESSAGE_BURST` at one instant, then none; one more each 1/rate s."""
+    rate, burst = push_route.MESSAGE_RATE_PER_S, push_route.MESSAGE_BURST
+    budget = push_route.MessageBudget(rate, burst, now=100.0)
+    assert all(budget.allow(100.0) for _ in range(burst))
+    assert not budget.allow(100.0)
+    assert not budget.allow(100.0 + 0.5 / rate)
+    assert budget.allow(100.0 + 1.01 / rate)
+    assert not budget.allow(100.0 + 1.02 / rate)
+
+
+def test_budget_never_exceeds_its_burst_after_a_long_idle():
+    budget = push_route.MessageBudget(10.0, 5, now=0.0)
+    assert sum(budget.allow(3600.0) for _ in range(50)) == 5
+
+
+def test_a_browsers_pace_never_runs_out_of_budget():
+    """A minute of the most a browser sends: an ack for each of 60 frames/s, a command each
+    0.1 s, arriving in bunches of 1 s (an event loop that stalled)."""
+    budget = push_route.MessageBudget(push_route.MESSAGE_RATE_PER_S, push_route.MESSAGE_BURST,
+                                      now=0.0)
+    for second in range(1, 61):
+        assert all(budget.allow(float(second)) for _ in range(60 + 10))
+
+
+def test_a_flood_runs_out_of_budget_within_the_burst():
+    """~16k "k"/s (the flood that cost 0.3 core): refused after about `MESSAGE_BURST`."""
+    budget = push_route.MessageBudget(push_route.MESSAGE_RATE_PER_S, push_route.MESSAGE_BURST,
+                                      now=0.0)
+    allowed = 0
+    for k in range(16_000):
+        if not budget.allow(k / 16_000):
+            break
+        allowed += 1
+    assert push_route.MESSAGE_BURST <= allowed < 1.1 * push_route.MESSAGE_BURST
+
+
+def test_refusal_checks_the_rate_then_the_size():
+    budget = push_route.MessageBudget(1.0, 2, now=0.0)
+    assert push_route.refusal({"text": "k"}, budget, 0.0) == 0
+    assert push_route.refusal({"text": "k" * 1000}, budget, 0.0) == push_route.CLOSE_TOO_BIG
+    assert push_route.refusal({"text": "k"}, budget, 0.0) == push_route.CLOSE_POLICY
+    assert push_route.refusal({"bytes": b"x" * 1000}, budget, 0.0) == push_route.CLOSE_POLICY
+
+
+def test_a_flood_of_acks_closes_the_stream_as_a_policy_violation(server):
+    """Many "k" at once, past the burst: the connection is closed (1008), not served."""
+    with _streaming(server, "ackflood") as (live, ws):
+        with contextlib.suppress(ConnectionClosed):  # the server may close while we send
+            for _ in range(20 * push_route.MESSAGE_BURST):
+                ws.send("k")
+        assert _closed_code(ws) == push_route.CLOSE_POLICY
+    assert live.calls == []
+
+
+def _drain(ws, quiet_s: float) -> None:
+    """Read frames until none comes for `quiet_s` (a close raises ConnectionClosed)."""
+    with contextlib.suppress(TimeoutError):
+        while True:
+            ws.recv(timeout=quiet_s)
+
+
+def test_acks_and_commands_at_a_browsers_pace_keep_the_stream_open(server):
+    """60 "k"/s with a `sync` now and then, more messages in all than the burst: still open,
+    and a `sync` after them still gets its frame."""
+    with _streaming(server, "pace") as (live, ws):
+        sent = 150
+        assert sent > push_route.MESSAGE_BURST  # the budget's refill is needed
+        for k in range(sent):
+            ws.send('{"c":"sync"}' if k % 30 == 29 else "k")
+            time.sleep(1 / 60)  # relative: the pace is never faster than 60/s
+        _drain(ws, 0.5)
+        ws.send("k")
+        ws.send('{"c":"sync"}')
+        assert push.unpack_frame(ws.recv(timeout=10))["payload"]["who"] == "pace"
