@@ -18,6 +18,7 @@ async def _lifespan(_app):
     link against its files before st.navigation ran and showed a false "Page not found",
     streamlit #8860, #9992.)"""
     push_route.mark_mounted()
+    runtime.bound_exit_on_sigterm()  # also done on import; here it cannot depend on import order
     yield
 
 

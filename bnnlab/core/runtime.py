@@ -1,11 +1,14 @@
-"""What JAX runs on, in words for a badge or a JSON field; and stopping the background work
-that runs JAX before the interpreter exits."""
+"""What JAX runs on, in words for a badge or a JSON field; stopping the background work that
+runs JAX before the interpreter exits; and a bounded exit after SIGTERM."""
 
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import functools
 import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -119,8 +122,8 @@ def stop_background_work(timeout: float = EXIT_WAIT_S) -> list[str]:
     me = threading.current_thread()
     left = []
     for thread in threading.enumerate():
-        if (thread is me or not thread.daemon or thread.name in covered
-                or not thread.name.startswith(BACKGROUND_PREFIX)):
+        if (thread is me or thread in _WATCHDOG.values() or not thread.daemon
+                or thread.name in covered or not thread.name.startswith(BACKGROUND_PREFIX)):
             continue
         thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
@@ -128,4 +131,92 @@ def stop_background_work(timeout: float = EXIT_WAIT_S) -> list[str]:
     return left
 
 
-atexit.register(stop_background_work)
+def _stop_at_exit() -> None:
+    """atexit's hook: the exit hooks, unless a SIGTERM already runs them (then it waits for
+    those, which end by their deadline, instead of running them twice)."""
+    hooks = _WATCHDOG.get("hooks")
+    if hooks is None or hooks.ident is None:  # no SIGTERM, or its thread never started
+        stop_background_work()
+    else:
+        hooks.join(EXIT_WAIT_S)
+
+
+atexit.register(_stop_at_exit)
+
+
+# ---------------------------------------------------------------------------- SIGTERM
+# `streamlit run app.py` serves the app with uvicorn, whose SIGTERM handler starts a graceful
+# shutdown: it closes the port, then waits without a time limit for every connection to close
+# (Streamlit passes no `timeout_graceful_shutdown`), and only a second SIGINT cuts that short. A
+# WebSocket whose peer stopped reading (a frozen tab, a stalled proxy) never closes: its close
+# frame waits behind the unsent data, and the process outlives its port indefinitely, no thread
+# of ours involved. When uvicorn does finish, it re-raises SIGTERM with the default action, which
+# ends the process at once (neither atexit nor interpreter finalization runs).
+# So in front of the server's handler: the first SIGTERM runs the exit hooks at once (trainers
+# stop, slot pools close: no CPU spent on runs nobody will see) and arms a watchdog that ends
+# the process `SIGTERM_GRACE_S` s later if it is still alive; a second SIGTERM ends it at once.
+# `os._exit` is safe with threads inside XLA: nothing is finalized under them.
+SIGTERM_GRACE_S = 8.0  # a graceful shutdown takes ~0.2 s; container runtimes kill after 10 s
+FORCED_EXIT_CODE = 128 + signal.SIGTERM  # what a shell reports for a process ended by SIGTERM
+_WATCHDOG: dict[str, threading.Thread] = {}  # the exit hooks' thread and the watchdog
+
+
+def bound_exit_on_sigterm(grace_s: float = SIGTERM_GRACE_S) -> bool:
+    """Make a SIGTERM end this process within `grace_s` s, whatever its current SIGTERM handler
+    (a server's graceful shutdown) waits for. True if installed: only on the main thread, and
+    only in front of a handler written in Python (with the default action a SIGTERM already ends
+    the process at once: the CLI, tests, AppTest). Idempotent."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous) or getattr(previous, "bnnlab_bounded", False):
+        return False
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        # Before anything else: a second SIGTERM ends the process at once, even if the main
+        # thread is then stuck where no Python signal handler would run.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            _arm_watchdog(grace_s)
+        finally:  # no thread to be had: the server's own shutdown all the same
+            previous(signum, frame)
+
+    on_sigterm.bnnlab_bounded = True  # type: ignore[attr-defined]
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return True
+
+
+def _arm_watchdog(grace_s: float) -> None:
+    """Start (once) the exit hooks and the watchdog, each on a daemon thread of its own: a
+    hook that ignores its deadline must not hold the watchdog."""
+    if _WATCHDOG:
+        return
+    deadline = time.monotonic() + grace_s
+    hooks = threading.Thread(target=stop_background_work, args=(max(0.0, grace_s - 1.0),),
+                             daemon=True, name=f"{BACKGROUND_PREFIX}exit-hooks")
+    watchdog = threading.Thread(target=_exit_at, args=(deadline, grace_s), daemon=True,
+                                name=f"{BACKGROUND_PREFIX}exit-watchdog")
+    _WATCHDOG.update(hooks=hooks, watchdog=watchdog)
+    watchdog.start()
+    hooks.start()
+
+
+def _exit_at(deadline: float, grace_s: float) -> None:
+    """End the process at `deadline` (a `time.monotonic()` time) unless it has ended by then,
+    saying which threads were still running and where."""
+    time.sleep(max(0.0, deadline - time.monotonic()))
+    names = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread())
+    try:
+        sys.stderr.write(f"bnnlab: still running {grace_s:g} s after SIGTERM; exiting now. "
+                         f"Threads: {', '.join(names)}\n")
+        sys.stderr.flush()
+        faulthandler.dump_traceback(sys.stderr, all_threads=True)
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001 - no stream to say it on: exit all the same
+        pass
+    os._exit(FORCED_EXIT_CODE)
+
+
+# `streamlit run app.py` imports app.py, and so this module, on its main thread while uvicorn's
+# SIGTERM handler is installed: the bound is in place before the first session.
+bound_exit_on_sigterm()

@@ -1,16 +1,24 @@
 """Interpreter exit with background JAX work alive: no abort ("terminate called after throwing an
 instance of ''", SIGABRT). `runtime.stop_background_work`, registered with atexit, stops the
-trainers, closes the slot pools and joins the library's daemon threads first."""
+trainers, closes the slot pools and joins the library's daemon threads first.
+
+SIGTERM ends a process within `runtime.bound_exit_on_sigterm`'s grace however its own graceful
+shutdown or its exit hooks hang, and a second SIGTERM ends it at once (a live server under load:
+tests/live/test_shutdown_under_load.py)."""
 
 from __future__ import annotations
 
+import select
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
+from bnnlab.core import runtime
 from bnnlab.live import scheduler
 from tests.conftest import ROOT
 
@@ -114,3 +122,105 @@ def test_a_closed_pool_hands_out_no_slot_and_waits_for_its_holders():
     except scheduler.SlotTimeout:
         pass
     assert slots.in_use() == 0 and slots.waiting() == 0
+
+
+# A server's SIGTERM handler that starts a graceful shutdown, and the bound in front of it. With
+# "hangs" the shutdown never ends (uvicorn's, waiting for a connection that never closes) and an
+# exit hook ignores its deadline; with "ends" the main thread returns once the handler ran.
+# Prints "ready", then "stopping" when its handler has run.
+HANGING_SHUTDOWN = """
+import signal, sys, threading, time
+from bnnlab.core import runtime
+
+stopping = threading.Event()
+
+def graceful(signum, frame):
+    print("stopping", flush=True)
+    stopping.set()
+
+signal.signal(signal.SIGTERM, graceful)
+if sys.argv[2] == "hangs":
+    runtime.on_exit(lambda deadline: time.sleep(3600))
+else:
+    runtime.on_exit(lambda deadline: print("hook ran", flush=True))
+assert runtime.bound_exit_on_sigterm(grace_s=float(sys.argv[1]))
+print("ready", flush=True)
+while not (stopping.is_set() and sys.argv[2] == "ends"):
+    time.sleep(0.05)
+"""
+
+
+def _start(grace_s: float, shutdown: str) -> subprocess.Popen:
+    """HANGING_SHUTDOWN with `grace_s` and `shutdown` ("hangs" or "ends"), once it is ready."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(HANGING_SHUTDOWN),
+                             str(grace_s), shutdown], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert _line(proc, 120) == "ready", proc.stderr.read() if proc.poll() is not None else ""
+    return proc
+
+
+def _line(proc: subprocess.Popen, timeout: float) -> str:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline().strip() if ready else ""
+
+
+def _exit_within(proc: subprocess.Popen, timeout: float) -> tuple[int, float]:
+    started = time.monotonic()
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"still running {timeout} s after SIGTERM") from None
+    return code, time.monotonic() - started
+
+
+@pytest.mark.slow  # fresh interpreters that import JAX
+def test_sigterm_ends_a_process_whose_shutdown_and_hooks_hang():
+    """A graceful shutdown and an exit hook that never end: the process exits `grace_s` s after
+    SIGTERM (FORCED_EXIT_CODE), saying which threads still ran."""
+    proc = _start(grace_s=2.0, shutdown="hangs")
+    proc.send_signal(signal.SIGTERM)
+    code, took = _exit_within(proc, 10)
+    assert code == runtime.FORCED_EXIT_CODE and 1.5 < took < 6, (code, took)
+    assert "still running 2 s after SIGTERM" in proc.stderr.read()
+
+
+@pytest.mark.slow  # fresh interpreters that import JAX
+def test_a_second_sigterm_ends_the_process_at_once():
+    """While the shutdown and a hook hang (grace 60 s), a second SIGTERM ends the process at
+    once: killed by the signal."""
+    proc = _start(grace_s=60.0, shutdown="hangs")
+    proc.send_signal(signal.SIGTERM)
+    assert _line(proc, 30) == "stopping"
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    code, took = _exit_within(proc, 5)
+    assert code == -signal.SIGTERM and took < 2, (code, took)
+
+
+@pytest.mark.slow  # fresh interpreters that import JAX
+def test_a_shutdown_that_ends_by_itself_is_not_held_by_the_watchdog():
+    """A graceful shutdown that ends (the main thread returns) exits with code 0 at once, the
+    exit hooks run once: the interpreter's exit does not wait for the watchdog."""
+    proc = _start(grace_s=60.0, shutdown="ends")
+    proc.send_signal(signal.SIGTERM)
+    code, took = _exit_within(proc, 30)
+    assert code == 0 and took < 10, (code, took, proc.stderr.read()[-2000:])
+    assert proc.stdout.read().splitlines().count("hook ran") == 1
+
+
+def test_no_bound_where_sigterm_keeps_its_default_action_or_off_the_main_thread():
+    """With SIGTERM's default action (the CLI, tests) or off the main thread nothing is
+    installed: SIGTERM already ends such a process at once."""
+    before = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        assert not runtime.bound_exit_on_sigterm()
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(runtime.bound_exit_on_sigterm()))
+        thread.start()
+        thread.join(10)
+        assert result == [False]
+    finally:
+        signal.signal(signal.SIGTERM, before)
