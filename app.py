@@ -7,8 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from bnnlab import registry
-from bnnlab.core import runtime
+from bnnlab.core import jax_cache, runtime
 from ui import push_route
+
+# Compiled programs on disk (bnnlab/core/jax_cache.py): a restarted server loads them.
+jax_cache.enable()
 
 
 @contextlib.asynccontextmanager

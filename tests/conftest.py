@@ -12,10 +12,12 @@ they skip locally, but under CI (env CI=true) a skipped test is a failure.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -70,6 +72,11 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+@functools.cache
+def _run_jax_cache() -> Path:
+    return Path(tempfile.mkdtemp(prefix="bnnlab-jax-cache-"))
+
+
 class StreamlitServer:
     """`streamlit run <script>` (the app by default) on 127.0.0.1 and a free port, logging to a
     file."""
@@ -79,7 +86,10 @@ class StreamlitServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), **(extra_env or {}))
+        # JAX's persistent compilation cache: one folder for this test run's servers, not the
+        # user's own (bnnlab/core/jax_cache.py)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
+               "BNNLAB_JAX_CACHE_DIR": str(_run_jax_cache()), **(extra_env or {})}
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", script,

@@ -65,12 +65,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(port: int) -> subprocess.Popen:
+def _start_server(port: int, jax_cache_dir: str | None = None) -> subprocess.Popen:
+    """`streamlit run app.py` on `port`: with JAX's persistent compilation cache in
+    `jax_cache_dir`, else without it (a fresh server compiles everything)."""
+    env = dict(os.environ, **({"BNNLAB_JAX_CACHE_DIR": jax_cache_dir} if jax_cache_dir
+                              else {"BNNLAB_JAX_CACHE": "0"}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=APP.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=APP.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -83,13 +87,15 @@ def _start_server(port: int) -> subprocess.Popen:
 
 
 @contextlib.contextmanager
-def _fresh_server_browser(warm_up: bool = True) -> Iterator[tuple]:
+def _fresh_server_browser(warm_up: bool = True,
+                          jax_cache_dir: str | None = None) -> Iterator[tuple]:
     """A fresh `streamlit run` on a free port and a headless Chromium: yields (browser, url).
-    With `warm_up`, Home is visited first (the server imports JAX then; not timed)."""
+    With `warm_up`, Home is visited first (the server imports JAX then; not timed). Without
+    `jax_cache_dir` the server compiles everything (no persistent compilation cache)."""
     from playwright.sync_api import sync_playwright
 
     port = _free_port()
-    server = _start_server(port)
+    server = _start_server(port, jax_cache_dir)
     url = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as pw:
