@@ -41,6 +41,12 @@ MAX_CHUNK_BYTES = 1 * 2**30  # memory of one compiled training chunk (XLA temp +
 MAX_CHUNK_SECONDS = 0.5  # a chunk ends within this, so Pause and a closed tab act within a second
 MAX_FRAME_SECONDS = 0.5  # a map (modelled) holds a slot no longer than a chunk does
 MAX_RUN_SECONDS = 1_800  # a whole run (warm-up included) at the modelled speed
+# Compiled engines the process keeps for later requests (`training.engine.compiled`), by their
+# estimated host memory (`engine.engine_bytes`, ~4 MB per compiled executable): 11 to 13 engines
+# of two or three layers that trained, drew a map and computed their metrics (~20 MB each),
+# where the old bound of 32 engines let 50 architectures grow the process by 0.9 to 1 GB. An
+# engine evicted costs the next learner who asks for it one compile (~1 s), shown as "compiling".
+MAX_ENGINE_CACHE_BYTES = 256 * 2**20
 
 # The live session (`bnnlab.live`). A chunk aims at CHUNK_SECONDS of wall time (at most
 # MAX_CHUNK_SECONDS), so Pause, a closed tab and the idle timeout act within about that.

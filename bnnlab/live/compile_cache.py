@@ -1,14 +1,21 @@
 """Which engines this process has compiled, and compiling one once, inside an accelerator slot.
 
-A training chunk's first call compiles it (seconds on a CPU). Compiling happens once per process
+A training chunk's first call compiles it (seconds on a CPU). Compiling happens once per engine
 and per static configuration: two sessions asking for a new architecture at once compile it
 once, not twice in parallel (one lock per configuration).
+
+"Compiled" belongs to an engine object, not to its static configuration: the sets below hold the
+engines' jitted functions weakly, so an engine the cache (`engine.compiled`) evicted leaves them
+once nothing uses it any more, its executables with it. Asked for again, the configuration gets a
+fresh engine that is not compiled, goes through `ensure_compiled` and shows "compiling", instead
+of compiling silently inside a training chunk.
 """
 
 from __future__ import annotations
 
 import collections
 import threading
+import weakref
 from typing import Any
 
 import jax
@@ -20,8 +27,10 @@ from bnnlab.training import engine
 
 _LOCKS: collections.defaultdict[Any, threading.Lock] = collections.defaultdict(threading.Lock)
 _LOCKS_GUARD = threading.Lock()
-_CHUNKS: set[Any] = set()  # static configs whose chunk has finished compiling here
-_FITS: set[Any] = set()  # static configs whose post-training fit has compiled
+# The chunks (`Engine.run_chunk`) that have run, so compiled, and the post-training fits
+# (`Engine.fit_posterior`) that have: weak, so they go with their engine.
+_CHUNKS: weakref.WeakSet[Any] = weakref.WeakSet()
+_FITS: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 class CompileBusy(Exception):
@@ -33,22 +42,26 @@ class Exiting(RuntimeError):
 
 
 def is_compiled(eng: engine.Engine) -> bool:
-    """Whether `eng`'s chunk has run (so compiled) in this process."""
-    return eng.static in _CHUNKS
+    """Whether `eng`'s chunk has run (so compiled): this engine object, not merely one of the
+    same static configuration (one evicted from `engine.compiled` and built again has not)."""
+    return eng.run_chunk in _CHUNKS
 
 
 def mark_compiled(eng: engine.Engine) -> None:
-    """`eng`'s chunk has run."""
-    _CHUNKS.add(eng.static)
+    """`eng`'s chunk has run: it is compiled, and the engine cache's most recently used (which
+    then evicts for whatever `eng` compiled)."""
+    _CHUNKS.add(eng.run_chunk)
+    engine.compiled.touch(eng)
 
 
 def fit_is_compiled(eng: engine.Engine) -> bool:
-    """Whether `eng`'s post-training fit has run in this process."""
-    return eng.static in _FITS
+    """Whether `eng`'s post-training fit has run."""
+    return eng.fit_posterior is not None and eng.fit_posterior in _FITS
 
 
 def mark_fit_compiled(eng: engine.Engine) -> None:
-    _FITS.add(eng.static)
+    if eng.fit_posterior is not None:
+        _FITS.add(eng.fit_posterior)
 
 
 def ensure_compiled(eng: engine.Engine, state: engine.TrainState, batch: Any, hyper: Any,

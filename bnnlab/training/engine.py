@@ -4,7 +4,7 @@ What is static (compiled in) and what is an argument:
 
 * `StaticConfig` (architecture, method and its settings, MC sample count, chunk length K and the
   data-size bucket) selects a compiled `Engine`, built once per process (`compiled`, an LRU
-  cache).
+  cache bounded by the engines' estimated bytes, `limits.MAX_ENGINE_CACHE_BYTES`).
 * Data values, the number of real points inside the bucket (a mask), learning rate, kl_weight,
   prior_std and init_std are traced arguments: changing them never recompiles. `TRACE_COUNTS`
   counts traces so tests can prove it.
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import functools
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -30,7 +31,7 @@ import numpy as np
 import optax
 
 from bnnlab import registry
-from bnnlab.core import models, runtime
+from bnnlab.core import limits, models, runtime
 from bnnlab.methods.base import Batch, Hyper, Problem
 from bnnlab.training import cost
 from bnnlab.training.chunks import (
@@ -217,11 +218,170 @@ def make_engine(static: StaticConfig) -> Engine:
     )
 
 
-@functools.lru_cache(maxsize=32)
-def compiled(static: StaticConfig) -> Engine:
-    """The process-wide engine for `static` (shared by every session; jitted functions are
-    thread-safe and hold no per-user state)."""
-    return make_engine(static)
+# What an engine holds in host memory (`engine_bytes`), from the RSS given back when engines
+# were dropped (2-core CPU machine): 1.1 to 4.4 MB per compiled executable over VI, MAP, dropout,
+# ensemble, HMC and Laplace with 1 to 4 hidden layers (about 8× its serialized size: machine
+# code, HLO, buffer assignment, JAX's traces and lowerings), ~0.3 MB more per hidden layer, the
+# same at width 8 and 128. These constants sit near the top of that range; after 30 architectures
+# through live runs the estimate of the engines held (242 MB two-layer, 249 MB three-layer)
+# matched what dropping them gave back (250 and 248 MB). A built engine not yet compiled: ~120 KB.
+EXECUTABLE_BYTES = 3 * 2**20
+EXECUTABLE_BYTES_PER_LAYER = 2**20 // 2
+ENGINE_BASE_BYTES = 128 * 2**10
+
+
+def jitted_functions(eng: Engine) -> tuple[Callable, ...]:
+    """The `jax.jit` wrappers `eng` owns, each once: its jitted fields and those its Python
+    wrappers call (`training.predictive`'s `sample_probs` and `predictive_summary` call jits of
+    their own, reached through their closures). Their caches hold the engine's executables, which
+    go when the engine does: nothing else keeps them (JAX's caches are weak on the function)."""
+    found: dict[int, Callable] = {}
+    for value in eng:
+        cells = getattr(value, "__closure__", None) or ()
+        for candidate in (value, *(_cell_contents(cell) for cell in cells)):
+            if callable(getattr(candidate, "_cache_size", None)):
+                found.setdefault(id(candidate), candidate)
+    return tuple(found.values())
+
+
+def _cell_contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a cell not yet filled
+        return None
+
+
+def compiled_executables(eng: Engine, jits: tuple[Callable, ...] | None = None) -> int:
+    """How many executables `eng`'s jit wrappers hold (JAX's own count: one per compiled
+    signature, e.g. each grid size a frame was drawn at)."""
+    return sum(int(fn._cache_size()) for fn in (jitted_functions(eng) if jits is None else jits))
+
+
+def engine_bytes(eng: Engine, jits: tuple[Callable, ...] | None = None) -> int:
+    """The host memory `eng` is estimated to hold: `ENGINE_BASE_BYTES`, and per compiled
+    executable `EXECUTABLE_BYTES` + `EXECUTABLE_BYTES_PER_LAYER` per hidden layer. Grows as the
+    engine compiles (a chunk, frames at new sizes); 0.1 MB before anything has."""
+    per_executable = EXECUTABLE_BYTES + EXECUTABLE_BYTES_PER_LAYER * len(eng.static.hidden)
+    return ENGINE_BASE_BYTES + per_executable * compiled_executables(eng, jits)
+
+
+class EngineCacheInfo(NamedTuple):
+    """`compiled.cache_info()`: `functools.lru_cache`'s four fields (`maxsize` is None: the
+    bound is on bytes, not count) and the bytes."""
+
+    hits: int
+    misses: int
+    maxsize: int | None
+    currsize: int  # engines held
+    bytes: int  # their estimated bytes (`engine_bytes`), as of the last trim
+    max_bytes: int
+    evictions: int
+
+
+class _Held(NamedTuple):
+    engine: Engine
+    jits: tuple[Callable, ...]  # `jitted_functions(engine)`, found once
+
+
+class EngineCache:
+    """Process-wide engines, one per `StaticConfig`, shared by every session (jitted functions
+    are thread-safe and hold no per-user state), least recently used evicted first once their
+    estimated bytes (`estimate`, by default `engine_bytes`) pass `max_bytes`.
+
+    Call it as a function: `compiled(static) -> Engine`. Each request, and each `touch` (a chunk
+    ran), re-estimates the engines (they grow as they compile) and evicts; the engine just used
+    is never evicted, so one engine over the budget is still served, alone. An evicted engine
+    frees its executables once nothing else uses it (a run still training on it keeps it whole,
+    compiled, and taken back by `touch` when it trains on); asked for again once gone, it is
+    built afresh and compiles again, and `live.compile_cache` reports it as not compiled."""
+
+    def __init__(self, max_bytes: int, build: Callable[[StaticConfig], Engine] | None = None,
+                 estimate: Callable[[Engine, tuple[Callable, ...]], int] = engine_bytes) -> None:
+        self.max_bytes = int(max_bytes)
+        self._build = make_engine if build is None else build
+        self._estimate = estimate
+        self._held: collections.OrderedDict[StaticConfig, _Held] = collections.OrderedDict()
+        self._built: weakref.WeakSet[Callable] = weakref.WeakSet()  # run_chunk of each it built
+        self._lock = threading.Lock()
+        self._hits = self._misses = self._evictions = self._bytes = 0
+
+    def __call__(self, static: StaticConfig) -> Engine:
+        """The engine for `static`, built (not compiled) on first request."""
+        with self._lock:
+            held = self._held.get(static)
+            if held is None:
+                self._misses += 1
+                eng = self._build(static)
+                self._held[static] = _Held(eng, jitted_functions(eng))
+                self._built.add(eng.run_chunk)
+            else:
+                self._hits += 1
+                eng = held.engine
+                self._held.move_to_end(static)
+            evicted = self._trim()
+        if evicted:
+            runtime.release_memory()
+        return eng
+
+    def __contains__(self, static: object) -> bool:
+        return static in self._held
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def holds(self, eng: Engine) -> bool:
+        """Whether `eng` itself (not merely an engine of the same static config) is held."""
+        held = self._held.get(eng.static)
+        return held is not None and held.engine is eng
+
+    def touch(self, eng: Engine) -> None:
+        """`eng` was just used (a chunk ran): it becomes the most recently used, taken back if
+        this cache built it and evicted it while a run trained on it (and built no other engine
+        of its configuration since), so later requests share it rather than compile another;
+        then evict for whatever it compiled meanwhile."""
+        with self._lock:
+            if self.holds(eng):
+                self._held.move_to_end(eng.static)
+            elif eng.static not in self._held and eng.run_chunk in self._built:
+                self._held[eng.static] = _Held(eng, jitted_functions(eng))
+            evicted = self._trim()
+        if evicted:
+            runtime.release_memory()
+
+    def trim(self) -> int:
+        """Re-estimate the engines and evict down to `max_bytes`; returns how many went."""
+        with self._lock:
+            evicted = self._trim()
+        if evicted:
+            runtime.release_memory()
+        return evicted
+
+    def _trim(self) -> int:
+        sizes = {static: int(self._estimate(*held)) for static, held in self._held.items()}
+        total = sum(sizes.values())
+        evicted = 0
+        while total > self.max_bytes and len(self._held) > 1:
+            static, _ = self._held.popitem(last=False)
+            total -= sizes[static]
+            evicted += 1
+        self._bytes = total
+        self._evictions += evicted
+        return evicted
+
+    def cache_info(self) -> EngineCacheInfo:
+        with self._lock:
+            return EngineCacheInfo(self._hits, self._misses, None, len(self._held), self._bytes,
+                                   self.max_bytes, self._evictions)
+
+    def cache_clear(self) -> None:
+        """Drop every engine and the statistics (as `functools.lru_cache`)."""
+        with self._lock:
+            self._held.clear()
+            self._hits = self._misses = self._evictions = self._bytes = 0
+        runtime.release_memory()
+
+
+compiled = EngineCache(limits.MAX_ENGINE_CACHE_BYTES)
 
 
 class History(NamedTuple):
