@@ -38,6 +38,7 @@ def _trained(cfg: TrainConfig, slots: scheduler.Slots) -> Run:
     return run
 
 
+@pytest.mark.slow  # a few seconds: the fast tier stays under 2 minutes
 def test_an_evicted_engine_compiles_again_in_ensure_compiled(small_cache):
     """Run A's engine, evicted by run B's and dropped with A, leaves the compiled set; a new run
     of A's settings is not compiled (no short lane), traces its chunk once in `ensure_compiled`

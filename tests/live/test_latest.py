@@ -101,6 +101,7 @@ def test_compare_report_is_computed_in_a_slot_off_the_page_thread(monkeypatch):
     assert later is not first and len(threads) == 2
 
 
+@pytest.mark.slow  # a few seconds: the fast tier stays under 2 minutes
 def test_compare_maps_are_coarser_for_a_network_over_the_frame_budget():
     heavy = compare.CompareSettings(
         methods=("map", "vi", "ensemble", "dropout"), base=TINY_COMPARE.base.replace(

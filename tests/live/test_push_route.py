@@ -459,6 +459,7 @@ def _drain(ws, quiet_s: float) -> None:
             ws.recv(timeout=quiet_s)
 
 
+@pytest.mark.slow  # a few seconds: the fast tier stays under 2 minutes
 def test_acks_and_commands_at_a_browsers_pace_keep_the_stream_open(server):
     """60 "k"/s with a `sync` now and then, more messages in all than the burst: still open,
     and a `sync` after them still gets its frame."""
