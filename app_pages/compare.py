@@ -170,7 +170,8 @@ def live_view() -> None:
             st.error(escape_markdown(f"Training stopped: {trainer.error}"),
                      icon=":material/error:")
     grid, zoom = int(SS[P + "grid_size"]), 3.0 if SS[P + "zoom"] else 1.0
-    report = comparison.latest_report(grid, zoom, compare.REPORT_WAIT_S[training])
+    report = comparison.latest_report(grid, zoom, compare.REPORT_WAIT_S[training],
+                                      trainer.touch if trainer is not None else None)
     if comparison.report_error is not None:
         st.warning(escape_markdown(friendly_error(comparison.report_error)),
                    icon=":material/warning:")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -251,16 +252,18 @@ class Comparison:
         cfg = next(iter(self.runs.values())).cfg  # one architecture for every method
         return cost.affordable_grid(cfg, grid_size, draws)
 
-    def latest_report(self, grid_size: int, zoom: float, wait_s: float) -> Report | None:
+    def latest_report(self, grid_size: int, zoom: float, wait_s: float,
+                      while_waiting: Callable[[], None] | None = None) -> Report | None:
         """`report` of the current snapshots, computed in a slot of the server-wide pool on a
         worker thread (`live.latest`), never on the caller's: within `wait_s` s, else the last
         one computed (None before the first; `report_error` says why if it failed). The first
-        report is waited for longer (`FIRST_REPORT_WAIT_S`): there is nothing else to show."""
+        report is waited for longer (`FIRST_REPORT_WAIT_S`): there is nothing else to show.
+        `while_waiting()` is called during the wait (the page keeps its trainer alive)."""
         if self._latest.value is None:
             wait_s = max(wait_s, FIRST_REPORT_WAIT_S)
         grid = self.map_grid(grid_size)
         key = (grid, float(zoom), tuple(run.snapshot.serial for run in self.runs.values()))
-        return self._latest.get(key, lambda: self.report(grid, zoom), wait_s)
+        return self._latest.get(key, lambda: self.report(grid, zoom), wait_s, while_waiting)
 
     @property
     def report_pending(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -19,6 +20,7 @@ from bnnlab.core import limits
 from bnnlab.live import scheduler
 
 T = TypeVar("T")
+POLL_S = 0.25  # how often a long wait calls its `while_waiting`
 
 
 class Latest(Generic[T]):
@@ -41,9 +43,12 @@ class Latest(Generic[T]):
         future = self._future
         return future is not None and not future.done()
 
-    def get(self, key: Hashable, compute: Callable[[], T], wait_s: float) -> T | None:
+    def get(self, key: Hashable, compute: Callable[[], T], wait_s: float,
+            while_waiting: Callable[[], None] | None = None) -> T | None:
         """The value for `key` if it is computed within `wait_s` s (computing it in a slot if
-        no computation of it is under way), else the last value (None before the first)."""
+        no computation of it is under way), else the last value (None before the first).
+        `while_waiting()` is called every `POLL_S` s of the wait (e.g. to keep a trainer whose
+        page waits here from stopping as if its tab had closed)."""
         with self._lock:
             self._collect()
             if self.key == key and self.error is None:
@@ -52,7 +57,11 @@ class Latest(Generic[T]):
                 self._future_key = key
                 self._future = self.slots.submit(compute, wait_timeout=self.wait_timeout)
             future = self._future
-        concurrent.futures.wait([future], timeout=max(wait_s, 0.0))
+        deadline = time.monotonic() + max(wait_s, 0.0)
+        while not future.done() and (left := deadline - time.monotonic()) > 0:
+            concurrent.futures.wait([future], timeout=min(left, POLL_S))
+            if while_waiting is not None:
+                while_waiting()
         with self._lock:
             self._collect()
             return self.value

@@ -38,7 +38,9 @@ def test_the_chart_follows_the_new_server_and_says_the_run_was_lost(browser, tmp
         page.get_by_role("button", name="Train", exact=True).click(timeout=60_000)
         wait_for_step(page, ">= 30", timeout_ms=60_000)
         assert page.evaluate(STEP_JS) < old_step
-        assert page.get_by_text("The server restarted").count() == 0  # the verdict again
+        # the verdict again, from the fresh run's next metrics (refreshed less often while
+        # other sessions wait for the slots)
+        page.get_by_text("The server restarted").wait_for(state="detached", timeout=30_000)
     finally:
         page.close()
         if second is not None:

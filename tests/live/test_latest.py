@@ -145,3 +145,28 @@ def test_a_heavy_live_map_is_drawn_coarser_with_a_notice_and_skips_the_short_lan
         assert light.expected_frame_s <= scheduler.SHORT_WORK_S
     finally:
         light.close()
+
+
+def test_a_long_wait_calls_its_keep_alive():
+    """A page that waits for its first report keeps its trainer alive meanwhile (the trainer
+    stops after `IDLE_TIMEOUT_S` unseen, as when a tab closed)."""
+    slots = scheduler.Slots(1)
+    latest: Latest[str] = Latest(slots)
+    calls = []
+    release = threading.Event()
+
+    def hold_slot():
+        with slots.hold(30):
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_slot)
+    holder.start()
+    try:
+        while slots.in_use() == 0:
+            time.sleep(0.01)
+        assert latest.get(1, lambda: "one", wait_s=1.0, while_waiting=lambda: calls.append(1)) \
+            is None
+        assert len(calls) >= 3
+    finally:
+        release.set()
+        holder.join(10)
