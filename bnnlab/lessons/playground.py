@@ -16,14 +16,15 @@ from typing import Any
 import numpy as np
 
 from bnnlab import registry
-from bnnlab.core import limits, palette, runtime, verdict
-from bnnlab.core.errors import BudgetError, ConfigError
+from bnnlab.core import limits, palette, runtime
+from bnnlab.core.errors import ConfigError
 from bnnlab.data import toy
 from bnnlab.lessons.playground_data import (  # noqa: F401 - the session's public helpers
     PlaygroundData,
     _effective,
     add_modes,
     build_data,
+    check_upload_budget,
     click_modes,
     needs_reset,
 )
@@ -32,7 +33,7 @@ from bnnlab.live.compile_cache import CompileBusy
 from bnnlab.live.frames import REFRESH_S, View
 from bnnlab.live.run import Run, Snapshot
 from bnnlab.live.trainer import Status, Trainer, friendly_error, status_of
-from bnnlab.training import cost, links
+from bnnlab.training import links
 from bnnlab.training.config import TrainConfig
 from bnnlab.training.links import AddedPoint
 
@@ -181,10 +182,9 @@ class Session:
 
     @property
     def notices(self) -> list[str]:
-        """What the cost budget changed in the run's settings (e.g. a shortened chunk, a
-        coarser map)."""
-        grid = frames.grid_notice(self.run, self.run.cfg.grid_size)
-        return [*self.run.notices, *([grid] if grid else [])]
+        """What the cost budget changed: a shortened chunk, a coarser map."""
+        return [*self.run.notices, *filter(None, [frames.grid_notice(self.run,
+                                                                     self.run.cfg.grid_size)])]
 
     # ---------------------------------------------------------------- what the page binds to
     def apply(self, cfg: TrainConfig) -> bool:
@@ -351,14 +351,9 @@ class Session:
             if cached is not None and cached[0] == key and snap.step > cached[2]["step"]:
                 rate = (snap.step - cached[2]["step"]) / (now - cached[1])
             cached = self._metrics = (key, now, run.metrics(snap), rate)
-        metrics = cached[2]
-        said = verdict.judge_metrics(metrics, run.num_classes, trained=metrics["step"] > 0,
-                                     chance=verdict.chance_accuracy(run.num_classes,
-                                                                    run.data.y_train))
-        return (frames.metrics_row(metrics, cached[3], trainer.running,
+        return (frames.metrics_row(cached[2], cached[3], trainer.running,
                                    run.last_chunk_steps_per_s),
-                {"kind": said.kind, "headline": said.headline, "reason": said.reason,
-                 "sentence": said.sentence, "step": metrics["step"]})
+                frames.verdict_payload(cached[2], run.num_classes, run.data.y_train))
 
     @property
     def shown_metrics(self) -> dict | None:
@@ -463,17 +458,8 @@ class Session:
         self._restart([], self.uploaded)
 
     def upload(self, xy: tuple[np.ndarray, np.ndarray]) -> bool:
-        """Train on uploaded points `(x float32[n, 2], y int32[n])` from now on. Rows over the
-        cost budget raise `BudgetError` and change nothing; when the rows are what to lower,
-        its `at_most` counts the file's rows (the budget counts the training split's)."""
-        cfg = _effective(self.cfg, xy)
-        train = len(build_data(cfg, None, xy).x_train)
-        try:
-            cost.check_cost(cfg, train)
-        except BudgetError as err:
-            if err.setting == "num_points" and err.at_most is not None:
-                err.at_most = int(err.at_most * len(xy[0]) / train)
-            raise
+        """Train on uploaded `(x float32[n, 2], y int32[n])`; over budget: `BudgetError`."""
+        check_upload_budget(_effective(self.cfg, xy), xy)
         return self._restart([], xy)
 
     def use_generated(self) -> None:

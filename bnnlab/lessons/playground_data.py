@@ -9,7 +9,9 @@ from typing import NamedTuple
 import numpy as np
 
 from bnnlab.core import palette
+from bnnlab.core.errors import BudgetError
 from bnnlab.data import toy
+from bnnlab.training import cost
 from bnnlab.training.config import LIVE_FIELDS, TrainConfig
 from bnnlab.training.links import AddedPoint
 
@@ -68,3 +70,16 @@ def _effective(cfg: TrainConfig, uploaded: tuple[np.ndarray, np.ndarray] | None)
     if uploaded is None:
         return cfg
     return cfg.replace(num_classes=toy.num_classes_of(uploaded[1]))
+
+
+def check_upload_budget(cfg: TrainConfig, xy: tuple[np.ndarray, np.ndarray]) -> None:
+    """Raise `BudgetError` if `cfg` on the uploaded `xy` is over the cost budget; when the rows
+    are what to lower, its `at_most` counts the file's rows (the budget counts the training
+    split's)."""
+    train = len(build_data(cfg, None, xy).x_train)
+    try:
+        cost.check_cost(cfg, train)
+    except BudgetError as err:
+        if err.setting == "num_points" and err.at_most is not None:
+            err.at_most = int(err.at_most * len(xy[0]) / train)
+        raise

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bnnlab import registry
-from bnnlab.core import limits, palette, predict, text
+from bnnlab.core import limits, palette, predict, text, verdict
 from bnnlab.live import wire
 from bnnlab.live.run import Run, Snapshot, serial
 from bnnlab.training import cost
@@ -226,3 +226,12 @@ def metrics_row(metrics: dict, steps_per_s: float, training: bool,
          "help": "The same at probe points at least 2 units from every training point (tick "
                  "'far probe points' under the map to see them)"},
     ]
+
+
+def verdict_payload(metrics: dict, num_classes: int, y_train: np.ndarray) -> dict:
+    """The verdict strip above the maps: the one verdict (`core.verdict`) of a run's `metrics()`
+    against chance on its training labels, and the step it was read at."""
+    said = verdict.judge_metrics(metrics, num_classes, trained=metrics["step"] > 0,
+                                 chance=verdict.chance_accuracy(num_classes, y_train))
+    return {"kind": said.kind, "headline": said.headline, "reason": said.reason,
+            "sentence": said.sentence, "step": metrics["step"]}
