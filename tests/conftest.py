@@ -12,12 +12,14 @@ they skip locally, but under CI (env CI=true) a skipped test is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -167,3 +169,24 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped and session.exitstatus == 0:
         session.exitstatus = 1
         print(f"\nCI=true: {len(skipped)} skipped test(s) count as failures.")
+
+
+@contextlib.contextmanager
+def slot_held(slots):
+    """One slot of `slots` held by another thread (a busy server) until the block calls the
+    `release` it is given, or ends."""
+    release = threading.Event()
+
+    def hold() -> None:
+        with slots.hold(30):
+            release.wait(30)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    while slots.in_use() == 0:
+        time.sleep(0.01)
+    try:
+        yield release.set
+    finally:
+        release.set()
+        holder.join(10)

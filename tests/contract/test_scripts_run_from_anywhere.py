@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = sorted(p for folder in ("docs", "tools", "tools/loadtest") for p in (ROOT / folder).glob("*.py")
+SCRIPTS = sorted(p for folder in ("docs", "tools", "tools/loadtest")
+                 for p in (ROOT / folder).glob("*.py")
                  if '__name__ == "__main__"' in p.read_text(encoding="utf-8"))
 
 # Each script's top level runs (not its main) in one interpreter, with sys.path and the

@@ -14,6 +14,7 @@ from bnnlab.lessons import compare, playground
 from bnnlab.live import frames, push, scheduler
 from bnnlab.live.latest import Latest
 from bnnlab.training.config import TrainConfig
+from tests.conftest import slot_held
 
 
 def test_latest_computes_in_a_slot_on_another_thread():
@@ -40,23 +41,10 @@ def test_latest_keeps_the_last_value_while_the_slots_are_busy_and_supersedes_wai
     latest: Latest[str] = Latest(slots)
     assert latest.get(1, lambda: "one", wait_s=10) == "one"
     ran = []
-    release = threading.Event()
-
-    def hold_slot():
-        with slots.hold(30):
-            release.wait(30)
-
-    holder = threading.Thread(target=hold_slot)
-    holder.start()
-    try:
-        while slots.in_use() == 0:
-            time.sleep(0.01)
+    with slot_held(slots):
         assert latest.get(2, lambda: ran.append(2) or "two", wait_s=0.1) == "one"
         assert latest.pending
         assert latest.get(3, lambda: ran.append(3) or "three", wait_s=0.1) == "one"
-    finally:
-        release.set()
-        holder.join(10)
     deadline = time.monotonic() + 10
     while latest.get(3, lambda: "again", wait_s=0.5) != "three" and time.monotonic() < deadline:
         pass
@@ -153,20 +141,7 @@ def test_a_long_wait_calls_its_keep_alive():
     slots = scheduler.Slots(1)
     latest: Latest[str] = Latest(slots)
     calls = []
-    release = threading.Event()
-
-    def hold_slot():
-        with slots.hold(30):
-            release.wait(30)
-
-    holder = threading.Thread(target=hold_slot)
-    holder.start()
-    try:
-        while slots.in_use() == 0:
-            time.sleep(0.01)
+    with slot_held(slots):
         assert latest.get(1, lambda: "one", wait_s=1.0, while_waiting=lambda: calls.append(1)) \
             is None
         assert len(calls) >= 3
-    finally:
-        release.set()
-        holder.join(10)

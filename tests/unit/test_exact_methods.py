@@ -321,11 +321,11 @@ def test_table_rows_are_computed_in_a_slot_and_a_left_table_stops(monkeypatch):
     """Chapter 3's rows go through the server-wide slots like training (issue 29 item 3): with
     every slot held by others no row runs; the method the page shows runs first when a slot
     frees; a table no page looks at for `IDLE_S` stops after its row (superseded settings)."""
-    import threading
     import time
 
     from bnnlab.lessons.exact import table as table_module
     from bnnlab.live import scheduler
+    from tests.conftest import slot_held
 
     ran: list[tuple[str, int]] = []
     slots = scheduler.Slots(1)
@@ -335,26 +335,16 @@ def test_table_rows_are_computed_in_a_slot_and_a_left_table_stops(monkeypatch):
     data, _, noise = _case("logistic")
     comparison = MethodTable(exact_data.ExactProblem(data, "logistic", 1.5, noise), 1.0,
                              gaussian.make_q((-1.0, 1.0), (1.0, 1.0)), 0, slots=slots)
-    release = threading.Event()
-
-    def hold():
-        with slots.hold(30):
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    while slots.in_use() == 0:
-        time.sleep(0.01)
     shown_method = approximations.METHODS[-1]
-    comparison.fill_in_background(first=shown_method)
-    assert not comparison.wait_for(shown_method, 0.2) and ran == []  # no slot: nothing ran
-    release.set()
-    assert comparison.wait_for(shown_method, 10)
+    with slot_held(slots) as release:
+        comparison.fill_in_background(first=shown_method)
+        assert not comparison.wait_for(shown_method, 0.2) and ran == []  # no slot: none ran
+        release()
+        assert comparison.wait_for(shown_method, 10)
     assert ran[0] == (shown_method, 1)  # the page's method first, inside a slot
     comparison.wait(30)  # looked at: the rest fill in
     assert comparison.done == len(approximations.METHODS)
     assert all(in_use == 1 for _, in_use in ran)
-    holder.join(5)
 
     idle = MethodTable(exact_data.ExactProblem(data, "logistic", 1.5, noise), 1.0,
                        gaussian.make_q((-1.0, 1.0), (1.0, 1.0)), 1, slots=slots)
