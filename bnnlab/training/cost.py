@@ -28,8 +28,9 @@ from bnnlab.training.config import SETTINGS, TrainConfig
 # measurement), so that time is over- rather than under-estimated.
 ASSUMED_FLOPS_PER_S = {"cpu": 1e10, "gpu": 2e12, "tpu": 2e12}
 # A map's forward passes run on thousands of points at once and reach more of the machine than
-# a training step: `bench frame_cost` measured 1.9e10–5.9e10 flop/s on the 2-core machine, so
-# the frame model takes the low end (it over-estimates, by 1–3×).
+# a training step: `bench frame_cost` measured 5e10–1.2e11 flop/s on the quiet 2-core machine
+# (the model over-estimates 2.6–6×) and 1.9e10–5.9e10 beside a test run. The budget matters when
+# the machine is busy, so the model takes the busy machine's low end.
 FRAME_FLOPS_PER_S = {"cpu": 2e10, "gpu": 2e12, "tpu": 2e12}
 STEP_OVERHEAD_S = 2e-5  # per scan iteration, whatever its size
 ACTIVATION_COPIES = 3  # activations kept for the backward pass, with their gradients
