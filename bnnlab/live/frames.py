@@ -62,23 +62,24 @@ def frame(run: Run, grid_size: int, zoom: float, kind: str,
     return dict(run.cached("frame", key, compute))
 
 
+def _frame_draws(run: Run) -> tuple[int, int]:
+    """(the map's posterior draws, the boundaries' point-draws) of one frame of `run`."""
+    static = run.engine.static
+    return (static.num_draws(predict.MAP_SAMPLES),
+            static.num_draws(NUM_BOUNDARY_SAMPLES) * BOUNDARY_GRID ** 2)
+
+
 def map_grid(run: Run, grid_size: int) -> int:
     """The grid the map is drawn at: `grid_size` (within the limits), or the finest coarser
     one whose frame, boundaries included, stays within the frame budget
     (`cost.affordable_grid`)."""
     grid_size = int(np.clip(grid_size, limits.MIN_GRID, limits.MAX_GRID))
-    static = run.engine.static
-    boundaries = static.num_draws(NUM_BOUNDARY_SAMPLES) * BOUNDARY_GRID ** 2
-    return cost.affordable_grid(run.cfg, grid_size, static.num_draws(predict.MAP_SAMPLES),
-                                boundaries)
+    return cost.affordable_grid(run.cfg, grid_size, *_frame_draws(run))
 
 
 def frame_seconds(run: Run, grid_size: int) -> float:
     """The modelled cost of one frame of `run` (`cost.frame_cost`) at the grid it is drawn at."""
-    static = run.engine.static
-    return cost.frame_cost(run.cfg, map_grid(run, grid_size),
-                           static.num_draws(predict.MAP_SAMPLES),
-                           static.num_draws(NUM_BOUNDARY_SAMPLES) * BOUNDARY_GRID ** 2)
+    return cost.frame_cost(run.cfg, map_grid(run, grid_size), *_frame_draws(run))
 
 
 def grid_notice(run: Run, grid_size: int) -> str | None:

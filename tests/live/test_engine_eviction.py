@@ -62,6 +62,7 @@ def test_an_evicted_engine_compiles_again_in_ensure_compiled(small_cache):
     assert again.advance() > 0 and engine.TRACE_COUNTS[key] == traced + 1
 
 
+@pytest.mark.slow  # seconds: the fast tier stays under 2 minutes
 def test_a_run_training_on_an_evicted_engine_stays_compiled_and_takes_it_back(small_cache):
     """An engine evicted while its run trains stays compiled for that run (its executables live
     with it), and its next chunk puts it back in the cache for the next request to share."""

@@ -109,6 +109,7 @@ HEAVY = TrainConfig(num_points=40, hidden=(128,) * 4, num_samples=1, steps_per_c
                     grid_size=150)
 
 
+@pytest.mark.slow  # seconds: the fast tier stays under 2 minutes
 def test_a_heavy_live_map_is_drawn_coarser_with_a_notice_and_skips_the_short_lane():
     """Issue 29's frame-heavy link: hidden 128×4, grid 150, one step a chunk. The chunk is
     modelled light, but the frame is not: it is drawn at the budget's grid, the learner is told,

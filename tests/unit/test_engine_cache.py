@@ -10,6 +10,7 @@ import weakref
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from bnnlab.training import engine
 from bnnlab.training.config import TrainConfig
@@ -99,6 +100,7 @@ def test_touch_takes_back_an_evicted_engine_a_run_still_uses():
     assert b not in cache
 
 
+@pytest.mark.slow  # seconds: the fast tier stays under 2 minutes
 def test_engine_bytes_count_the_executables_it_compiled():
     """A built engine holds no executable; compiling init and the chunk adds two, a predictive
     (whose jits sit behind Python wrappers) adds its own, each `per_executable` bytes."""
@@ -115,6 +117,7 @@ def test_engine_bytes_count_the_executables_it_compiled():
     assert engine.engine_bytes(eng) == engine.ENGINE_BASE_BYTES + count * per_executable
 
 
+@pytest.mark.slow  # seconds: the fast tier stays under 2 minutes
 def test_engines_bytes_bound_the_real_cache():
     """With the real estimate, compiling a second engine's chunk and touching it evicts the
     first once both no longer fit."""
@@ -132,6 +135,7 @@ def test_engines_bytes_bound_the_real_cache():
     assert first not in cache and cache.holds(eng) and cache.cache_info().bytes == one
 
 
+@pytest.mark.slow  # seconds: the fast tier stays under 2 minutes
 def test_dropping_an_evicted_engine_frees_its_executables():
     """Once evicted and unused, an engine's jit wrappers and the executables they compiled are
     gone from the backend (each engine owns its jits; JAX's caches do not keep them)."""

@@ -317,6 +317,7 @@ def test_methods_intro_says_why_one_mode_is_enough():
     assert "swapping hidden units" in text.METHODS_INTRO
 
 
+@pytest.mark.slow  # seconds: the fast tier stays under 2 minutes
 def test_table_rows_are_computed_in_a_slot_and_a_left_table_stops(monkeypatch):
     """Chapter 3's rows go through the server-wide slots like training (issue 29 item 3): with
     every slot held by others no row runs; the method the page shows runs first when a slot

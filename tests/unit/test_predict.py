@@ -97,3 +97,28 @@ def test_ece_bin_edges_are_right_closed():
     # bins: (0.5, 0.6] holds 0.6 (wrong), (0.7, 0.8] holds 0.8 (right).
     assert predict.multiclass_ece(mean_prob, y, num_bins=5) == pytest.approx(
         0.5 * 0.6 + 0.5 * 0.2)
+
+
+@pytest.mark.parametrize("draws", [1, 2, 3, 9, 32])
+@pytest.mark.parametrize("classes", [0, 3])
+def test_uncertainty_means_equal_the_generic_jackknife(draws, classes):
+    """The metrics' uncertainty means and their SEs, computed from block sums, equal
+    `jackknife_se` of the split's means over the draws left in (binary and K classes; one
+    draw left in a block has epistemic 0, as a single draw does)."""
+    rng = np.random.default_rng(draws + classes)
+    if classes:
+        probs = rng.dirichlet(np.ones(classes), size=(draws, 40))
+        split, entropy = predict.categorical_split, predict.categorical_entropy
+    else:
+        probs = rng.uniform(0, 1, (draws, 40))
+        probs[:, :3] = [0.0, 1.0, 0.5]  # the entropies' edges
+        split, entropy = predict.uncertainty_split, predict.binary_entropy
+
+    def means(p):
+        _, total, _, epistemic = split(p, np)
+        return np.array([np.mean(total), np.mean(epistemic)])
+
+    got = predict._uncertainty_means(probs, entropy)
+    expected, se = means(probs), predict.jackknife_se(probs, means)
+    assert [got["entropy"], got["epistemic"]] == pytest.approx(expected, abs=1e-12)
+    assert [got["entropy_se"], got["epistemic_se"]] == pytest.approx(se, abs=1e-12)

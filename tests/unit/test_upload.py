@@ -79,6 +79,7 @@ def test_csv_rejects_files_over_the_size_limit():
         upload.load_csv(b"1,2,0\n" * 1_000_000)
 
 
+@pytest.mark.slow  # seconds: the fast tier stays under 2 minutes
 def test_an_upload_over_the_budget_is_refused_in_rows_and_keeps_the_data():
     """Issue 29 item 6: a 5,000-row CSV too costly for the network is refused in the upload's
     own terms (its rows, not *Number of points*, which an upload does not use), says that the
