@@ -101,6 +101,7 @@ def _run(project: Path, *args: str) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
+@pytest.mark.slow  # 7–9 s: the fast tier stays under 2 minutes
 def test_the_cli_trains_sgld_with_its_burn_in(project):
     """`--method sgld --sgld-burnin 20` trains and reports the burn-in; its flag is in the help,
     and a burn-in over its bound is refused with one line naming it."""
@@ -116,6 +117,7 @@ def test_the_cli_trains_sgld_with_its_burn_in(project):
     assert refused.returncode == 2 and "sgld_burnin" in refused.stderr
 
 
+@pytest.mark.slow  # 7–9 s: the fast tier stays under 2 minutes
 def test_a_link_and_both_pages_offer_sgld_and_its_burn_in(project):
     """A link sets SGLD and its burn-in (clamped with a notice when out of bounds); the
     playground shows the burn-in's widget with the link's value and keeps it in its link; the
